@@ -1,0 +1,351 @@
+"""Frozen, validated configuration: one dataclass per concern.
+
+``Config`` bundles :class:`DataConfig`, :class:`ModelConfig`, :class:`TrainConfig` and
+:class:`AnalysisConfig`.  Every field is checked in ``__post_init__``; a bad value raises
+:class:`~causalmmm_jax.errors.ConfigError` naming the key (``train.learning_rate``) and what is
+accepted.  Configs are never mutated: use :func:`dataclasses.replace` or :meth:`Config.updated`.
+
+Two presets exist: ``"default"`` (the fixed behaviour) and ``"deepcausalmmm-1.0.21"`` (the
+original's choices, for parity: share-of-voice media, IQR multiplied by 1.349, clamped transforms,
+dynamic attribution prior, 6 padding weeks).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+__all__ = [
+    "DataConfig",
+    "ModelConfig",
+    "TrainConfig",
+    "AnalysisConfig",
+    "Config",
+    "PRESETS",
+    "preset",
+]
+
+
+def _choice(*options: Any):
+    def check(key: str, v: Any) -> None:
+        if v not in options:
+            raise ConfigError(f"{key}={v!r} is not valid; choose one of {', '.join(map(repr, options))}.")
+
+    return {"check": check}
+
+
+def _num(lo: float | None = None, hi: float | None = None, *, integer: bool = False,
+         lo_open: bool = False, optional: bool = False):
+    def check(key: str, v: Any) -> None:
+        if v is None and optional:
+            return
+        ok_type = isinstance(v, int) if integer else isinstance(v, (int, float))
+        if isinstance(v, bool) or not ok_type or (not integer and not math.isfinite(v)):
+            kind = "an integer" if integer else "a finite number"
+            raise ConfigError(f"{key}={v!r} must be {kind}" + (" or null" if optional else "") + ".")
+        if lo is not None and (v < lo or (lo_open and v == lo)):
+            raise ConfigError(f"{key}={v!r} must be {'>' if lo_open else '>='} {lo}.")
+        if hi is not None and v > hi:
+            raise ConfigError(f"{key}={v!r} must be <= {hi}.")
+
+    return {"check": check}
+
+
+def _bool():
+    def check(key: str, v: Any) -> None:
+        if not isinstance(v, bool):
+            raise ConfigError(f"{key}={v!r} must be true or false.")
+
+    return {"check": check}
+
+
+def _floats(n: int | None = None, lo: float | None = None):
+    def check(key: str, v: Any) -> None:
+        if not isinstance(v, tuple) or (n is not None and len(v) != n) or not all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v
+        ):
+            what = f"{n} numbers" if n else "a non-empty list of numbers"
+            raise ConfigError(f"{key}={list(v) if isinstance(v, tuple) else v!r} must be {what}.")
+        if not v:
+            raise ConfigError(f"{key} must not be empty.")
+        if lo is not None and min(v) < lo:
+            raise ConfigError(f"{key}={list(v)!r}: every value must be >= {lo}.")
+
+    return {"check": check}
+
+
+class _Section:
+    """Mixin: validation on construction, dict round trip with unknown-key errors."""
+
+    _section: str = ""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, list):  # lists from JSON/TOML become tuples (hashable, immutable)
+                v = tuple(v)
+                object.__setattr__(self, f.name, v)
+            if "check" in f.metadata:
+                f.metadata["check"](f"{self._section}.{f.name}", v)
+        self._check_cross()
+
+    def _check_cross(self) -> None:
+        """Checks that involve several fields."""
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]):
+        if not isinstance(d, dict):
+            raise ConfigError(f"[{cls._section}] must be a table/object, got {type(d).__name__}.")
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ConfigError(
+                f"unknown key(s) in [{cls._section}]: {', '.join(unknown)}; valid keys are: {', '.join(sorted(names))}."
+            )
+        return cls(**d)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class DataConfig(_Section):
+    """How the panel is split and scaled.
+
+    holdout_ratio / holdout_weeks: the reported holdout is the last weeks of the time grid
+        (``holdout_weeks`` wins when set; ratio 0.12 as the original).
+    validation_weeks: a block at the end of the training weeks used for early stopping; never
+        overlaps the holdout. 0 disables it.
+    missing_media: ``"error"`` (default) or ``"zero"`` to treat NaN media/spend as no activity.
+    media_scaling: ``"level"`` (divide by the region×channel training mean, keeps the level so more
+        media can mean more KPI) or ``"sov"`` (the original's share of voice).
+    control_iqr: ``"divide"`` (robust z: (x − median)/(IQR/1.349)) or ``"multiply"`` (the original).
+    control_clip: fixed at fit time; scaled controls are clipped to ±control_clip.
+    seasonal_period: ``None`` = 52 when the training block holds two full years, else
+        min(52, n_train//2) as the original; an integer forces it.
+    pad_weeks: zero weeks prepended to every sequence (the original's padding, 6); they are
+        masked out of the loss and of every metric. 0 by default.
+    """
+
+    _section = "data"
+    holdout_ratio: float = field(default=0.12, metadata=_num(0.0, 0.9))
+    holdout_weeks: int | None = field(default=None, metadata=_num(0, integer=True, optional=True))
+    validation_weeks: int = field(default=0, metadata=_num(0, integer=True))
+    min_train_weeks: int = field(default=40, metadata=_num(1, integer=True))
+    missing_media: str = field(default="error", metadata=_choice("error", "zero"))
+    media_scaling: str = field(default="level", metadata=_choice("level", "sov"))
+    control_iqr: str = field(default="divide", metadata=_choice("divide", "multiply"))
+    control_clip: float = field(default=5.0, metadata=_num(0.0, lo_open=True))
+    seasonal_period: int | None = field(default=None, metadata=_num(2, integer=True, optional=True))
+    pad_weeks: int = field(default=0, metadata=_num(0, 52, integer=True))
+
+
+@dataclass(frozen=True)
+class ModelConfig(_Section):
+    """Architecture and transform parameterisation (see docs/concepts.md).
+
+    parameterization: ``"smooth"`` (default; decay = max·σ(raw), a = lo+(hi−lo)·σ(raw),
+        g = g_min + softplus(raw): no parameter ever sits in a zero-gradient clamp) or
+        ``"clamped"`` (the original's clamp(σ), clamp(softplus) forms).
+    dag_mode: ``"triangular"`` (strict upper-triangular mask), ``"notears"`` (off-diagonal mask +
+        acyclicity penalty) or ``"off"`` (no channel interactions).
+    adstock: ``"geometric"`` (original, unnormalised), ``"normalized"`` ((1−α)-weighted) or
+        ``"weibull"`` (delayed, Weibull-PDF weights over ``adstock_max_lag`` weeks).
+    """
+
+    _section = "model"
+    hidden_dim: int = field(default=280, metadata=_num(1, integer=True))
+    ctrl_hidden_ratio: float = field(default=0.5, metadata=_num(0.0, lo_open=True))
+    dropout: float = field(default=0.12, metadata=_num(0.0, 0.95))
+    parameterization: str = field(default="smooth", metadata=_choice("smooth", "clamped"))
+    adstock: str = field(default="geometric", metadata=_choice("geometric", "normalized", "weibull"))
+    adstock_max_decay: float = field(default=0.8, metadata=_num(0.0, 1.0, lo_open=True))
+    adstock_max_lag: int = field(default=13, metadata=_num(1, integer=True))
+    hill_a_range: tuple[float, float] = field(default=(1.0, 5.0), metadata=_floats(2, lo=0.0))
+    hill_g_min: float = field(default=0.01, metadata=_num(0.0))
+    hill_init_quantile: float = field(default=0.6, metadata=_num(0.0, 1.0))
+    init_media_share: float = field(default=0.2, metadata=_num(0.0, 1.0))
+    dag_mode: str = field(default="triangular", metadata=_choice("triangular", "notears", "off"))
+    dag_temperature: float = field(default=0.5, metadata=_num(1e-3))
+    burn_in_weeks: int = field(default=6, metadata=_num(0, integer=True))
+    burn_in_method: str = field(default="exponential", metadata=_choice("exponential", "linear", "sigmoid"))
+    learn_trend: bool = field(default=False, metadata=_bool())
+    media_coeff_max_init: float = field(default=1.0, metadata=_num())
+    ctrl_coeff_max_init: float = field(default=1.5, metadata=_num())
+
+    def _check_cross(self) -> None:
+        lo, hi = self.hill_a_range
+        if not lo < hi:
+            raise ConfigError(f"model.hill_a_range={list(self.hill_a_range)!r} must be [low, high] with low < high.")
+
+
+@dataclass(frozen=True)
+class TrainConfig(_Section):
+    """Objective, optimiser and loop.
+
+    prior_mode: ``"quadratic"`` (default: weight·(media share − target)²) or ``"dynamic"`` (the
+        original's gradient-rescaled prior that imposes the share).
+    schedule: ``"plateau"`` (reduce-on-plateau on the validation or train RMSE), ``"cosine"`` or
+        ``"constant"``.
+    """
+
+    _section = "train"
+    epochs: int = field(default=1500, metadata=_num(0, integer=True))
+    seed: int = field(default=42, metadata=_num(0, integer=True))
+    learning_rate: float = field(default=0.01, metadata=_num(0.0, lo_open=True))
+    weight_decay: float = field(default=5e-5, metadata=_num(0.0))
+    adam_b1: float = field(default=0.9, metadata=_num(0.0, 1.0))
+    adam_b2: float = field(default=0.999, metadata=_num(0.0, 1.0))
+    adam_eps: float = field(default=1e-8, metadata=_num(0.0, lo_open=True))
+    huber_delta: float = field(default=0.25, metadata=_num(0.0, lo_open=True))
+    coeff_clip: float = field(default=1.0, metadata=_num(0.0, lo_open=True))
+    other_clip: float = field(default=2.0, metadata=_num(0.0, lo_open=True))
+    warm_start_epochs: int = field(default=50, metadata=_num(0, integer=True))
+    warm_start_lr_factor: float = field(default=0.01, metadata=_num(0.0, lo_open=True))
+    schedule: str = field(default="plateau", metadata=_choice("plateau", "cosine", "constant"))
+    plateau_patience: int = field(default=300, metadata=_num(1, integer=True))
+    plateau_factor: float = field(default=0.8, metadata=_num(0.0, 1.0, lo_open=True))
+    min_lr: float = field(default=1e-8, metadata=_num(0.0))
+    early_stopping: bool = field(default=True, metadata=_bool())
+    patience: int = field(default=30, metadata=_num(1, integer=True))
+    min_delta: float = field(default=5e-6, metadata=_num(0.0))
+    eval_every: int = field(default=10, metadata=_num(1, integer=True))
+    chunk_epochs: int = field(default=50, metadata=_num(1, integer=True))
+    dag_weight: float = field(default=0.008, metadata=_num(0.0))
+    sparsity_weight: float = field(default=0.001, metadata=_num(0.0))
+    l1_weight: float = field(default=5e-5, metadata=_num(0.0))
+    l2_weight: float = field(default=2e-4, metadata=_num(0.0))
+    prior_mode: str = field(default="quadratic", metadata=_choice("quadratic", "dynamic"))
+    media_share_prior: float = field(default=0.4, metadata=_num(0.0, 1.0))
+    media_share_weight: float = field(default=0.0, metadata=_num(0.0))
+    seasonal_prior: float = field(default=1.0, metadata=_num(0.0))
+    seasonal_prior_weight: float = field(default=0.0, metadata=_num(0.0))
+    notears_lambda1: float = field(default=0.005, metadata=_num(0.0))
+    notears_group_l1: float = field(default=0.01, metadata=_num(0.0))
+    notears_rho_init: float = field(default=1.0, metadata=_num(0.0))
+    notears_alpha_init: float = field(default=0.0, metadata=_num())
+    notears_rho_max: float = field(default=1e16, metadata=_num(0.0))
+    notears_dual_every: int = field(default=100, metadata=_num(1, integer=True))
+    notears_dual_factor: float = field(default=3.0, metadata=_num(1.0))
+    notears_warmup_epochs: int = field(default=500, metadata=_num(0, integer=True))
+    regularize_transforms: bool = field(default=False, metadata=_bool())
+    calibration_weight: float = field(default=1.0, metadata=_num(0.0))
+
+
+@dataclass(frozen=True)
+class AnalysisConfig(_Section):
+    """Response curves, budget optimisation and DAG export."""
+
+    _section = "analysis"
+    curve_multipliers: tuple[float, ...] = field(
+        default=(0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0), metadata=_floats(lo=0.0)
+    )
+    budget_method: str = field(default="projected", metadata=_choice("projected", "slsqp", "trust-constr", "de"))
+    budget_on: str = field(default="curves", metadata=_choice("curves", "model"))
+    budget_weeks: int = field(default=52, metadata=_num(1, integer=True))
+    dag_threshold: float = field(default=0.3, metadata=_num(0.0, 1.0))
+
+
+_SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "analysis": AnalysisConfig}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration: ``Config(data=..., model=..., train=..., analysis=...)``."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        out = {name: getattr(self, name).to_dict() for name in _SECTIONS}
+        # TOML has no null: drop None values, absent keys take their defaults on load.
+        return {k: {kk: vv for kk, vv in v.items() if vv is not None} for k, v in out.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], base: "Config | None" = None) -> "Config":
+        """Build from a nested mapping; sections and keys not given keep ``base``'s values."""
+        if not isinstance(d, dict):
+            raise ConfigError("a configuration must be a table/object with sections data, model, train, analysis.")
+        unknown = sorted(set(d) - set(_SECTIONS) - {"preset"})
+        if unknown:
+            raise ConfigError(
+                f"unknown configuration section(s): {', '.join(unknown)}; valid sections are: {', '.join(_SECTIONS)}"
+                " (and 'preset')."
+            )
+        base = preset(d["preset"]) if "preset" in d else (base or cls())
+        parts = {}
+        for name, section in _SECTIONS.items():
+            current = getattr(base, name).to_dict()
+            given = d.get(name, {})
+            if not isinstance(given, dict):
+                raise ConfigError(f"[{name}] must be a table/object, got {type(given).__name__}.")
+            parts[name] = section.from_dict({**current, **given})
+        return cls(**parts)
+
+    def updated(self, **sections: dict[str, Any]) -> "Config":
+        """A copy with some keys changed: ``cfg.updated(train={"epochs": 10})``."""
+        return Config.from_dict({k: v for k, v in sections.items()}, base=self)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Config":
+        """Read a ``.toml`` or ``.json`` file (keys not given take the defaults, or the file's ``preset``)."""
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except OSError as e:
+            raise ConfigError(f"cannot read config file {p}: {e.strerror or e}.") from None
+        try:
+            if p.suffix.lower() == ".toml":
+                d = tomllib.loads(text)
+            elif p.suffix.lower() == ".json":
+                d = json.loads(text)
+            else:
+                raise ConfigError(f"config file {p} must end in .toml or .json.")
+        except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
+            raise ConfigError(f"config file {p} is not valid {p.suffix[1:].upper()}: {e}.") from None
+        return cls.from_dict(d)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write ``.toml`` or ``.json`` atomically."""
+        from ._io_util import atomic_write_text
+
+        p = Path(path)
+        if p.suffix.lower() == ".toml":
+            import tomli_w
+
+            text = tomli_w.dumps(self.to_dict())
+        elif p.suffix.lower() == ".json":
+            text = json.dumps(self.to_dict(), indent=2) + "\n"
+        else:
+            raise ConfigError(f"config file {p} must end in .toml or .json.")
+        atomic_write_text(p, text)
+        return p
+
+
+def _original() -> Config:
+    return Config(
+        data=DataConfig(media_scaling="sov", control_iqr="multiply", pad_weeks=6),
+        model=ModelConfig(parameterization="clamped", hill_a_range=(2.0, 5.0)),
+        train=TrainConfig(prior_mode="dynamic", media_share_weight=0.5, seasonal_prior_weight=0.1,
+                          early_stopping=False, regularize_transforms=True),
+    )
+
+
+PRESETS = {"default": Config, "deepcausalmmm-1.0.21": _original}
+
+
+def preset(name: str) -> Config:
+    """A named configuration: ``"default"`` or ``"deepcausalmmm-1.0.21"``."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(map(repr, PRESETS))}.")
+    return PRESETS[name]()
+

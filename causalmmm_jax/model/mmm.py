@@ -1,0 +1,214 @@
+"""The model: ``init(key, spec) -> params`` and ``apply(params, inputs, spec) -> Decomposition``.
+
+Forward pass per region r and week t (scaled units; see docs/concepts.md):
+
+    A   = adstock(x)                        [R,T,C]   geometric / normalised / Weibull
+    H   = Hill(A; a, g)                     [R,T,C]
+    X̃   = (1 − mix)·H + mix·(H @ W)         [R,T,C]   DAG interaction (unless dag_mode="off")
+    F   = Dropout(tanh(Dense(z)))           [R,T,Kh]  control features
+    h   = GRU([X̃, F])                       [R,T,H]   PyTorch gate equations, learnable h0
+    β   = σ(head(h))·(softplus(βmax)+0.1)   [R,T,C]   blended with a stable β over the burn-in weeks
+    γ   = tanh(head'(h))·(softplus(γmax)+0.1) [R,T,K]
+    ŷ   = s·(Σ_c X̃·β + Σ_k z·γ + base_r + softplus(c_s)·S + trend),   s = softplus(prediction_scale)
+
+``Decomposition`` holds every component already multiplied by ``s``; ``prediction`` is their sum,
+so the decomposition is additive by construction.  The sequence can be any length (train,
+train + holdout, train + future): the GRU and adstock run continuously over it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from ..config import ModelConfig
+from . import dag as dag_lib
+from . import transforms as tf
+from .network import CoefficientHead, ControlMLP, TorchGRU
+
+__all__ = ["ModelSpec", "ModelInputs", "Decomposition", "MMM", "init", "apply", "transform_params"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Static sizes and switches (hashable: usable as a ``jit`` static argument)."""
+
+    n_regions: int
+    n_channels: int
+    n_controls: int
+    config: ModelConfig = ModelConfig()
+
+    @property
+    def ctrl_hidden(self) -> int:
+        return int(self.config.hidden_dim * self.config.ctrl_hidden_ratio)
+
+
+@struct.dataclass
+class ModelInputs:
+    """Scaled model inputs for one continuous sequence.
+
+    media ``[R,T,C]``, controls ``[R,T,K]``, seasonal ``[R,T]`` (profile in [0, 1] at each week's
+    calendar phase), region ``[R]`` int (index into the region baseline), time ``[T]`` (years
+    since the first grid week; used by the optional trend).
+    """
+
+    media: jnp.ndarray
+    controls: jnp.ndarray
+    seasonal: jnp.ndarray
+    region: jnp.ndarray
+    time: jnp.ndarray
+
+
+@struct.dataclass
+class Decomposition:
+    """Additive decomposition in scaled units (multiply by ȳ_r for KPI units).
+
+    prediction ``[R,T]`` = media.sum(-1) + controls.sum(-1) + baseline + seasonality + trend.
+    media ``[R,T,C]`` (≥ 0), controls ``[R,T,K]`` (signed), baseline/seasonality/trend ``[R,T]``,
+    media_coef β ``[R,T,C]``, control_coef γ ``[R,T,K]``, adstocked/saturated/interacted ``[R,T,C]``
+    (media signal after adstock, Hill, DAG), scale: s (scalar).
+    """
+
+    prediction: jnp.ndarray
+    media: jnp.ndarray
+    controls: jnp.ndarray
+    baseline: jnp.ndarray
+    seasonality: jnp.ndarray
+    trend: jnp.ndarray
+    media_coef: jnp.ndarray
+    control_coef: jnp.ndarray
+    adstocked: jnp.ndarray
+    saturated: jnp.ndarray
+    interacted: jnp.ndarray
+    scale: jnp.ndarray
+
+
+def _const(v):
+    """Initialiser filling a constant; ``v`` may be a thunk (evaluated only at init time)."""
+    return lambda key, shape, dtype=jnp.float32: jnp.full(shape, v() if callable(v) else v, dtype)
+
+
+def transform_params(params, spec: ModelSpec) -> dict:
+    """Interpretable transform parameters from raw params: decay/weibull, hill a and g, W, mix."""
+    cfg, mode = spec.config, spec.config.parameterization
+    out = {}
+    if cfg.adstock == "weibull":
+        out["weibull_shape"] = jax.nn.softplus(params["weibull_shape_raw"]) + 0.1
+        out["weibull_scale"] = jax.nn.softplus(params["weibull_scale_raw"]) + 0.1
+    else:
+        out["decay"] = tf.decay_from_raw(params["adstock_raw"], cfg.adstock_max_decay, mode)
+    lo, hi = cfg.hill_a_range
+    out["hill_a"] = tf.hill_a_from_raw(params["hill_a_raw"], lo, hi, mode)
+    out["hill_g"] = tf.hill_g_from_raw(params["hill_g_raw"], cfg.hill_g_min, mode)
+    if cfg.dag_mode != "off":
+        mask = dag_lib.dag_mask(spec.n_channels, cfg.dag_mode)
+        out["W"] = dag_lib.adjacency(params["dag_logits"], mask, cfg.dag_temperature)
+        out["mix"] = jax.nn.sigmoid(params["dag_mix_raw"])
+    return out
+
+
+class MMM(nn.Module):
+    """Flax module; use :func:`init` / :func:`apply` for the functional interface."""
+
+    spec: ModelSpec
+
+    @nn.compact
+    def __call__(self, x: ModelInputs, deterministic: bool = True) -> Decomposition:
+        spec, cfg = self.spec, self.spec.config
+        c, k, mode = spec.n_channels, spec.n_controls, cfg.parameterization
+        lo, hi = cfg.hill_a_range
+
+        # 1. adstock
+        if cfg.adstock == "weibull":
+            self.param("weibull_shape_raw", _const(lambda: tf.inv_softplus(1.9)), (c,))
+            self.param("weibull_scale_raw", _const(lambda: tf.inv_softplus(1.9)), (c,))
+        else:
+            self.param("adstock_raw", _const(lambda: tf.raw_for_decay(
+                jax.nn.sigmoid(0.8), cfg.adstock_max_decay, mode)), (c,))
+        # 2. Hill (g is re-initialised from the data by model.init_from_data)
+        self.param("hill_a_raw", _const(lambda: tf.raw_for_hill_a(jax.nn.softplus(2.5), lo, hi, mode)), (c,))
+        self.param("hill_g_raw", _const(lambda: tf.raw_for_hill_g(0.2, cfg.hill_g_min, mode)), (c,))
+        if cfg.dag_mode != "off":
+            self.param("dag_logits", lambda key, s: jax.random.normal(key, s) * 0.3 - 0.1, (c, c))
+            self.param("dag_mix_raw", _const(-1.4), (c,))
+        p = {name: self.get_variable("params", name) for name in
+             ("adstock_raw", "weibull_shape_raw", "weibull_scale_raw", "hill_a_raw", "hill_g_raw",
+              "dag_logits", "dag_mix_raw") if self.has_variable("params", name)}
+        tp = transform_params(p, spec)
+
+        if cfg.adstock == "geometric":
+            clip = (0.0, 10.0) if mode == "clamped" else None
+            adstocked = tf.adstock_geometric(x.media, tp["decay"], clip)
+        elif cfg.adstock == "normalized":
+            adstocked = tf.adstock_normalized(x.media, tp["decay"])
+        else:
+            adstocked = tf.adstock_weibull(x.media, tp["weibull_shape"], tp["weibull_scale"], cfg.adstock_max_lag)
+        hill_fn = tf.hill_clamped if mode == "clamped" else tf.hill
+        saturated = hill_fn(adstocked, tp["hill_a"], tp["hill_g"])
+        interacted = dag_lib.blend(saturated, tp["W"], p["dag_mix_raw"]) if cfg.dag_mode != "off" else saturated
+
+        # 3. recurrent coefficients
+        gru_in = interacted
+        if k:
+            feats = ControlMLP(spec.ctrl_hidden, cfg.dropout, name="ctrl_mlp")(x.controls, deterministic)
+            gru_in = jnp.concatenate([interacted, feats], axis=-1)
+        h = TorchGRU(cfg.hidden_dim, name="gru")(gru_in)
+        beta_max = self.param("media_coeff_max_raw", _const(cfg.media_coeff_max_init), (c,))
+        beta = jax.nn.sigmoid(CoefficientHead(cfg.hidden_dim, c, name="coeff_head")(h)) * (
+            jax.nn.softplus(beta_max) + 0.1)
+        w_burn = tf.burn_in_weights(x.media.shape[-2], cfg.burn_in_weeks, cfg.burn_in_method)[:, None]
+        stable_beta = self.param("stable_media_coeff", _const(lambda: 0.5 * (jax.nn.softplus(1.0) + 0.1)), (c,))
+        beta = w_burn * stable_beta + (1.0 - w_burn) * beta
+        media = interacted * beta
+
+        if k:
+            gamma_max = self.param("ctrl_coeff_max_raw", _const(cfg.ctrl_coeff_max_init), (k,))
+            gamma = jnp.tanh(CoefficientHead(cfg.hidden_dim, k, name="ctrl_coeff_head")(h)) * (
+                jax.nn.softplus(gamma_max) + 0.1)
+            stable_gamma = self.param("stable_ctrl_coeff", nn.initializers.zeros, (k,))
+            gamma = w_burn * stable_gamma + (1.0 - w_burn) * gamma
+        else:
+            gamma = jnp.zeros(x.controls.shape)
+        controls = x.controls * gamma
+
+        # 4. baseline, seasonality, trend, scale
+        rb = self.param("region_baseline", _const(lambda: tf.inv_softplus(1.0)), (spec.n_regions,))
+        gb = self.param("global_bias", _const(lambda: tf.inv_softplus(1e-3)), ())
+        base = jax.nn.relu(jax.nn.softplus(rb[x.region]) + jax.nn.softplus(gb))[:, None]
+        base = jnp.broadcast_to(base, x.seasonal.shape)
+        seas = jax.nn.softplus(self.param("seasonal_coeff", _const(lambda: tf.inv_softplus(0.1)), ())) * x.seasonal
+        if cfg.learn_trend:
+            slope = self.param("trend_slope", nn.initializers.zeros, ())
+            icpt = self.param("trend_intercept", nn.initializers.zeros, ())
+            trend = jnp.broadcast_to(slope * x.time + icpt, x.seasonal.shape)
+        else:
+            trend = jnp.zeros_like(x.seasonal)
+        s = jax.nn.softplus(self.param("prediction_scale", _const(lambda: tf.inv_softplus(1.0)), ()))
+
+        media, controls, base, seas, trend = (s * media, s * controls, s * base, s * seas, s * trend)
+        prediction = media.sum(-1) + controls.sum(-1) + base + seas + trend
+        return Decomposition(prediction=prediction, media=media, controls=controls, baseline=base,
+                             seasonality=seas, trend=trend, media_coef=beta, control_coef=gamma,
+                             adstocked=adstocked, saturated=saturated, interacted=interacted, scale=s)
+
+
+def dummy_inputs(spec: ModelSpec, n_weeks: int = 2) -> ModelInputs:
+    r, c, k = spec.n_regions, spec.n_channels, spec.n_controls
+    return ModelInputs(media=jnp.zeros((r, n_weeks, c)), controls=jnp.zeros((r, n_weeks, k)),
+                       seasonal=jnp.zeros((r, n_weeks)), region=jnp.arange(r), time=jnp.zeros(n_weeks))
+
+
+def init(key: jax.Array, spec: ModelSpec) -> dict:
+    """Fresh parameters (a plain nested dict of float32 arrays) from one PRNG key."""
+    return MMM(spec).init({"params": key}, dummy_inputs(spec))["params"]
+
+
+def apply(params: dict, inputs: ModelInputs, spec: ModelSpec, *, dropout_key: jax.Array | None = None
+          ) -> Decomposition:
+    """Run the model; dropout is active only when ``dropout_key`` is given (training)."""
+    rngs = None if dropout_key is None else {"dropout": dropout_key}
+    return MMM(spec).apply({"params": params}, inputs, dropout_key is None, rngs=rngs)

@@ -1,0 +1,199 @@
+"""``fit(panel, config) -> FitResult``: split, scale, initialise, train (one or N seeds), evaluate."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._version import __version__
+from ..config import Config
+from ..data.panel import ColumnMapping, Panel
+from ..data.scaling import ScalerState, fit_scaler
+from ..data.seasonality import SeasonalProfile, fit_seasonality
+from ..data.split import Split, temporal_split
+from ..model.init import init_from_data
+from ..model.mmm import Decomposition, ModelSpec, apply
+from .ensemble import batched_runner, place_on_devices, stack_trees
+from .loop import METRIC_NAMES, TrainState, init_state
+from .objective import TrainData
+from .prepare import Prepared, prepare, slice_inputs
+
+__all__ = ["FitResult", "fit", "train_data_for"]
+
+
+@dataclass
+class FitResult:
+    """Everything a fitted run holds.  ``params`` has a leading seed axis ``[N, ...]`` when
+    ``n_seeds > 1``; ``decomposition`` is the continuous run over all weeks (scaled units,
+    seed axis first for ensembles)."""
+
+    config: Config
+    spec: ModelSpec
+    params: dict
+    scaler: ScalerState
+    seasonal: SeasonalProfile
+    split: Split
+    panel: Panel
+    seeds: tuple[int, ...]
+    history: dict[str, np.ndarray]
+    timing: dict[str, float]
+    epochs_run: int
+    best_epoch: int | None
+    stopped_early: bool
+    mapping: ColumnMapping | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    version: str = __version__
+
+    @property
+    def n_seeds(self) -> int:
+        return len(self.seeds)
+
+    @property
+    def pad(self) -> int:
+        return self.config.data.pad_weeks
+
+    def prepared(self, panel: Panel | None = None) -> Prepared:
+        return prepare(panel or self.panel, self.scaler, self.seasonal, self.pad)
+
+    def decompose(self, panel: Panel | None = None) -> Decomposition:
+        """Deterministic forward over ``panel`` (default: the fitted panel, all weeks), padding
+        removed.  Ensemble: leading seed axis."""
+        prep = self.prepared(panel)
+        run = jax.jit(apply, static_argnums=2)
+        if self.n_seeds > 1:
+            d = jax.vmap(lambda p: run(p, prep.inputs, self.spec))(self.params)
+            return jax.tree_util.tree_map(lambda a: a[:, :, self.pad:] if a.ndim >= 3 else a, d)
+        d = run(self.params, prep.inputs, self.spec)
+        return jax.tree_util.tree_map(lambda a: a[:, self.pad:] if a.ndim >= 2 else a, d)
+
+
+def train_data_for(prep: Prepared, split: Split, mask: np.ndarray, lift=None) -> TrainData:
+    """Training sequence = padding + weeks [0, n_train); the loss sees fit cells only."""
+    pad = prep.pad
+    stop = pad + split.n_train
+    padm = lambda m: np.pad(m, [(0, 0), (pad, 0)])[:, :stop].astype(np.float32)  # noqa: E731
+    return TrainData(inputs=slice_inputs(prep.inputs, stop), target=jnp.asarray(prep.target[:, :stop], jnp.float32),
+                     fit_w=jnp.asarray(padm(split.fit_mask(mask))), val_w=jnp.asarray(padm(split.val_mask(mask))),
+                     lift=lift)
+
+
+def _run_phase(states: TrainState, data: TrainData, spec: ModelSpec, cfg: Config, *, warm: bool, n_epochs: int,
+               early_stop: bool, batched: bool, progress: Callable | None, timing: dict, tag: str):
+    tcfg = cfg.train
+    length = n_epochs if warm else min(tcfg.chunk_epochs, max(n_epochs, 1))
+    runner = batched_runner(spec, tcfg, warm=warm, n_epochs=n_epochs, length=length, early_stop=early_stop,
+                            batched=batched)
+    t0 = time.perf_counter()
+    compiled = runner.lower(states, data).compile()
+    timing[f"{tag}_compile_seconds"] = time.perf_counter() - t0
+    history: dict[str, list] = {k: [] for k in METRIC_NAMES}
+    run_time, done = 0.0, 0
+    for _ in range(max(1, math.ceil(n_epochs / length))):
+        t0 = time.perf_counter()
+        states, m = compiled(states, data)
+        m = jax.device_get(m)  # the one host sync per chunk
+        run_time += time.perf_counter() - t0
+        for k in METRIC_NAMES:
+            history[k].append(np.asarray(m[k]))
+        done = int(np.max(np.asarray(states.epoch)))
+        if progress is not None:
+            progress(tag, done, n_epochs, {k: np.asarray(v) for k, v in m.items()})
+        if bool(np.all(np.asarray(states.stopped))):
+            break
+    timing[f"{tag}_seconds"] = run_time
+    timing[f"{tag}_epochs"] = done
+    hist = {k: np.concatenate(v, axis=-1) for k, v in history.items()}
+    valid = ~np.all(np.isnan(hist["loss"].reshape(-1, hist["loss"].shape[-1])), axis=0)
+    return states, {k: v[..., valid] for k, v in hist.items()}
+
+
+def fit(panel: Panel, config: Config | None = None, *, seeds: int = 1, seed: int | None = None,
+        mapping: ColumnMapping | None = None, lift=None, progress: Callable | None = None,
+        devices: int | None = None) -> FitResult:
+    """Fit the model.
+
+    Args:
+        panel: the data.  config: :class:`Config` (default: ``Config()``).
+        seeds: ensemble size N; seeds ``seed, seed+1, ...`` are trained in one compiled program
+            (``vmap`` over the seed axis, sharded over ``devices`` when given).
+        seed: overrides ``config.train.seed``.
+        lift: calibration rows (see :mod:`causalmmm_jax.analysis.calibration`).
+        progress: ``callback(phase, epochs_done, epochs_total, chunk_metrics)`` called between chunks.
+    """
+    cfg = config or Config()
+    tcfg = cfg.train
+    base_seed = tcfg.seed if seed is None else seed
+    seed_list = tuple(base_seed + i for i in range(seeds))
+    split = temporal_split(panel.n_weeks, cfg.data)
+    fit_cells = split.fit_mask(panel.mask)
+    scaler = fit_scaler(panel, fit_cells, cfg.data)
+    seasonal = fit_seasonality(panel.target, fit_cells, cfg.data.seasonal_period)
+    prep = prepare(panel, scaler, seasonal, cfg.data.pad_weeks)
+    spec = ModelSpec(panel.n_regions, panel.n_channels, panel.n_controls, cfg.model)
+    if lift is not None:
+        from ..analysis.calibration import lift_data
+
+        lift = lift_data(lift, panel, scaler, split, cfg.data.pad_weeks)
+    data = train_data_for(prep, split, panel.mask, lift)
+
+    timing: dict[str, float] = {}
+    t_start = time.perf_counter()
+    keys = [jax.random.PRNGKey(s) for s in seed_list]
+    inits = [init_from_data(jax.random.fold_in(k, 0), spec, data.inputs, data.target, data.fit_w,
+                            cfg.model.init_media_share) for k in keys]
+    batched = seeds > 1
+    stack = (lambda xs: stack_trees(xs)) if batched else (lambda xs: xs[0])
+    params = stack(inits)
+    early = tcfg.early_stopping and split.n_val > 0
+    history: dict[str, np.ndarray] = {}
+    if tcfg.warm_start_epochs > 0:
+        states = stack([init_state(p, jax.random.fold_in(k, 1), tcfg, warm=True) for p, k in zip(inits, keys)])
+        states = place_on_devices(states, devices) if batched else states
+        states, hw = _run_phase(states, data, spec, cfg, warm=True, n_epochs=tcfg.warm_start_epochs,
+                                early_stop=False, batched=batched, progress=progress, timing=timing, tag="warm")
+        history.update({f"warm_{k}": v for k, v in hw.items()})
+        params = states.params
+    unstack = (lambda t: [jax.tree_util.tree_map(lambda a: a[i], t) for i in range(seeds)]) if batched else (
+        lambda t: [t])
+    states = stack([init_state(p, jax.random.fold_in(k, 2), tcfg) for p, k in zip(unstack(params), keys)])
+    states = place_on_devices(states, devices) if batched else states
+    states, hm = _run_phase(states, data, spec, cfg, warm=False, n_epochs=tcfg.epochs, early_stop=early,
+                            batched=batched, progress=progress, timing=timing, tag="main")
+    history.update(hm)
+    nonfinite = np.asarray(states.nonfinite)
+    if early:
+        # restore the best validation parameters (per seed)
+        use_best = jnp.isfinite(states.best_metric)
+        final = jax.tree_util.tree_map(
+            lambda b, p: jnp.where(use_best.reshape(use_best.shape + (1,) * (b.ndim - use_best.ndim)), b, p),
+            states.best_params, states.params)
+    else:
+        final = states.params
+    timing["fit_seconds"] = time.perf_counter() - t_start
+    epochs = int(np.max(np.asarray(states.epoch)))
+    timing["seconds_per_epoch"] = timing["main_seconds"] / max(timing["main_epochs"], 1)
+    timing["compile_seconds"] = timing["main_compile_seconds"] + timing.get("warm_compile_seconds", 0.0)
+    best_epoch = int(np.max(np.asarray(states.best_epoch))) if early else None
+    result = FitResult(config=cfg, spec=spec, params=final, scaler=scaler, seasonal=seasonal, split=split,
+                       panel=panel, seeds=seed_list, history=history, timing=timing, epochs_run=epochs,
+                       best_epoch=best_epoch, stopped_early=bool(np.any(np.asarray(states.stopped)) and not
+                                                                 nonfinite.any()),
+                       mapping=mapping)
+    if nonfinite.any():
+        import warnings
+
+        warnings.warn(
+            "training stopped early: the loss or a gradient became non-finite (NaN/inf) at epoch "
+            f"{epochs}; the last finite parameters were kept. Lower train.learning_rate or check the "
+            "data for extreme values.", RuntimeWarning, stacklevel=2)
+        result.timing["nonfinite"] = 1.0
+    from .evaluate import evaluate
+
+    result.metrics = evaluate(result)
+    return result

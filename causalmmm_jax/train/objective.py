@@ -1,0 +1,134 @@
+"""The training objective: masked Huber + the original's regularisers + priors + calibration.
+
+    L = Huber_δ(ŷ, y | fit cells) + w_dag·L_dag + w_sparse·L_sparse + w_l1·Σ|θ| + w_l2·Σθ²
+        + L_media_prior + L_seasonal_prior + w_cal·L_calibration
+
+Only observed cells of the fit block count (``TrainData.fit_w``): no padding, validation or
+holdout week enters the data term.  ``Σ|θ|`` and ``Σθ²`` run over the network weights; the
+transform and level scalars (adstock, Hill, DAG gates, baselines, scale) are excluded unless
+``train.regularize_transforms`` (the original regularises everything).
+
+Priors (``train.prior_mode``):
+* ``quadratic`` (default): ``w·(media_share − target)²`` and ``w·(softplus(c_s) − prior)²``; with the
+  default weight 0 the attribution is the data's.
+* ``dynamic`` (original): value ``w·L_base`` with gradient ``w·L_base·∇log L_raw``, where
+  ``L_raw = mean((Σ_c M − 0.4·raw)²)``; this imposes the target share whatever the data say.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from ..config import TrainConfig
+from ..model import dag as dag_lib
+from ..model.mmm import Decomposition, ModelInputs, ModelSpec, apply
+
+__all__ = ["TrainData", "STRUCTURAL_PARAMS", "is_structural", "masked_mean", "regularizers", "objective"]
+
+#: Parameters excluded from L1/L2 and weight decay by default (transform and level scalars).
+STRUCTURAL_PARAMS = ("adstock_raw", "weibull_shape_raw", "weibull_scale_raw", "hill_a_raw", "hill_g_raw",
+                     "dag_logits", "dag_mix_raw", "region_baseline", "global_bias", "prediction_scale",
+                     "seasonal_coeff", "trend_slope", "trend_intercept")
+
+
+@struct.dataclass
+class TrainData:
+    """Device arrays for one training sequence (weeks ``[0, n_train)`` incl. padding).
+
+    inputs: scaled :class:`ModelInputs`; target ``[R,T]`` scaled KPI; fit_w / val_w ``[R,T]``
+    float weights (1 on observed fit / validation cells); lift: calibration rows or None.
+    """
+
+    inputs: ModelInputs
+    target: jnp.ndarray
+    fit_w: jnp.ndarray
+    val_w: jnp.ndarray
+    lift: Any = None
+
+
+def is_structural(path) -> bool:
+    return any(getattr(k, "key", None) in STRUCTURAL_PARAMS for k in path)
+
+
+def masked_mean(x, w):
+    return (x * w).sum() / jnp.maximum(w.sum(), 1.0)
+
+
+def _abs_sq_sums(params, regularize_transforms: bool):
+    leaves = jax.tree_util.tree_leaves_with_path(params)
+    chosen = [v for p, v in leaves if regularize_transforms or not is_structural(p)]
+    l1 = sum(jnp.abs(v).sum() for v in chosen)
+    l2 = sum((v * v).sum() for v in chosen)
+    return l1, l2
+
+
+def regularizers(params, spec: ModelSpec, tcfg: TrainConfig, notears: dag_lib.NotearsState | None):
+    """``{"dag", "sparse", "l1", "l2"}`` unweighted."""
+    cfg = spec.config
+    if cfg.dag_mode != "off":
+        mask = dag_lib.dag_mask(spec.n_channels, cfg.dag_mode)
+        dag = dag_lib.dag_loss(params["dag_logits"], mask, cfg.dag_temperature, cfg.dag_mode, notears,
+                               tcfg.notears_lambda1, tcfg.notears_group_l1)
+    else:
+        dag = jnp.float32(0.0)
+    sparse = jnp.abs(params["stable_media_coeff"]).sum() + 0.1 * sum(
+        jnp.abs(v).sum() for v in jax.tree_util.tree_leaves(params["gru"]))
+    if "stable_ctrl_coeff" in params:
+        sparse = sparse + jnp.abs(params["stable_ctrl_coeff"]).sum()
+    l1, l2 = _abs_sq_sums(params, tcfg.regularize_transforms)
+    return {"dag": dag, "sparse": sparse, "l1": l1, "l2": l2}
+
+
+def _dynamic(weight, base, raw):
+    """Value weight·base, gradient weight·base·∇log(raw) (the original's 'dynamic loss scaling')."""
+    sg = jax.lax.stop_gradient
+    return jnp.where(sg(raw) > 0, weight * raw * sg(base) / (sg(raw) + 1e-8), 0.0)
+
+
+def priors(params, d: Decomposition, w, base, tcfg: TrainConfig):
+    """``(media_prior, seasonal_prior)`` loss terms."""
+    seas_c = jax.nn.softplus(params["seasonal_coeff"])
+    seas_raw = (seas_c - tcfg.seasonal_prior) ** 2
+    if tcfg.prior_mode == "dynamic":
+        raw_pred = d.prediction / d.scale
+        media_raw = masked_mean((d.media.sum(-1) / d.scale - tcfg.media_share_prior * raw_pred) ** 2, w)
+        return (_dynamic(tcfg.media_share_weight, base, media_raw),
+                _dynamic(tcfg.seasonal_prior_weight, base, seas_raw))
+    share = (d.media.sum(-1) * w).sum() / jnp.maximum((d.prediction * w).sum(), 1e-8)
+    return (tcfg.media_share_weight * (share - tcfg.media_share_prior) ** 2,
+            tcfg.seasonal_prior_weight * seas_raw)
+
+
+def objective(params, data: TrainData, spec: ModelSpec, tcfg: TrainConfig,
+              notears: dag_lib.NotearsState | None = None, dropout_key: jax.Array | None = None,
+              loss: str = "huber"):
+    """Total loss and an aux dict of its parts (all scalars)."""
+    d = apply(params, data.inputs, spec, dropout_key=dropout_key)
+    err = d.prediction - data.target
+    if loss == "huber":
+        per_cell = optax.losses.huber_loss(d.prediction, data.target, delta=tcfg.huber_delta)
+    else:
+        per_cell = err * err
+    base = masked_mean(per_cell, data.fit_w)
+    reg = regularizers(params, spec, tcfg, notears)
+    media_prior, seas_prior = priors(params, d, data.fit_w, base, tcfg)
+    total = (base + tcfg.dag_weight * reg["dag"] + tcfg.sparsity_weight * reg["sparse"]
+             + tcfg.l1_weight * reg["l1"] + tcfg.l2_weight * reg["l2"] + media_prior + seas_prior)
+    cal = jnp.float32(0.0)
+    if data.lift is not None:
+        from ..analysis.calibration import lift_loss
+
+        cal = lift_loss(params, data, spec)
+        total = total + tcfg.calibration_weight * cal
+    sq = err * err
+    aux = {"loss": total, "base": base, "media_prior": media_prior, "seasonal_prior": seas_prior,
+           "calibration": cal, **reg,
+           "rmse_fit": jnp.sqrt(masked_mean(sq, data.fit_w)),
+           "rmse_val": jnp.sqrt(masked_mean(sq, data.val_w)),
+           "media_share": (d.media.sum(-1) * data.fit_w).sum() / jnp.maximum((d.prediction * data.fit_w).sum(), 1e-8)}
+    return total, aux
