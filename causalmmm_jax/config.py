@@ -154,6 +154,8 @@ class ModelConfig(_Section):
     parameterization: ``"smooth"`` (default; decay = max·σ(raw), a = lo+(hi−lo)·σ(raw),
         g = g_min + softplus(raw): no parameter ever sits in a zero-gradient clamp) or
         ``"clamped"`` (the original's clamp(σ), clamp(softplus) forms).
+    attribution: ``"source"`` (the DAG term β_j·mix_j·W_ij·H_i is credited to the parent channel i
+        whose media drives it) or ``"target"`` (the original: credited to channel j).
     dag_mode: ``"triangular"`` (strict upper-triangular mask), ``"notears"`` (off-diagonal mask +
         acyclicity penalty) or ``"off"`` (no channel interactions).
     adstock: ``"geometric"`` (original, unnormalised), ``"normalized"`` ((1−α)-weighted) or
@@ -174,6 +176,7 @@ class ModelConfig(_Section):
     init_media_share: float = field(default=0.2, metadata=_num(0.0, 1.0))
     dag_mode: str = field(default="triangular", metadata=_choice("triangular", "notears", "off"))
     dag_temperature: float = field(default=0.5, metadata=_num(1e-3))
+    attribution: str = field(default="source", metadata=_choice("source", "target"))
     burn_in_weeks: int = field(default=6, metadata=_num(0, integer=True))
     burn_in_method: str = field(default="exponential", metadata=_choice("exponential", "linear", "sigmoid"))
     learn_trend: bool = field(default=False, metadata=_bool())
@@ -334,7 +337,7 @@ class Config:
 def _original() -> Config:
     return Config(
         data=DataConfig(media_scaling="sov", control_iqr="multiply", pad_weeks=6),
-        model=ModelConfig(parameterization="clamped", hill_a_range=(2.0, 5.0)),
+        model=ModelConfig(parameterization="clamped", hill_a_range=(2.0, 5.0), attribution="target"),
         train=TrainConfig(prior_mode="dynamic", media_share_weight=0.5, seasonal_prior_weight=0.1,
                           early_stopping=False, regularize_transforms=True),
     )

@@ -11,6 +11,11 @@ Forward pass per region r and week t (scaled units; see docs/concepts.md):
     γ   = tanh(head'(h))·(softplus(γmax)+0.1) [R,T,K]
     ŷ   = s·(Σ_c X̃·β + Σ_k z·γ + base_r + softplus(c_s)·S + trend),   s = softplus(prediction_scale)
 
+Attribution (``model.attribution``): ``"source"`` (default) credits the DAG term
+``β_j·mix_j·W_ij·H_i`` to channel i, whose media drives it, so removing a channel's media removes
+exactly its credited contribution through the interaction layer; ``"target"`` (the original)
+credits ``X̃_j·β_j`` to channel j.  Both sum to the same media total.
+
 ``Decomposition`` holds every component already multiplied by ``s``; ``prediction`` is their sum,
 so the decomposition is additive by construction.  The sequence can be any length (train,
 train + holdout, train + future): the GRU and adstock run continuously over it.
@@ -68,7 +73,7 @@ class Decomposition:
     """Additive decomposition in scaled units (multiply by ȳ_r for KPI units).
 
     prediction ``[R,T]`` = media.sum(-1) + controls.sum(-1) + baseline + seasonality + trend.
-    media ``[R,T,C]`` (≥ 0), controls ``[R,T,K]`` (signed), baseline/seasonality/trend ``[R,T]``,
+    media ``[R,T,C]`` (≥ 0; by source channel unless ``attribution="target"``), controls ``[R,T,K]`` (signed), baseline/seasonality/trend ``[R,T]``,
     media_coef β ``[R,T,C]``, control_coef γ ``[R,T,K]``, adstocked/saturated/interacted ``[R,T,C]``
     (media signal after adstock, Hill, DAG), scale: s (scalar).
     """
@@ -163,7 +168,13 @@ class MMM(nn.Module):
         w_burn = tf.burn_in_weights(x.media.shape[-2], cfg.burn_in_weeks, cfg.burn_in_method)[:, None]
         stable_beta = self.param("stable_media_coeff", _const(lambda: 0.5 * (jax.nn.softplus(1.0) + 0.1)), (c,))
         beta = w_burn * stable_beta + (1.0 - w_burn) * beta
-        media = interacted * beta
+        if cfg.dag_mode != "off" and cfg.attribution == "source":
+            # credit the parent part of X̃_j to the parent channel i whose media drives it:
+            # M_i = H_i·((1 − mix_i)·β_i + Σ_j W_ij·mix_j·β_j); Σ_i M_i = Σ_j X̃_j·β_j exactly.
+            mix = jax.nn.sigmoid(p["dag_mix_raw"])
+            media = saturated * ((1.0 - mix) * beta + (mix * beta) @ tp["W"].T)
+        else:
+            media = interacted * beta
 
         if k:
             gamma_max = self.param("ctrl_coeff_max_raw", _const(cfg.ctrl_coeff_max_init), (k,))

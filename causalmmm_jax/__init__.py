@@ -1,0 +1,21 @@
+"""causalmmm-jax: a JAX/Flax marketing-mix model (a port of DeepCausalMMM)."""
+
+from ._version import __version__
+from .config import AnalysisConfig, Config, DataConfig, ModelConfig, TrainConfig
+from .data import ColumnMapping, Panel
+from .errors import ConfigError, DataError, ModelFileError, UserError
+
+__all__ = [
+    "__version__",
+    "UserError",
+    "DataError",
+    "ConfigError",
+    "ModelFileError",
+    "Config",
+    "DataConfig",
+    "ModelConfig",
+    "TrainConfig",
+    "AnalysisConfig",
+    "Panel",
+    "ColumnMapping",
+]

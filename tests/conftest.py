@@ -1,0 +1,70 @@
+"""Shared fixtures: a small valid long-format frame factory and the shared example CSV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_CSV = REPO_ROOT.parent / "shared" / "data" / "mmm_data.csv"
+
+
+def make_long_frame(
+    n_regions: int = 3,
+    n_weeks: int = 60,
+    n_channels: int = 2,
+    n_controls: int = 1,
+    *,
+    spend: bool = False,
+    dates: bool = False,
+    str_regions: bool = False,
+    drop: tuple[tuple[int, int], ...] = (),
+    seed: int = 0,
+) -> pd.DataFrame:
+    """A valid long frame: columns ``region, week, sales, tv_imps, radio_imps, ..., [tv_spend, ...],
+    ctrl_1, ...``; one row per (region, week) except the ``(region_index, week_index)`` pairs in
+    ``drop``.  Rows are in region-major order."""
+    rng = np.random.default_rng(seed)
+    names = ["tv", "radio", "search", "social", "print", "ooh"][:n_channels]
+    regions = [f"r{i:02d}" for i in range(n_regions)] if str_regions else [500 + 7 * i for i in range(n_regions)]
+    weeks = (list(pd.date_range("2023-01-02", periods=n_weeks, freq="7D")) if dates else list(range(1, n_weeks + 1)))
+    rows = []
+    for i, r in enumerate(regions):
+        for t, w in enumerate(weeks):
+            if (i, t) in drop:
+                continue
+            row = {"region": r, "week": w, "sales": float(rng.integers(100, 1000))}
+            for c in names:
+                row[f"{c}_imps"] = float(rng.integers(0, 5000))
+            if spend:
+                for c in names:
+                    row[f"{c}_spend"] = round(float(rng.uniform(0, 100)), 2)
+            for k in range(n_controls):
+                row[f"ctrl_{k + 1}"] = round(float(rng.normal()), 3)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def long_frame():
+    """Factory fixture: ``long_frame(**kwargs)`` -> DataFrame (see :func:`make_long_frame`)."""
+    return make_long_frame
+
+
+@pytest.fixture
+def small_mapping():
+    """The ColumnMapping matching :func:`make_long_frame` (media/controls as patterns)."""
+    from causalmmm_jax.data import ColumnMapping
+
+    return ColumnMapping(region="region", time="week", target="sales", media=("*_imps",), controls=("ctrl_*",))
+
+
+@pytest.fixture
+def shared_csv() -> Path:
+    """Path of the shared example data (../shared/data/mmm_data.csv); skips the test when absent."""
+    if not SHARED_CSV.is_file():
+        pytest.skip(f"shared data file {SHARED_CSV} not present")
+    return SHARED_CSV
