@@ -164,6 +164,12 @@ def _cmd_version(args: argparse.Namespace) -> int:
     return 0
 
 
+def _registered() -> list[Callable[[argparse._SubParsersAction], None]]:
+    from .train.commands import FIT_SUBCOMMANDS
+
+    return [_add_validate, *FIT_SUBCOMMANDS, _add_config, _add_version]
+
+
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_validate, _add_config, _add_version]
 
 
@@ -176,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Marketing-mix modelling with JAX (a port of DeepCausalMMM).")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for register in SUBCOMMANDS:
+    for register in _registered():
         register(sub)
     return parser
 

@@ -1,0 +1,78 @@
+"""The run directory written by ``causalmmm-jax fit --out RUN_DIR``.
+
+    RUN_DIR/metrics.json        metrics, attribution, channels, epochs, timing, seed, version
+    RUN_DIR/contributions.csv   region, time, component, value (KPI units, every observed cell)
+    RUN_DIR/history.csv         per-epoch training metrics (main phase; ensemble: member 0)
+    RUN_DIR/config.json         the configuration used
+    RUN_DIR/model/              the saved model (see causalmmm_jax.io)
+
+Files are written atomically; other files already in RUN_DIR are left alone.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ._io_util import atomic_write_text
+from .analysis.contributions import long_table, original_units
+from .io import save_model
+
+__all__ = ["write_run", "history_frame", "json_safe"]
+
+
+def json_safe(obj):
+    """Replace NaN/inf by None and NumPy scalars by Python numbers (strict JSON)."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
+def history_frame(result) -> pd.DataFrame:
+    """Per-epoch metrics of the main phase (member 0 for ensembles)."""
+    h = {k: np.asarray(v) for k, v in result.history.items() if not k.startswith("warm_")}
+    if not h:
+        return pd.DataFrame()
+    h = {k: (v[0] if v.ndim > 1 else v) for k, v in h.items()}
+    df = pd.DataFrame(h)
+    df.insert(0, "epoch", np.arange(1, len(df) + 1))
+    return df
+
+
+def write_run(result, out: str | os.PathLike) -> Path:
+    """Write everything of ``result`` into ``out`` (created if needed)."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        from .errors import UserError
+
+        raise UserError(f"cannot write to the output directory {out}: {e.strerror or e}. "
+                        "Choose another --out folder.") from None
+    p = result.panel
+    atomic_write_text(out / "metrics.json", json.dumps(json_safe(result.metrics), indent=2) + "\n")
+    atomic_write_text(out / "config.json", json.dumps(result.config.to_dict(), indent=2) + "\n")
+    comps = original_units(result.decompose(), result.scaler.target_mean)
+    if result.n_seeds > 1:
+        comps = comps.mean()
+    table = long_table(comps, p.regions, p.times, p.channels, p.control_names, p.mask)
+    atomic_write_text(out / "contributions.csv", table.to_csv(index=False))
+    atomic_write_text(out / "history.csv", history_frame(result).to_csv(index=False))
+    save_model(result, out)
+    return out

@@ -1,0 +1,138 @@
+"""``causalmmm-jax fit``: CSV → fitted model → RUN_DIR (see :mod:`causalmmm_jax.run`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["FIT_SUBCOMMANDS", "progress_printer", "print_metrics"]
+
+
+def progress_printer(enabled: bool = True):
+    """A ``fit(progress=...)`` callback drawing a tqdm bar on stderr, updated between chunks."""
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    bars: dict = {}
+
+    def cb(phase, done, total, m):
+        import numpy as np
+
+        bar = bars.get(phase)
+        if bar is None:
+            bar = bars[phase] = tqdm(total=total, desc=phase, unit="epoch", file=sys.stderr, leave=False,
+                                     dynamic_ncols=True)
+        last = lambda k: float(np.nanmean(np.asarray(m[k])[..., -1]))  # noqa: E731
+        post = {"loss": f"{last('loss'):.4g}", "rmse": f"{last('rmse_fit'):.4g}"}
+        if not np.all(np.isnan(np.asarray(m["rmse_val"]))):
+            post["val"] = f"{float(np.nanmin(np.asarray(m['rmse_val'])[..., -1:])):.4g}"
+        bar.set_postfix(post)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return cb
+
+
+def print_metrics(metrics: dict, file=sys.stdout) -> None:
+    """A short table of the headline metrics."""
+    tr, ho = metrics["train"], metrics["holdout"]
+    rows = [("R²", "r2"), ("RMSE", "rmse"), ("MAE", "mae"), ("MAPE %", "mape"), ("R² within region", "r2_within_region")]
+    print(f"{'metric':<18}{'train':>14}{'holdout':>14}", file=file)
+    for label, k in rows:
+        print(f"{label:<18}{tr.get(k, float('nan')):>14.4g}{ho.get(k, float('nan')):>14.4g}", file=file)
+    att = metrics["attribution"]
+    print("attribution: " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in att.items()), file=file)
+    chans = sorted(metrics["channels"].items(), key=lambda kv: -kv[1]["share"])
+    print("media shares: " + ", ".join(f"{k} {100 * v['share']:.1f}%" for k, v in chans), file=file)
+    t = metrics["timing"]
+    print(f"epochs {metrics['epochs_run']} | fit {t['fit_seconds']:.1f}s | {1000 * t['seconds_per_epoch']:.1f} ms/epoch"
+          f" | compile {t['compile_seconds']:.1f}s", file=file)
+
+
+def _add_fit(sub: argparse._SubParsersAction) -> None:
+    from ..cli import add_mapping_args
+
+    p = sub.add_parser("fit", help="fit the model to a CSV and write a run directory",
+                       description="Fit the model (optionally an ensemble of seeds) and write metrics.json, "
+                                   "contributions.csv, history.csv, config.json and the saved model into RUN_DIR.")
+    p.add_argument("data", metavar="DATA.csv", help="the data file")
+    add_mapping_args(p)
+    p.add_argument("--out", required=True, metavar="RUN_DIR", help="output directory (created if needed)")
+    p.add_argument("--config", metavar="FILE", help="a .toml/.json configuration (see 'causalmmm-jax config')")
+    p.add_argument("--preset", metavar="NAME", help="'default' or 'deepcausalmmm-1.0.21' (before --config keys)")
+    p.add_argument("--epochs", type=int, metavar="N", help="override train.epochs")
+    p.add_argument("--seed", type=int, metavar="S", help="override train.seed")
+    p.add_argument("--seeds", type=int, default=1, metavar="K", help="ensemble size (vmapped seeds S..S+K-1)")
+    p.add_argument("--devices", type=int, metavar="D", help="shard the ensemble over D devices")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--holdout-weeks", type=int, metavar="H", help="override data.holdout_weeks")
+    g.add_argument("--holdout-ratio", type=float, metavar="F", help="override data.holdout_ratio")
+    p.add_argument("--lift-tests", metavar="FILE.csv", help="lift-test results for calibration")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(func=_cmd_fit)
+
+
+def config_from_args(args: argparse.Namespace):
+    """Preset → config file → command-line overrides."""
+    from ..config import Config, preset
+
+    cfg = preset(args.preset) if args.preset else Config()
+    if args.config:
+        import json
+        import tomllib
+        from pathlib import Path
+
+        from ..errors import ConfigError
+
+        path = Path(args.config)
+        try:
+            text = path.read_text(encoding="utf-8")
+            d = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+        except OSError as e:
+            raise ConfigError(f"cannot read config file {path}: {e.strerror or e}.") from None
+        except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
+            raise ConfigError(f"config file {path} is not valid: {e}.") from None
+        cfg = Config.from_dict(d, base=cfg)
+    over: dict = {"data": {}, "train": {}}
+    if args.epochs is not None:
+        over["train"]["epochs"] = args.epochs
+    if args.seed is not None:
+        over["train"]["seed"] = args.seed
+    if args.holdout_weeks is not None:
+        over["data"]["holdout_weeks"] = args.holdout_weeks
+    if args.holdout_ratio is not None:
+        over["data"].update(holdout_ratio=args.holdout_ratio, holdout_weeks=None)
+    if getattr(args, "missing_media", None):
+        over["data"]["missing_media"] = args.missing_media
+    return cfg.updated(**over)
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from ..cli import mapping_from_args
+    from ..data import Panel
+    from ..errors import ConfigError
+    from ..run import write_run
+    from ..train.fit import fit
+
+    cfg = config_from_args(args)
+    if args.seeds < 1:
+        raise ConfigError(f"--seeds {args.seeds} must be >= 1.")
+    mapping = mapping_from_args(args)
+    panel = Panel.from_csv(args.data, mapping, missing_media=cfg.data.missing_media, sep=args.sep)
+    lift = None
+    if args.lift_tests:
+        from ..analysis.calibration import read_lift_tests
+
+        lift = read_lift_tests(args.lift_tests)
+    result = fit(panel, cfg, seeds=args.seeds, mapping=mapping, lift=lift, devices=args.devices,
+                 progress=progress_printer(not args.quiet and sys.stderr.isatty()))
+    out = write_run(result, args.out)
+    if not args.quiet:
+        print_metrics(result.metrics)
+        print(f"run written to {out}")
+    return 0
+
+
+FIT_SUBCOMMANDS = [_add_fit]
