@@ -4,6 +4,7 @@ from ._version import __version__
 from .config import AnalysisConfig, Config, DataConfig, ModelConfig, TrainConfig
 from .data import ColumnMapping, Panel
 from .errors import ConfigError, DataError, ModelFileError, UserError
+from .api import fit, load, optimize_budget, predict, report, response_curves, save
 
 __all__ = [
     "__version__",
@@ -18,4 +19,11 @@ __all__ = [
     "AnalysisConfig",
     "Panel",
     "ColumnMapping",
+    "fit",
+    "load",
+    "save",
+    "predict",
+    "response_curves",
+    "optimize_budget",
+    "report",
 ]

@@ -1,0 +1,82 @@
+"""The Python API, mirroring the CLI: ``fit``, ``load``, ``save``, ``predict``,
+``response_curves``, ``optimize_budget``, ``report``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from .config import Config
+from .data.panel import ColumnMapping, Panel
+from .errors import DataError
+from .predict import predict
+
+__all__ = ["fit", "load", "save", "predict", "response_curves", "optimize_budget", "report"]
+
+
+def _panel(data, mapping: ColumnMapping | None, missing_media: str) -> Panel:
+    if isinstance(data, Panel):
+        return data
+    if mapping is None:
+        raise DataError("pass mapping=ColumnMapping(region=..., time=..., target=..., media=(...), controls=(...)) "
+                        "to read a CSV or DataFrame.")
+    if isinstance(data, pd.DataFrame):
+        return Panel.from_frame(data, mapping, missing_media=missing_media)
+    return Panel.from_csv(data, mapping, missing_media=missing_media)
+
+
+def fit(data, mapping: ColumnMapping | None = None, config: Config | None = None, *, seeds: int = 1,
+        seed: int | None = None, lift_tests=None, progress=None, devices: int | None = None):
+    """Fit on a :class:`Panel`, a DataFrame or a CSV path → :class:`~causalmmm_jax.train.fit.FitResult`.
+
+    ``lift_tests``: a CSV path or DataFrame of lift-test results (calibration)."""
+    from .train.fit import fit as _fit
+
+    cfg = config or Config()
+    panel = _panel(data, mapping, cfg.data.missing_media)
+    lift = None
+    if lift_tests is not None:
+        from .analysis.calibration import read_lift_tests
+
+        lift = read_lift_tests(lift_tests)
+    return _fit(panel, cfg, seeds=seeds, seed=seed, mapping=mapping, lift=lift, progress=progress, devices=devices)
+
+
+def save(result, run_dir: str | os.PathLike) -> Path:
+    """Write the run directory (metrics, contributions, history, config, model)."""
+    from .run import write_run
+
+    return write_run(result, run_dir)
+
+
+def load(run_dir: str | os.PathLike):
+    """Load a saved model; its ``metrics`` are recomputed from the saved data."""
+    from .io import load_model
+    from .train.evaluate import evaluate
+
+    result = load_model(run_dir)
+    result.metrics = evaluate(result)
+    return result
+
+
+def response_curves(result, multipliers=None):
+    """Model-based response curves (see :mod:`causalmmm_jax.analysis.curves`)."""
+    from .analysis.curves import response_curves as _rc
+
+    return _rc(result, multipliers)
+
+
+def optimize_budget(result, budget: float, **kwargs):
+    """Budget allocation (see :mod:`causalmmm_jax.analysis.budget`)."""
+    from .analysis.budget import optimize_budget as _ob
+
+    return _ob(result, budget, **kwargs)
+
+
+def report(result_or_run_dir, out_path: str | os.PathLike | None = None) -> Path:
+    """Write the offline dashboard (see :mod:`causalmmm_jax.report.dashboard`)."""
+    from .report.dashboard import build_dashboard
+
+    return build_dashboard(result_or_run_dir, out_path)

@@ -1,0 +1,144 @@
+"""Model core: transforms, DAG, Flax modules, init/apply with jit, grad and vmap."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from causalmmm_jax.config import ModelConfig
+from causalmmm_jax.model import ModelInputs, ModelSpec, apply, init, transform_params
+from causalmmm_jax.model import dag as dag_lib
+from causalmmm_jax.model import transforms as tf
+from causalmmm_jax.model.init import init_from_data
+
+R, T, C, K = 3, 24, 4, 2
+
+
+def inputs(seed=0, r=R, t=T):
+    k1, k2, k3 = jax.random.split(jax.random.PRNGKey(seed), 3)
+    return ModelInputs(media=jax.random.uniform(k1, (r, t, C)) * 2.0, controls=jax.random.normal(k2, (r, t, K)),
+                       seasonal=jax.random.uniform(k3, (r, t)), region=jnp.arange(r), time=jnp.arange(t) / 52.0)
+
+
+def spec(**kw):
+    return ModelSpec(R, C, K, ModelConfig(hidden_dim=16, **kw))
+
+
+def test_adstock_impulse_decays_as_planted():
+    x = jnp.zeros((10, 2)).at[0].set(1.0)
+    decay = jnp.array([0.5, 0.2])
+    a = tf.adstock_geometric(x, decay)
+    np.testing.assert_allclose(a[:, 0], 0.5 ** np.arange(10), rtol=1e-6)
+    np.testing.assert_allclose(a[:, 1], 0.2 ** np.arange(10), rtol=1e-5, atol=1e-12)
+    n = tf.adstock_normalized(jnp.ones((200, 2)), decay)
+    np.testing.assert_allclose(n[-1], [1.0, 1.0], rtol=1e-5)  # level preserved
+    w = tf.adstock_weibull(x, jnp.array([2.0, 1.0]), jnp.array([3.0, 1.0]), max_lag=8)
+    np.testing.assert_allclose(w.sum(0), [1.0, 1.0], rtol=1e-5)  # weights sum to 1
+    assert int(jnp.argmax(w[:, 0])) > 0  # delayed peak
+
+
+def test_hill_is_half_at_g_and_monotone():
+    g, a = jnp.array([0.3, 2.0]), jnp.array([1.0, 3.0])
+    np.testing.assert_allclose(tf.hill(g, a, g), [0.5, 0.5], rtol=1e-6)
+    np.testing.assert_allclose(tf.hill_clamped(g, a, g), [0.5, 0.5], rtol=1e-5)
+    x = jnp.linspace(0, 5, 50)[:, None]
+    h = tf.hill(x, a, g)
+    assert jnp.all(jnp.diff(h, axis=0) >= 0) and float(h.max()) < 1.0
+
+
+def test_reparameterisations_round_trip_and_never_clamp():
+    raw = jnp.linspace(-8, 8, 17)
+    d = tf.decay_from_raw(raw, 0.8)
+    assert float(d.min()) > 0 and float(d.max()) < 0.8
+    np.testing.assert_allclose(tf.raw_for_decay(tf.decay_from_raw(0.3, 0.8), 0.8), 0.3, rtol=1e-5)
+    np.testing.assert_allclose(tf.hill_a_from_raw(tf.raw_for_hill_a(2.5, 1, 5), 1, 5), 2.5, rtol=1e-5)
+    np.testing.assert_allclose(tf.hill_g_from_raw(tf.raw_for_hill_g(0.7, 0.01), 0.01), 0.7, rtol=1e-5)
+    grads = jax.vmap(jax.grad(lambda r: tf.hill_a_from_raw(r, 1.0, 5.0)))(raw)
+    assert jnp.all(grads > 0)  # smooth: no zero-gradient region
+    clamped = jax.vmap(jax.grad(lambda r: tf.hill_a_from_raw(r, 2.0, 5.0, "clamped")))(raw)
+    assert jnp.any(clamped == 0)  # the original's clamp freezes parameters
+
+
+def test_acyclicity():
+    upper = jnp.triu(jnp.full((4, 4), 0.7), k=1)
+    assert abs(float(dag_lib.h_acyclicity(upper))) < 1e-5
+    cyc = upper.at[3, 0].set(0.7)
+    assert float(dag_lib.h_acyclicity(cyc)) > 1e-3
+    assert float(dag_lib.dag_mask(4, "triangular").sum()) == 6
+    assert float(jnp.trace(dag_lib.dag_mask(4, "notears"))) == 0
+    pruned = dag_lib.threshold_adjacency(jnp.array([[0, 0.2], [0.5, 0]]), 0.3)
+    assert pruned[0, 1] == 0 and pruned[1, 0] == 0.5
+
+
+@pytest.mark.parametrize("kw", [{}, {"dag_mode": "notears"}, {"dag_mode": "off"}, {"adstock": "weibull"},
+                                {"adstock": "normalized", "learn_trend": True}, {"attribution": "target"}])
+def test_additive_decomposition(kw):
+    s = spec(**kw)
+    p = init(jax.random.PRNGKey(0), s)
+    d = jax.jit(apply, static_argnums=2)(p, inputs(), s)
+    total = d.media.sum(-1) + d.controls.sum(-1) + d.baseline + d.seasonality + d.trend
+    np.testing.assert_allclose(d.prediction, total, rtol=1e-6, atol=1e-6)
+    assert d.prediction.shape == (R, T) and d.media.shape == (R, T, C) and d.controls.shape == (R, T, K)
+    assert jnp.all(d.media >= 0)
+
+
+def test_source_and_target_attribution_share_the_total():
+    x = inputs()
+    p = init(jax.random.PRNGKey(1), spec())
+    a = apply(p, x, spec(attribution="source"))
+    b = apply(p, x, spec(attribution="target"))
+    np.testing.assert_allclose(a.media.sum(-1), b.media.sum(-1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(a.prediction, b.prediction, rtol=1e-6)
+
+
+def test_every_parameter_gets_a_finite_nonzero_gradient():
+    s = spec(learn_trend=True)
+    x = inputs()
+    p = init(jax.random.PRNGKey(0), s)
+    y = jnp.ones((R, T))
+
+    def loss(p):
+        d = apply(p, x, s, dropout_key=jax.random.PRNGKey(3))
+        return jnp.mean((d.prediction - y) ** 2)
+
+    g = jax.grad(loss)(p)
+    for path, v in jax.tree_util.tree_leaves_with_path(g):
+        name = jax.tree_util.keystr(path)
+        assert jnp.all(jnp.isfinite(v)), name
+        assert float(jnp.abs(v).max()) > 0, f"zero gradient for {name}"
+
+
+def test_vmap_over_parameter_sets_and_regions():
+    s = spec()
+    keys = jax.random.split(jax.random.PRNGKey(0), 5)
+    ps = jax.vmap(lambda k: init(k, s))(keys)
+    x = inputs()
+    batch = jax.jit(jax.vmap(lambda p: apply(p, x, s).prediction))(ps)
+    assert batch.shape == (5, R, T)
+    one = apply(jax.tree_util.tree_map(lambda a: a[2], ps), x, s).prediction
+    np.testing.assert_allclose(batch[2], one, rtol=1e-5, atol=1e-6)
+    assert float(jnp.std(batch[:, 0, 0])) > 0  # different seeds differ
+
+
+def test_continuous_sequence_prefix_property():
+    """Running over more weeks never changes earlier weeks (causal recurrence)."""
+    s = spec()
+    p = init(jax.random.PRNGKey(0), s)
+    x = inputs(t=30)
+    short = ModelInputs(media=x.media[:, :20], controls=x.controls[:, :20], seasonal=x.seasonal[:, :20],
+                        region=x.region, time=x.time[:20])
+    np.testing.assert_allclose(apply(p, x, s).prediction[:, :20], apply(p, short, s).prediction, rtol=1e-5, atol=1e-6)
+
+
+def test_init_from_data_starts_near_the_target():
+    s = spec()
+    x = inputs()
+    y = jnp.ones((R, T))
+    w = jnp.ones((R, T))
+    p = init_from_data(jax.random.PRNGKey(0), s, x, y, w, init_media_share=0.2)
+    d = apply(p, x, s)
+    np.testing.assert_allclose(d.prediction.mean(1), 1.0, rtol=1e-3)
+    share = float(d.media.sum() / d.prediction.sum())
+    assert 0.1 < share < 0.3
+    g = transform_params(p, s)["hill_g"]
+    assert jnp.all(g > 0.01)
