@@ -1,0 +1,153 @@
+"""Training: determinism, early stopping, NaN guard, ensembles, sharding, metrics."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from causalmmm_jax.model import ModelSpec
+from causalmmm_jax.train.fit import fit
+from causalmmm_jax.train.loop import init_state, make_chunk
+from causalmmm_jax.train.metrics import regression_metrics
+from causalmmm_jax.train.objective import STRUCTURAL_PARAMS, TrainData, objective
+
+from conftest import small_config
+
+
+def leaves_equal(a, b):
+    return all(np.array_equal(np.asarray(x), np.asarray(y))
+               for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)))
+
+
+def test_metrics_json_content(small_fit):
+    m = small_fit.metrics
+    for block in ("train", "holdout"):
+        assert {"r2", "rmse", "mae", "mape"} <= set(m[block])
+    assert "r2_within_region" in m["holdout"]
+    assert set(m["attribution"]) == {"media", "baseline", "seasonality", "controls", "trend"}
+    assert abs(sum(m["attribution"].values()) - 1.0) < 1e-9
+    assert set(m["channels"]) == set(small_fit.panel.channels)
+    assert all({"contribution", "share", "spend", "roi"} <= set(v) for v in m["channels"].values())
+    assert abs(sum(v["share"] for v in m["channels"].values()) - 1.0) < 1e-9
+    assert {"fit_seconds", "seconds_per_epoch", "compile_seconds"} <= set(m["timing"])
+    assert m["epochs_run"] > 0 and m["seed"] == 42 and m["version"]
+    json.dumps(m, allow_nan=True)
+
+
+def test_holdout_is_scored_on_holdout_cells_only(small_fit):
+    r = small_fit
+    cells = r.split.holdout_mask(r.panel.mask)
+    assert cells[:, : r.split.n_train].sum() == 0
+    assert r.metrics["holdout"]["n"] == int(cells.sum())
+
+
+def test_same_seed_is_bit_identical(small_panel, small_fit):
+    again = fit(small_panel, small_config())
+    assert leaves_equal(small_fit.params, again.params)
+    assert small_fit.metrics["holdout"] == again.metrics["holdout"]
+    other = fit(small_panel, small_config(), seed=7)
+    assert not leaves_equal(small_fit.params, other.params)
+
+
+def test_early_stopping_stops_and_restores_best(small_panel):
+    # min_delta so large that only the first evaluation counts as an improvement
+    cfg = small_config(epochs=200, eval_every=5, patience=3, min_delta=10.0, schedule="constant")
+    r = fit(small_panel, cfg)
+    assert r.stopped_early and r.best_epoch == 5
+    assert r.epochs_run == 5 * (1 + 3)  # stopped after 3 evaluations without improvement
+    ref = fit(small_panel, small_config(epochs=5, early_stopping=False, schedule="constant"))
+    assert leaves_equal(r.params, ref.params)  # the restored params are those of epoch 5
+
+
+def test_nonfinite_loss_keeps_last_good_params(small_fit):
+    r = small_fit
+    prep = r.prepared()
+    from causalmmm_jax.train.fit import train_data_for
+
+    data = train_data_for(prep, r.split, r.panel.mask)
+    bad = data.replace(target=data.target.at[0, 3].set(jnp.nan))
+    tcfg = r.config.train
+    state = init_state(r.params, jax.random.PRNGKey(0), tcfg)
+    chunk = jax.jit(make_chunk(r.spec, tcfg, warm=False, n_epochs=10, length=10, early_stop=True))
+    new, m = chunk(state, bad)
+    assert bool(new.nonfinite) and bool(new.stopped)
+    assert leaves_equal(new.params, r.params)
+    assert np.isnan(np.asarray(m["loss"])[1:]).all()
+
+
+def test_loss_ignores_unobserved_and_holdout_cells(small_fit):
+    r = small_fit
+    from causalmmm_jax.train.fit import train_data_for
+
+    data = train_data_for(r.prepared(), r.split, r.panel.mask)
+    base, _ = objective(r.params, data, r.spec, r.config.train)
+    w = np.asarray(data.fit_w)
+    poisoned = data.replace(target=jnp.where(jnp.asarray(w) > 0, data.target, 1e6))
+    other, _ = objective(r.params, poisoned, r.spec, r.config.train)
+    assert float(base) == pytest.approx(float(other), rel=1e-6)
+    assert w[:, -r.split.n_val:].sum() == 0  # validation weeks never in the loss
+    assert (w.sum(1) < r.split.n_fit).any()  # the missing cells are masked out
+
+
+def test_structural_params_are_not_regularised(small_fit):
+    r = small_fit
+    from causalmmm_jax.train.objective import regularizers
+
+    reg = regularizers(r.params, r.spec, r.config.train, None)
+    moved = dict(r.params, hill_g_raw=r.params["hill_g_raw"] + 5.0, region_baseline=r.params["region_baseline"] * 3)
+    reg2 = regularizers(moved, r.spec, r.config.train, None)
+    assert float(reg["l1"]) == float(reg2["l1"]) and float(reg["l2"]) == float(reg2["l2"])
+    assert "hill_a_raw" in STRUCTURAL_PARAMS
+
+
+def test_ensemble_bands_contain_the_mean(small_panel):
+    r = fit(small_panel, small_config(), seeds=4)
+    assert r.n_seeds == 4
+    assert jax.tree_util.tree_leaves(r.params)[0].shape[0] == 4
+    for ch, v in r.metrics["channels"].items():
+        for k, b in v["bands"].items():
+            assert b["q05"] - 1e-12 <= b["mean"] <= b["q95"] + 1e-12, (ch, k)
+    hb = r.metrics["holdout"]["bands"]["r2"]
+    assert hb["q05"] <= hb["mean"] <= hb["q95"]
+
+
+SHARD_SCRIPT = textwrap.dedent("""
+    import json, sys, numpy as np, jax
+    sys.path.insert(0, {tests!r})
+    from conftest import small_config
+    from causalmmm_jax.data.synthetic import generate
+    from causalmmm_jax.train.fit import fit
+    assert len(jax.devices()) == 4, jax.devices()
+    panel = generate(1, n_regions=5, n_weeks=70, n_channels=3, n_controls=1).panel()
+    cfg = small_config(epochs=20)
+    a = fit(panel, cfg, seeds=4, devices=4)
+    b = fit(panel, cfg, seeds=4)
+    la, lb = jax.tree_util.tree_leaves(a.params), jax.tree_util.tree_leaves(b.params)
+    print(json.dumps({{"max_diff": max(float(np.max(np.abs(np.asarray(x) - np.asarray(y)))) for x, y in zip(la, lb)),
+                      "sharded": str(la[0].sharding)}}))
+""")
+
+
+def test_sharded_ensemble_equals_single_device(tmp_path):
+    script = tmp_path / "shard.py"
+    script.write_text(SHARD_SCRIPT.format(tests=os.path.dirname(__file__)))
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["max_diff"] < 1e-5, res
+
+
+def test_regression_metrics_values():
+    y = np.array([1.0, 2.0, 3.0, 4.0])
+    m = regression_metrics(y, y)
+    assert m["r2"] == 1.0 and m["rmse"] == 0.0 and m["mape"] == 0.0
+    m = regression_metrics(y, y + 1.0)
+    assert m["rmse"] == pytest.approx(1.0) and m["mae"] == pytest.approx(1.0)
+    assert m["r2"] == pytest.approx(1 - 4 / 5.0)
