@@ -181,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(prog=PROG, description="Marketing-mix modelling with JAX (a port of DeepCausalMMM).")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="do not use the persistent compilation cache (~/.cache/causalmmm-jax/xla, "
+                             "or $CAUSALMMM_CACHE_DIR; CAUSALMMM_NO_CACHE=1 does the same)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for register in _registered():
         register(sub)
@@ -202,6 +205,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # --help / --version
         return e.code if isinstance(e.code, int) else 0
     name = f"{PROG} {args.command}"
+    if not args.no_cache and args.command not in ("validate", "config", "version"):
+        from ._cache import enable_compilation_cache
+
+        enable_compilation_cache()
     with warnings.catch_warnings():
         if not debug:
             warnings.showwarning = _show_warning

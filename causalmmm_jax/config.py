@@ -193,6 +193,8 @@ class ModelConfig(_Section):
 class TrainConfig(_Section):
     """Objective, optimiser and loop.
 
+    media_l1_weight: shrinkage toward zero effect: weight·Σ_c mean over fit cells of channel c's
+        (scaled) contribution; a channel whose data support is weaker than the weight ends at ~0.
     prior_mode: ``"quadratic"`` (default: weight·(media share − target)²) or ``"dynamic"`` (the
         original's gradient-rescaled prior that imposes the share).
     schedule: ``"plateau"`` (reduce-on-plateau on the validation or train RMSE), ``"cosine"`` or
@@ -228,6 +230,7 @@ class TrainConfig(_Section):
     prior_mode: str = field(default="quadratic", metadata=_choice("quadratic", "dynamic"))
     media_share_prior: float = field(default=0.4, metadata=_num(0.0, 1.0))
     media_share_weight: float = field(default=0.0, metadata=_num(0.0))
+    media_l1_weight: float = field(default=0.0, metadata=_num(0.0))
     seasonal_prior: float = field(default=1.0, metadata=_num(0.0))
     seasonal_prior_weight: float = field(default=0.0, metadata=_num(0.0))
     notears_lambda1: float = field(default=0.005, metadata=_num(0.0))

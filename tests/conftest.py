@@ -68,3 +68,11 @@ def shared_csv() -> Path:
     if not SHARED_CSV.is_file():
         pytest.skip(f"shared data file {SHARED_CSV} not present")
     return SHARED_CSV
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _compilation_cache(tmp_path_factory):
+    """Share compiled XLA programs between the tests' identical fits (persistent cache in a tmp dir)."""
+    from causalmmm_jax._cache import enable_compilation_cache
+
+    enable_compilation_cache(tmp_path_factory.mktemp("xla-cache"))

@@ -8,6 +8,8 @@ host for tests: ``XLA_FLAGS=--xla_force_host_platform_device_count=4``.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -29,9 +31,12 @@ def unstack_tree(tree, n: int) -> list:
     return [jax.tree_util.tree_map(lambda a: a[i], tree) for i in range(n)]
 
 
+@functools.lru_cache(maxsize=32)
 def batched_runner(spec: ModelSpec, tcfg: TrainConfig, *, warm: bool, n_epochs: int, length: int,
                    early_stop: bool, batched: bool):
-    """A jitted ``(state, data) -> (state, metrics)``; vmapped over the member axis if ``batched``."""
+    """A jitted ``(state, data) -> (state, metrics)``; vmapped over the member axis if ``batched``.
+
+    Cached on its (hashable) arguments, so fits with the same configuration reuse one program."""
     chunk = make_chunk(spec, tcfg, warm=warm, n_epochs=n_epochs, length=length, early_stop=early_stop)
     return jax.jit(jax.vmap(chunk, in_axes=(0, None)) if batched else chunk)
 

@@ -1,7 +1,7 @@
 """The training objective: masked Huber + the original's regularisers + priors + calibration.
 
     L = Huber_δ(ŷ, y | fit cells) + w_dag·L_dag + w_sparse·L_sparse + w_l1·Σ|θ| + w_l2·Σθ²
-        + L_media_prior + L_seasonal_prior + w_cal·L_calibration
+        + L_media_prior + L_seasonal_prior + w_media·Σ_c mean(M_c) + w_cal·L_calibration
 
 Only observed cells of the fit block count (``TrainData.fit_w``): no padding, validation or
 holdout week enters the data term.  ``Σ|θ|`` and ``Σθ²`` run over the network weights; the
@@ -117,8 +117,11 @@ def objective(params, data: TrainData, spec: ModelSpec, tcfg: TrainConfig,
     base = masked_mean(per_cell, data.fit_w)
     reg = regularizers(params, spec, tcfg, notears)
     media_prior, seas_prior = priors(params, d, data.fit_w, base, tcfg)
+    # shrinkage of each channel's mean contribution (media ≥ 0, so this is an L1 penalty)
+    media_l1 = (d.media * data.fit_w[..., None]).sum() / jnp.maximum(data.fit_w.sum(), 1.0)
     total = (base + tcfg.dag_weight * reg["dag"] + tcfg.sparsity_weight * reg["sparse"]
-             + tcfg.l1_weight * reg["l1"] + tcfg.l2_weight * reg["l2"] + media_prior + seas_prior)
+             + tcfg.l1_weight * reg["l1"] + tcfg.l2_weight * reg["l2"] + media_prior + seas_prior
+             + tcfg.media_l1_weight * media_l1)
     cal = jnp.float32(0.0)
     if data.lift is not None:
         from ..analysis.calibration import lift_loss
