@@ -165,9 +165,10 @@ def _cmd_version(args: argparse.Namespace) -> int:
 
 
 def _registered() -> list[Callable[[argparse._SubParsersAction], None]]:
+    from .commands import PRODUCT_SUBCOMMANDS
     from .train.commands import FIT_SUBCOMMANDS
 
-    return [_add_validate, *FIT_SUBCOMMANDS, _add_config, _add_version]
+    return [_add_validate, *FIT_SUBCOMMANDS, *PRODUCT_SUBCOMMANDS, _add_config, _add_version]
 
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_validate, _add_config, _add_version]
@@ -188,6 +189,28 @@ def build_parser() -> argparse.ArgumentParser:
     for register in _registered():
         register(sub)
     return parser
+
+
+def reference_markdown() -> str:
+    """The CLI reference (docs/cli.md body): every command's ``--help`` at 100 columns."""
+    old = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "100"
+    try:
+        parser = build_parser()
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parts = ["# Command-line reference", "",
+                 "Generated from the parsers (`python -m causalmmm_jax.cli --markdown > docs/cli.md`); a test "
+                 "checks it matches `--help`.", "", "Exit codes: 0 success, 2 bad input or usage (a message, no "
+                 "traceback), 1 internal error (`CAUSALMMM_DEBUG=1` shows the traceback).", "",
+                 "## causalmmm-jax", "", "```", parser.format_help().rstrip(), "```", ""]
+        for name, p in sub.choices.items():
+            parts += [f"## causalmmm-jax {name}", "", "```", p.format_help().rstrip(), "```", ""]
+        return "\n".join(parts)
+    finally:
+        if old is None:
+            os.environ.pop("COLUMNS", None)
+        else:
+            os.environ["COLUMNS"] = old
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
@@ -231,4 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
+    if sys.argv[1:] == ["--markdown"]:
+        print(reference_markdown())
+        sys.exit(0)
     sys.exit(main())

@@ -106,6 +106,8 @@ def save_model(result, run_dir: str | os.PathLike) -> Path:
         "files": {"params.msgpack": _sha256(params_b), "panel.npz": _sha256(panel_b)},
     }
     tmp = Path(tempfile.mkdtemp(prefix=f".{MODEL_DIR}.", suffix=".tmp", dir=run_dir))
+    target, old = run_dir / MODEL_DIR, run_dir / f".{MODEL_DIR}.old"
+    moved = False
     try:
         (tmp / "params.msgpack").write_bytes(params_b)
         (tmp / "panel.npz").write_bytes(panel_b)
@@ -113,19 +115,19 @@ def save_model(result, run_dir: str | os.PathLike) -> Path:
         for f in tmp.iterdir():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
-        target = run_dir / MODEL_DIR
-        old = None
         if target.exists():
-            old = run_dir / f".{MODEL_DIR}.old"
             if old.exists():
                 shutil.rmtree(old)
             os.replace(target, old)
+            moved = True
         os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if moved and not target.exists():
+            os.replace(old, target)  # put the previous model back
         raise
+    if moved:
+        shutil.rmtree(old, ignore_errors=True)
     return run_dir / MODEL_DIR
 
 

@@ -46,10 +46,16 @@ def load_prediction_panel(data, mapping: ColumnMapping, missing_media: str = "er
         return data
     from .data.load import read_csv
 
+    import warnings
+
+    from .data.validate import DataWarning
+
     df = read_csv(data) if not isinstance(data, pd.DataFrame) else data
-    if mapping.target not in df.columns:
+    if mapping.target not in df.columns:  # future weeks: no KPI yet
         df = df.assign(**{mapping.target: 0.0})
-    return Panel.from_frame(df, mapping, missing_media=missing_media)
+    with warnings.catch_warnings():  # the constant-target warning concerns fitting, not predicting
+        warnings.simplefilter("ignore", DataWarning)
+        return Panel.from_frame(df, mapping, missing_media=missing_media)
 
 
 def _combined(result, new: Panel, r_idx: np.ndarray, pos: np.ndarray) -> Panel:
