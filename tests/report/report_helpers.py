@@ -1,0 +1,35 @@
+"""Fake analysis files shaped like the outputs of ``causalmmm-jax curves`` / ``optimize``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def write_analysis_files(run_dir: Path, channels, weeks: int = 62) -> None:
+    """curves.csv, curve_params.csv, allocation.csv and allocation.json shaped like the outputs of
+    ``causalmmm-jax curves`` / ``optimize`` (made-up numbers)."""
+    rows, params, alloc = [], [], {}
+    for i, ch in enumerate(channels):
+        spend, top, half, slope = 5e5 * (i + 1), 3e4 * (i + 1), 8e3 * (i + 1), 1.5
+        for m in (0.0, 0.5, 1.0, 1.5, 2.0):
+            x = m * spend / weeks
+            inc = top * x ** slope / (half ** slope + x ** slope) * weeks
+            rows.append({"channel": ch, "multiplier": m, "spend": m * spend, "exposure": m * spend * 40,
+                         "kpi": 1e7 + inc, "incremental": inc})
+        params.append({"channel": ch, "top": top, "bottom": 0.0, "half_saturation": half, "slope": slope, "r2": 0.99,
+                       "x_unit": "weekly_spend", "current_weekly": spend / weeks})
+        alloc[ch] = spend * 52 / weeks * (1.2 if i % 2 else 0.8)
+    pd.DataFrame(rows).to_csv(run_dir / "curves.csv", index=False)
+    pd.DataFrame(params).to_csv(run_dir / "curve_params.csv", index=False)
+    total = np.array(list(alloc.values()))
+    pd.DataFrame({"channel": list(alloc), "total_spend": total, "weekly_spend": total / 52, "response": total * 1.3,
+                  "roi": 1.3, "marginal_roi": 0.7, "spend_pct": 100 * total / total.sum(),
+                  "response_pct": 100 * total / total.sum(), "half_saturation": 1.0}).to_csv(
+        run_dir / "allocation.csv", index=False)
+    (run_dir / "allocation.json").write_text(json.dumps(
+        {"success": True, "method": "projected", "allocation": alloc, "predicted_response": 2.2e6,
+         "current_response": 2.0e6}))
