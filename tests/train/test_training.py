@@ -11,11 +11,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from causalmmm_jax.model import ModelSpec
 from causalmmm_jax.train.fit import fit
 from causalmmm_jax.train.loop import init_state, make_chunk
 from causalmmm_jax.train.metrics import regression_metrics
-from causalmmm_jax.train.objective import STRUCTURAL_PARAMS, TrainData, objective
+from causalmmm_jax.train.objective import STRUCTURAL_PARAMS, objective
 
 from conftest import small_config
 

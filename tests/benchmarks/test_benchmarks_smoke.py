@@ -1,0 +1,160 @@
+"""Smoke tests of ``benchmarks/*.py``: every script runs with ``--quick`` in a subprocess and
+writes a JSON file with the documented keys.  The timings of ``--quick`` runs mean nothing.
+
+The subprocesses share a persistent XLA cache under pytest's cache folder
+(``$CAUSALMMM_BENCH_CACHE_DIR``), so after the first session the programs are not recompiled.
+``vs_original`` runs the original DeepCausalMMM only when the parity venv and the example CSV
+exist; otherwise it runs with ``--skip-original``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BENCH = REPO / "benchmarks"
+CSV = REPO.parent / "shared" / "data" / "mmm_data.csv"
+PARITY_PY = Path(os.environ.get("CAUSALMMM_PARITY_PYTHON", "/work/parity-venv/bin/python"))
+MACHINE_KEYS = ("cpu_model", "cpu_count_logical", "python", "jax", "jaxlib", "backend", "device_kind", "devices")
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def bench_env(request, tmp_path_factory):
+    try:
+        cache = Path(request.config.cache.mkdir("causalmmm-bench-xla"))
+    except AttributeError:  # cache provider disabled (-p no:cacheprovider)
+        cache = tmp_path_factory.mktemp("bench-xla")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["CAUSALMMM_BENCH_CACHE_DIR"] = str(cache)
+    return env
+
+
+def run_script(name: str, tmp_path: Path, env: dict, *extra: str, timeout: float = 600) -> tuple[dict, str]:
+    out = tmp_path / "results" / f"{name}.json"
+    proc = subprocess.run([sys.executable, str(BENCH / f"{name}.py"), "--quick", "--out", str(out), *extra],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}"
+    assert out.exists(), proc.stdout
+    d = json.loads(out.read_text(encoding="utf-8"))
+    assert d["benchmark"] == name and d["schema"] == 1 and d["quick"] is True
+    for k in MACHINE_KEYS:
+        assert k in d["machine"], k
+    return d, proc.stdout
+
+
+def positive(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x) and x > 0
+
+
+def test_scaling_quick(tmp_path, bench_env):
+    d, stdout = run_script("scaling", tmp_path, bench_env)
+    assert [(r["regions"], r["weeks"]) for r in d["results"]] == [(4, 52), (8, 52)]
+    for r in d["results"]:
+        assert positive(r["seconds_per_epoch"]) and positive(r["compile_seconds"]) and positive(r["cells"])
+        assert len(r["seconds_per_epoch_chunks"]) == 2
+    assert math.isfinite(d["fit"]["cells"]["exponent"])
+    assert set(d["targets"]["exponent"]) == {"value", "target", "met"} and d["targets"]["exponent"]["target"] == 1.05
+    assert "exponent" in stdout and "s/epoch" in stdout
+
+
+def test_ensemble_quick(tmp_path, bench_env):
+    d, stdout = run_script("ensemble", tmp_path, bench_env)
+    assert d["errors"] == []
+    rows = {r["seeds"]: r for r in d["results"]}
+    assert set(rows) == {1, 2} and rows[2]["vmapped"] and not rows[1]["vmapped"]
+    for r in rows.values():
+        for k in ("seconds_per_epoch", "seconds_per_epoch_per_model", "peak_rss_mb", "compile_seconds"):
+            assert positive(r[k]), k
+        assert "device_memory" in r and "compiled_memory" in r
+    assert rows[1]["ratio_to_one_seed"] == 1.0
+    assert rows[2]["seconds_per_epoch_per_model"] == pytest.approx(rows[2]["seconds_per_epoch"] / 2)
+    assert d["targets"]["ratio_8_seeds"]["target"] == 8.5
+    assert "x one seed" in stdout
+
+
+def test_flops_quick(tmp_path, bench_env):
+    d, stdout = run_script("flops", tmp_path, bench_env)
+    mm, m, probe = d["matmul"], d["model"], d["xla_loop_probe"]
+    assert mm["jaxpr_counter_flops"] == mm["flops"] == 2 * 256**3 and positive(mm["flops_per_second"])
+    assert probe["jaxpr_flops_length_10"] == 10 * probe["jaxpr_flops_length_1"]
+    for k in ("flops_per_epoch", "matmul_flops_per_epoch", "seconds_per_epoch", "flops_per_second", "utilisation"):
+        assert positive(m[k]), k
+    assert m["matmul_flops_per_epoch"] <= m["flops_per_epoch"]
+    assert isinstance(m["uncounted_primitives"], dict) and "xla_cost_analysis_chunk" in m
+    assert d["targets"]["utilisation"]["target"] == 0.6
+    assert "% of matmul" in stdout
+
+
+def test_vs_original_quick(tmp_path, bench_env):
+    with_original = PARITY_PY.exists() and CSV.exists()
+    d, stdout = run_script("vs_original", tmp_path, bench_env, *([] if with_original else ["--skip-original"]))
+    s = d["summary"]
+    for k in ("seconds_per_epoch_median", "compile_seconds", "peak_rss_mb", "holdout_r2", "holdout_rmse",
+              "wall_seconds"):
+        assert k in s["jax"], k
+    assert positive(s["jax"]["seconds_per_epoch_median"]) and s["jax"]["epochs"] == 6
+    traj = d["runs"]["jax"][0]["trajectory"]
+    assert [t["epoch"] for t in traj] == [2, 4, 6]
+    assert traj[-1]["holdout_r2"] == pytest.approx(s["jax"]["holdout_r2"])
+    assert set(s["targets"]) == {"per_epoch_ratio", "time_to_quality_ratio", "cold_compile_seconds",
+                                 "warm_cache_compile_seconds"}
+    assert positive(s["compile_cache"]["warm_cache_compile_seconds"])
+    assert "threshold_r2" in s["time_to_quality"]
+    if with_original:
+        assert d["original_skipped"] is None
+        o = d["runs"]["original"][0]
+        assert len(o["timing"]["epoch_seconds"]) == o["epochs"] == 6
+        for k in ("seconds_per_epoch_median", "setup_seconds", "wall_seconds", "peak_rss_mb", "holdout_r2",
+                  "holdout_rmse"):
+            assert s["original"][k] is not None, k
+        assert positive(s["per_epoch_ratio_jax_over_original"])
+        assert s["time_to_quality"]["threshold_r2"] == pytest.approx(s["original"]["holdout_r2"])
+    else:
+        assert d["original_skipped"] and s["original"] is None
+    assert "causalmmm-jax" in stdout and "time to original" in stdout
+
+
+def test_flop_counter_units():
+    """The jaxpr FLOP counter: matmul = 2mnk, scan bodies times their length, cond = costliest branch."""
+    import jax
+    import jax.numpy as jnp
+
+    spec = importlib.util.spec_from_file_location("bench_flops", BENCH / "flops.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(BENCH))
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(BENCH))
+    a, b = jnp.ones((3, 5)), jnp.ones((5, 7))
+    assert mod.count_jaxpr(jax.make_jaxpr(jnp.dot)(a, b))["matmul_flops"] == 2 * 3 * 5 * 7
+
+    def scanned(x):
+        return jax.lax.scan(lambda c, _: (c @ c + 1.0, None), x, None, length=4)[0]
+
+    c = mod.count_jaxpr(jax.make_jaxpr(scanned)(jnp.ones((2, 2))))
+    assert c["matmul_flops"] == 4 * 2 * 2 * 2 * 2 and c["flops"] == 4 * (16 + 4)
+
+    def branchy(p, x):
+        return jax.lax.cond(p, lambda x: jnp.exp(x) @ x, lambda x: x + 1.0, x)
+
+    c = mod.count_jaxpr(jax.make_jaxpr(branchy)(True, jnp.ones((2, 2))))
+    assert c["matmul_flops"] == 16 and c["transcendentals"] == 4
+
+
+def test_run_all_gpu_without_gpu_exits_2(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["JAX_PLATFORMS"] = "cpu"
+    proc = subprocess.run([sys.executable, str(BENCH / "run_all.py"), "--device", "gpu", "--out-dir", str(tmp_path)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "no GPU" in proc.stderr
