@@ -165,11 +165,13 @@ def _cmd_version(args: argparse.Namespace) -> int:
 
 
 def _registered() -> list[Callable[[argparse._SubParsersAction], None]]:
+    from .analysis.commands import ANALYSIS_SUBCOMMANDS
     from .commands import PRODUCT_SUBCOMMANDS
     from .report.commands import REPORT_SUBCOMMANDS
     from .train.commands import FIT_SUBCOMMANDS
 
-    return [_add_validate, *FIT_SUBCOMMANDS, *PRODUCT_SUBCOMMANDS, *REPORT_SUBCOMMANDS, _add_config, _add_version]
+    return [_add_validate, *FIT_SUBCOMMANDS, *ANALYSIS_SUBCOMMANDS, *PRODUCT_SUBCOMMANDS,
+            *REPORT_SUBCOMMANDS, _add_config, _add_version]
 
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_validate, _add_config, _add_version]

@@ -195,6 +195,8 @@ class TrainConfig(_Section):
 
     media_l1_weight: shrinkage toward zero effect: weight·Σ_c mean over fit cells of channel c's
         (scaled) contribution; a channel whose data support is weaker than the weight ends at ~0.
+    calibration_weight: weight of the lift-test term (mean z²); the default 1e-5 is near the
+        likelihood-consistent σ²/N_cells of a ~1,000-cell panel; scale it with the panel size.
     prior_mode: ``"quadratic"`` (default: weight·(media share − target)²) or ``"dynamic"`` (the
         original's gradient-rescaled prior that imposes the share).
     schedule: ``"plateau"`` (reduce-on-plateau on the validation or train RMSE), ``"cosine"`` or
@@ -242,7 +244,7 @@ class TrainConfig(_Section):
     notears_dual_factor: float = field(default=3.0, metadata=_num(1.0))
     notears_warmup_epochs: int = field(default=500, metadata=_num(0, integer=True))
     regularize_transforms: bool = field(default=False, metadata=_bool())
-    calibration_weight: float = field(default=1.0, metadata=_num(0.0))
+    calibration_weight: float = field(default=1e-5, metadata=_num(0.0))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,32 @@
+"""Post-fit analysis: contributions, ROI / marginal ROI, response curves, budget optimisation,
+lift-test calibration and the channel-interaction graph.
+
+Names are imported lazily (the training step imports :mod:`.calibration`, and importing this
+package must stay cheap and free of import cycles).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "roi_table": "curves", "response_curves": "curves", "curve_params": "curves", "posthoc_curves": "curves",
+    "fit_hill": "curves", "hill": "curves",
+    "optimize_budget": "budget", "optimize_curves": "budget", "maximize_allocation": "budget",
+    "BudgetResult": "budget", "parse_bounds": "budget",
+    "read_lift_tests": "calibration", "lift_data": "calibration", "lift_loss": "calibration",
+    "lift_report": "calibration", "LiftData": "calibration",
+    "dag_report": "graph", "write_dag_csv": "graph",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

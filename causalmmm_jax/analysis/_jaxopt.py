@@ -1,0 +1,191 @@
+"""The one place that imports jaxopt, plus optax-based fallbacks.
+
+jaxopt 0.8.5 warns at import that it is no longer maintained; it is imported here with that
+warning filtered.  When jaxopt is not importable (or :func:`use_fallback` is active) the same two
+solvers run on optax instead:
+
+* :func:`box_minimize` ``(fun, x0, lower, upper) -> (x, value)``: minimise a smooth ``fun`` over
+  a box.  jaxopt: ``LBFGSB``.  Fallback: ``optax.lbfgs`` on ``x = lower + (upper − lower)·σ(z)``.
+* :func:`simplex_box_minimize` ``(fun, x0, lower, upper, total) -> (x, value)``: minimise over
+  ``{lower ≤ x ≤ upper, Σx = total}``.  jaxopt: ``ProjectedGradient`` with
+  ``projection_box_section`` (whose bisection stops at ~1e-5, so a few projected-gradient steps with
+  the exact :func:`project_box_section` follow).  Fallback: projected gradient with backtracking
+  (initial step ``lr``, doubled after each accepted step) using :func:`project_box_section`.
+
+Both are ``vmap``-safe for batched starts (``x0 [..., n]`` with ``jax.vmap``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+__all__ = ["HAVE_JAXOPT", "jaxopt_active", "use_fallback", "box_minimize", "simplex_box_minimize",
+           "project_box_section", "project_box_section_np"]
+
+try:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"(?i)jaxopt is no longer maintained", category=DeprecationWarning)
+        import jaxopt
+        from jaxopt.projection import projection_box_section as _jaxopt_box_section
+    HAVE_JAXOPT = True
+except ImportError:  # pragma: no cover - exercised through use_fallback()
+    jaxopt = None
+    _jaxopt_box_section = None
+    HAVE_JAXOPT = False
+
+_FORCE_FALLBACK = [False]
+
+
+@contextlib.contextmanager
+def use_fallback(active: bool = True):
+    """Within the block, run the optax fallbacks even when jaxopt is installed (for tests)."""
+    old = _FORCE_FALLBACK[0]
+    _FORCE_FALLBACK[0] = active
+    try:
+        yield
+    finally:
+        _FORCE_FALLBACK[0] = old
+
+
+def jaxopt_active() -> bool:
+    """True when the jaxopt solvers are used (installed and no :func:`use_fallback`)."""
+    return HAVE_JAXOPT and not _FORCE_FALLBACK[0]
+
+
+# --------------------------------------------------------------------------- projections
+
+def project_box_section(v, lower, upper, total, iters: int = 100):
+    """Euclidean projection of ``v [n]`` onto ``{lower ≤ x ≤ upper, Σx = total}`` (jit/vmap-safe).
+
+    ``x(τ) = clip(v − τ, lower, upper)`` with τ found by bisection (Σx(τ) decreases in τ); the
+    set must be non-empty (``Σlower ≤ total ≤ Σupper``)."""
+    v = jnp.asarray(v)
+    lower, upper, total = (jnp.asarray(a, v.dtype) for a in (lower, upper, total))
+    lo_t = jnp.min(v - upper)
+    hi_t = jnp.max(v - lower)
+
+    def body(_, bracket):
+        a, b = bracket
+        mid = 0.5 * (a + b)
+        s = jnp.clip(v - mid, lower, upper).sum()
+        return jnp.where(s > total, mid, a), jnp.where(s > total, b, mid)
+
+    a, b = jax.lax.fori_loop(0, iters, body, (lo_t, hi_t))
+    return jnp.clip(v - 0.5 * (a + b), lower, upper)
+
+
+def project_box_section_np(v, lower, upper, total) -> np.ndarray:
+    """float64 host version of :func:`project_box_section`, exact to rounding: after bisection
+    the residual is spread over the coordinates strictly inside their bounds."""
+    v, lower, upper = (np.asarray(a, dtype=np.float64) for a in (v, lower, upper))
+    a, b = float(np.min(v - upper)), float(np.max(v - lower))
+    for _ in range(200):
+        mid = 0.5 * (a + b)
+        if np.clip(v - mid, lower, upper).sum() > total:
+            a = mid
+        else:
+            b = mid
+    x = np.clip(v - 0.5 * (a + b), lower, upper)
+    for _ in range(3):
+        resid = total - x.sum()
+        free = (x > lower) & (x < upper) if resid != 0 else np.zeros_like(x, bool)
+        if not free.any():
+            free = (x < upper) if resid > 0 else (x > lower)
+        if not free.any() or resid == 0:
+            break
+        x[free] += resid / free.sum()
+        x = np.clip(x, lower, upper)
+    return x
+
+
+# --------------------------------------------------------------------------- solvers
+
+def box_minimize(fun, x0, lower, upper, *, maxiter: int = 500, tol: float = 1e-10):
+    """Minimise ``fun(x)`` over ``lower ≤ x ≤ upper``.  Returns ``(x, fun(x))`` (jit/vmap-safe)."""
+    x0 = jnp.clip(x0, lower, upper)
+    if jaxopt_active():
+        solver = jaxopt.LBFGSB(fun=fun, maxiter=maxiter, tol=tol)
+        x = solver.run(x0, bounds=(lower, upper)).params
+        return x, fun(x)
+    width = upper - lower
+    frac = jnp.clip((x0 - lower) / jnp.where(width > 0, width, 1.0), 1e-4, 1 - 1e-4)
+    z0 = jnp.log(frac) - jnp.log1p(-frac)
+    to_x = lambda z: lower + width * jax.nn.sigmoid(z)  # noqa: E731
+    g = lambda z: fun(to_x(z))  # noqa: E731
+    opt = optax.lbfgs()
+    vg = optax.value_and_grad_from_state(g)
+
+    def cond(carry):
+        i, z, state, gnorm = carry
+        return (i < maxiter) & (gnorm > tol)
+
+    def body(carry):
+        i, z, state, _ = carry
+        value, grad = vg(z, state=state)
+        updates, state = opt.update(grad, state, z, value=value, grad=grad, value_fn=g)
+        z_new = optax.apply_updates(z, updates)
+        ok = jnp.all(jnp.isfinite(z_new))
+        gnorm = jnp.where(ok, optax.tree.norm(grad), 0.0)  # a non-finite step ends the loop
+        return i + 1, jnp.where(ok, z_new, z), state, gnorm
+
+    _, z, _, _ = jax.lax.while_loop(cond, body, (0, z0, opt.init(z0), jnp.asarray(jnp.inf, z0.dtype)))
+    x = to_x(z)
+    return x, fun(x)
+
+
+def simplex_box_minimize(fun, x0, lower, upper, total, *, maxiter: int = 2000, tol: float = 1e-10,
+                         lr: float = 1.0):
+    """Minimise ``fun(x)`` over ``{lower ≤ x ≤ upper, Σx = total}`` (jaxopt ProjectedGradient with
+    ``projection_box_section``, or the backtracking projected-gradient fallback).  Returns ``(x, fun(x))``.
+
+    Works best when ``x`` is O(1) (e.g. fractions of the budget) and ``fun`` is O(1)."""
+    if jaxopt_active():
+        solver = jaxopt.ProjectedGradient(fun=fun, projection=_jaxopt_box_section, maxiter=maxiter, tol=tol)
+        x = solver.run(project_box_section(x0, lower, upper, total),
+                       hyperparams_proj=(lower, upper, jnp.ones_like(x0), total)).params
+        # jaxopt's projection bisects to ~1e-5 only: finish with the exact projection
+        return _projected_gradient(fun, x, lower, upper, total, maxiter=200, tol=tol, lr=lr)
+    return _projected_gradient(fun, x0, lower, upper, total, maxiter=maxiter, tol=tol, lr=lr)
+
+
+def _projected_gradient(fun, x0, lower, upper, total, *, maxiter: int, tol: float, lr: float):
+    """Projected gradient with backtracking (sufficient decrease on the projected step); the step
+    doubles after each accepted step.  Stops when a step moves x by less than ``tol``."""
+    proj = lambda v: project_box_section(v, lower, upper, total)  # noqa: E731
+    vg = jax.value_and_grad(fun)
+
+    def body(carry):
+        i, x, t, fx, g, _ = carry
+
+        def bt_cond(c):
+            t_, xn, fn, k = c
+            d = xn - x
+            return (fn > fx + g @ d + (d @ d) / (2.0 * t_)) & (k < 50)
+
+        def bt_body(c):
+            t_, _, _, k = c
+            t_ = 0.5 * t_
+            xn = proj(x - t_ * g)
+            return t_, xn, fun(xn), k + 1
+
+        xn0 = proj(x - t * g)
+        t, xn, _, _ = jax.lax.while_loop(bt_cond, bt_body, (t, xn0, fun(xn0), 0))
+        fn, gn = vg(xn)
+        step = jnp.sqrt(((xn - x) ** 2).sum())
+        return i + 1, xn, 2.0 * t, fn, gn, step
+
+    def cond(carry):
+        i, _, _, _, _, step = carry
+        return (i < maxiter) & (step > tol)
+
+    x_init = proj(x0)
+    f0, g0 = vg(x_init)
+    one = jnp.asarray(1.0, x_init.dtype)
+    _, x, _, _, _, _ = jax.lax.while_loop(cond, body, (0, x_init, one * lr, f0, g0, one * jnp.inf))
+    return x, fun(x)

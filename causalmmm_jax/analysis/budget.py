@@ -1,0 +1,351 @@
+"""Budget optimisation: maximise predicted response subject to Σ spend = budget and bounds.
+
+Decision ``x [C]``: total spend per channel over a horizon of ``weeks`` weeks, spent flat
+(``x_c / weeks`` per week); in exposure units when the run has no spend columns.  Feasible set
+``{lower ≤ x ≤ upper, Σx = budget}``.  Every method works on ``z = x / budget`` with the response
+normalised by its value at the start point, and its answer is finally projected onto the
+feasible set in float64 (so the constraints hold to rounding).
+
+Response (``on``):
+* ``"curves"``: ``Σ_c weeks · f_c(x_c / weeks)`` with the Hill curves of
+  :func:`~causalmmm_jax.analysis.curves.curve_params` (weekly incremental KPI vs weekly spend):
+  no carry-over between weeks, no cross-channel effects.
+* ``"model"``: the fitted model re-run over the training sequence with channel c's media (and
+  spend) in the last ``weeks`` training weeks scaled by ``u_c = x_c / S_c`` (``S_c``: its actual
+  spend in those weeks); response = Σ over regions and observed training weeks from the window on
+  of ŷ(u)·ȳ_r − ŷ(u = 0)·ȳ_r, i.e. the KPI the media in the window adds, adstock and interactions
+  included (carry-over past the last training week is not counted).
+
+Methods: ``"projected"`` (jaxopt ProjectedGradient + ``projection_box_section``), ``"slsqp"`` and
+``"trust-constr"`` (scipy with ``jax.grad`` gradients), ``"de"`` (scipy differential evolution over
+``v ∈ [0,1]^C`` mapped into the feasible set by ``Π(lower + v·(upper − lower))``, then polished by
+the projected method).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import scipy.optimize as so
+
+from ..errors import ConfigError
+from ._jaxopt import project_box_section, project_box_section_np, simplex_box_minimize
+from ..model.mmm import apply
+from .curves import channel_totals, curve_params, hill, require_level, stacked_params, train_sequence
+
+__all__ = ["BudgetResult", "METHODS", "optimize_budget", "optimize_curves", "maximize_allocation",
+           "resolve_bounds", "parse_bounds"]
+
+METHODS = ("projected", "slsqp", "trust-constr", "de")
+
+
+@dataclass
+class BudgetResult:
+    """Outcome of :func:`optimize_budget`.  Allocations are totals over the horizon per channel
+    (media column names), in spend units (exposure units when ``unit == "exposure"``).
+
+    ``current_allocation``: the historical spend mix of the last ``weeks`` training weeks scaled to
+    ``budget``; ``historical_allocation``: the channels' actual spend over those weeks (×
+    weeks/n_train when the horizon is longer than the training period).  ``uplift`` =
+    predicted − current response (same budget); ``uplift_pct`` = 100·uplift/|current|."""
+
+    success: bool
+    method: str
+    on: str
+    budget: float
+    weeks: int
+    unit: str
+    allocation: dict[str, float]
+    predicted_response: float
+    current_allocation: dict[str, float]
+    current_response: float
+    historical_allocation: dict[str, float]
+    historical_response: float
+    uplift: float
+    uplift_pct: float
+    by_channel: pd.DataFrame = field(repr=False)
+    message: str = ""
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable summary (without ``by_channel``)."""
+        return {k: getattr(self, k) for k in (
+            "success", "method", "on", "budget", "weeks", "unit", "allocation", "predicted_response",
+            "current_allocation", "current_response", "historical_allocation", "historical_response",
+            "uplift", "uplift_pct", "message")}
+
+
+# --------------------------------------------------------------------------- bounds
+
+def parse_bounds(items) -> dict[str, tuple[float | None, float | None]]:
+    """``["tv=0:5e5", "search=1000:"]`` → ``{"tv": (0, 5e5), "search": (1000, None)}``."""
+    out = {}
+    for item in items or ():
+        name, sep, rng = str(item).partition("=")
+        low, sep2, high = rng.partition(":")
+        if not sep or not sep2 or not name.strip():
+            raise ConfigError(f"bad bound {item!r}: write CHANNEL=LOW:HIGH (either side may be empty), "
+                              "e.g. impressions_tv=0:50000")
+        try:
+            out[name.strip()] = (float(low) if low.strip() else None, float(high) if high.strip() else None)
+        except ValueError:
+            raise ConfigError(f"bad bound {item!r}: LOW and HIGH must be numbers") from None
+    return out
+
+
+def resolve_bounds(channels, budget: float, bounds: dict | None) -> tuple[np.ndarray, np.ndarray]:
+    """``(lower [C], upper [C])`` from ``{channel: (low, high)}`` (None sides: 0 and ``budget``);
+    raises :class:`ConfigError` for unknown channels, negative or crossed bounds, or a budget the
+    bounds cannot meet."""
+    channels = list(channels)
+    if not np.isfinite(budget) or budget <= 0:
+        raise ConfigError(f"the budget must be a positive number, got {budget}")
+    lower, upper = np.zeros(len(channels)), np.full(len(channels), float(budget))
+    for name, pair in (bounds or {}).items():
+        if name not in channels:
+            raise ConfigError(f"bounds name an unknown channel {name!r}; channels are: {', '.join(channels)}")
+        low, high = pair if isinstance(pair, (tuple, list)) else (pair.get("lower"), pair.get("upper"))
+        i = channels.index(name)
+        if low is not None:
+            lower[i] = float(low)
+        if high is not None:
+            upper[i] = min(float(high), float(budget))
+        if lower[i] < 0 or (high is not None and float(high) < 0) or not np.isfinite(lower[i]):
+            raise ConfigError(f"bounds for {name} must be >= 0, got {low}:{high}")
+        if lower[i] > upper[i]:
+            raise ConfigError(f"bounds for {name}: lower {lower[i]:g} > upper {upper[i]:g}"
+                              + (" (upper is capped at the budget)" if high is not None and high > budget else ""))
+    if lower.sum() > budget * (1 + 1e-12):
+        parts = ", ".join(f"{c}={lo:g}" for c, lo in zip(channels, lower) if lo > 0)
+        raise ConfigError(f"infeasible bounds: the lower bounds sum to {lower.sum():g} > budget {budget:g} ({parts}). "
+                          "Lower them or raise the budget.")
+    if upper.sum() < budget * (1 - 1e-12):
+        parts = ", ".join(f"{c}={hi:g}" for c, hi in zip(channels, upper))
+        raise ConfigError(f"infeasible bounds: the upper bounds sum to {upper.sum():g} < budget {budget:g} ({parts}). "
+                          "Raise them or lower the budget.")
+    return lower, upper
+
+
+# --------------------------------------------------------------------------- generic optimiser
+
+def _x64(on: bool):
+    return jax.enable_x64(True) if on else jax.enable_x64(jax.config.jax_enable_x64)
+
+
+def maximize_allocation(response, budget: float, lower, upper, *, method: str = "projected", x0=None,
+                        seed: int = 0, x64: bool = True, maxiter: int = 2000) -> tuple[np.ndarray, bool, str]:
+    """Maximise ``response(x)`` (JAX-traceable, ``x [C]`` in budget units) over
+    ``{lower ≤ x ≤ upper, Σx = budget}``.  Returns ``(x float64 [C], success, message)``; ``x``
+    satisfies the constraints to rounding.  ``x64``: trace in float64 (cheap objectives)."""
+    if method not in METHODS:
+        raise ConfigError(f"unknown optimisation method {method!r}; choose one of {', '.join(METHODS)}")
+    b = float(budget)
+    lo_n, hi_n = np.asarray(lower, np.float64) / b, np.asarray(upper, np.float64) / b
+    n = lo_n.size
+    start = np.full(n, 1.0 / n) if x0 is None else np.asarray(x0, np.float64) / b
+    start = project_box_section_np(start, lo_n, hi_n, 1.0)
+    with _x64(x64):
+        dt = jnp.float64 if x64 else jnp.float32
+        scale = abs(float(response(jnp.asarray(start * b, dt)))) or 1.0
+        obj = lambda z: -response(z * b) / scale  # noqa: E731
+        lo_j, hi_j = jnp.asarray(lo_n, dt), jnp.asarray(hi_n, dt)
+        tol = 1e-12 if x64 else 1e-7
+
+        def projected(z0):
+            z, _ = jax.jit(lambda s: simplex_box_minimize(obj, s, lo_j, hi_j, jnp.asarray(1.0, dt), maxiter=maxiter,
+                                                          tol=tol))(jnp.asarray(z0, dt))
+            return np.asarray(z, np.float64)
+
+        vg = jax.jit(jax.value_and_grad(obj))
+        fg = lambda z: tuple(np.asarray(a, np.float64) for a in vg(jnp.asarray(z, dt)))  # noqa: E731
+        ok, msg = True, ""
+        if method == "projected":
+            z = projected(start)
+            msg = "projected gradient (box-and-budget projection)"
+        elif method == "slsqp":
+            r = so.minimize(lambda z: float(fg(z)[0]), start, jac=lambda z: fg(z)[1], method="SLSQP",
+                            bounds=list(zip(lo_n, hi_n)),
+                            constraints=[{"type": "eq", "fun": lambda z: z.sum() - 1.0, "jac": lambda z: np.ones(n)}],
+                            options={"maxiter": maxiter, "ftol": 1e-14 if x64 else 1e-9})
+            z, ok, msg = r.x, bool(r.success), f"SLSQP: {r.message}"
+        elif method == "trust-constr":
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "delta_grad == 0.0" from the BFGS update
+                r = so.minimize(lambda z: float(fg(z)[0]), start, jac=lambda z: fg(z)[1], method="trust-constr",
+                                hess=so.BFGS(), bounds=so.Bounds(lo_n, hi_n),
+                                constraints=[so.LinearConstraint(np.ones((1, n)), 1.0, 1.0)],
+                                options={"maxiter": maxiter, "gtol": 1e-12 if x64 else 1e-8, "xtol": 1e-14})
+            z, ok, msg = r.x, bool(r.success), f"trust-constr: {r.message}"
+        else:
+            def to_z(v):
+                return project_box_section(lo_j + v * (hi_j - lo_j), lo_j, hi_j, jnp.asarray(1.0, dt))
+
+            # population [C, S] evaluated 16 members at a time (bounded memory on the model route)
+            pop_obj = jax.jit(lambda vs: jax.lax.map(lambda v: obj(to_z(v)), vs.T, batch_size=16))
+            r = so.differential_evolution(lambda v: np.asarray(pop_obj(jnp.asarray(v, dt)), np.float64),
+                                          [(0.0, 1.0)] * n, vectorized=True, updating="deferred", seed=seed,
+                                          maxiter=300, popsize=15, tol=1e-8, polish=False,
+                                          init="sobol" if n > 1 else "latinhypercube")
+            z_de = np.asarray(to_z(jnp.asarray(r.x, dt)), np.float64)
+            z = projected(z_de)
+            msg = f"differential evolution ({r.nit} generations: {r.message}), polished by projected gradient"
+        z = project_box_section_np(np.nan_to_num(np.asarray(z, np.float64), nan=1.0 / n), lo_n, hi_n, 1.0)
+        # never report a point worse than the start (possible with float32 objectives)
+        if float(fg(z)[0]) > float(fg(start)[0]):
+            z, msg = start, msg + "; no improvement over the start point found"
+    return z * b, ok, msg
+
+
+# --------------------------------------------------------------------------- curves route
+
+def _curves_response(params: pd.DataFrame, weeks: int):
+    p = {k: np.nan_to_num(params[k].to_numpy(np.float64)) for k in ("top", "bottom", "half_saturation", "slope")}
+    p["half_saturation"] = np.where(p["half_saturation"] > 0, p["half_saturation"], 1.0)
+
+    # the JAX objective evaluates f at x + 1e-9·half: the gradient at x = 0 is then the right-hand
+    # derivative (e.g. top/half for slope 1) instead of the 0 that the x > 0 guard in hill() gives.
+    shift = 1e-9 * p["half_saturation"]
+
+    def per_channel(x, xp=jnp):
+        tb = [xp.asarray(p[k]) for k in ("top", "bottom", "half_saturation", "slope")]
+        return weeks * hill(xp.asarray(x) / weeks + (xp.asarray(shift) if xp is jnp else 0.0), *tb)
+
+    return (lambda x: per_channel(x).sum()), (lambda x: per_channel(np.asarray(x, np.float64), np))
+
+
+def optimize_curves(params: pd.DataFrame, budget: float, *, weeks: int = 52, bounds: dict | None = None,
+                    method: str = "projected", current: dict | None = None, historical: dict | None = None,
+                    unit: str = "spend") -> BudgetResult:
+    """Optimise over fitted Hill curves alone (``params``: columns ``channel, top, bottom,
+    half_saturation, slope`` in weekly units).  ``current``/``historical``: allocations to compare
+    with (default: equal split of the budget)."""
+    channels = list(params["channel"])
+    lower, upper = resolve_bounds(channels, budget, bounds)
+    resp_j, resp_np = _curves_response(params, int(weeks))
+    cur = np.array([current[c] for c in channels], float) if current else np.full(len(channels), budget / len(channels))
+    hist = np.array([historical[c] for c in channels], float) if historical else cur
+    x, ok, msg = maximize_allocation(resp_j, budget, lower, upper, method=method, x0=cur)
+    with jax.enable_x64(True):
+        grad = np.asarray(jax.grad(resp_j)(jnp.asarray(x, jnp.float64)), np.float64)
+    by = _by_channel(channels, x, resp_np(x), grad, weeks, params["half_saturation"].to_numpy(np.float64))
+    return _result(ok, method, "curves", budget, weeks, unit, channels, x, resp_np(x).sum(), cur,
+                   resp_np(cur).sum(), hist, resp_np(hist).sum(), by, msg)
+
+
+def _by_channel(channels, x, resp, grad, weeks, half) -> pd.DataFrame:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df = pd.DataFrame({
+            "channel": channels, "total_spend": x, "weekly_spend": x / weeks, "response": resp,
+            "roi": np.where(x > 0, resp / x, np.nan), "marginal_roi": grad,
+            "spend_pct": 100.0 * x / x.sum(),
+            "response_pct": 100.0 * resp / resp.sum() if resp.sum() != 0 else np.nan,
+            "half_saturation": half})
+    return df.sort_values("total_spend", ascending=False, ignore_index=True)
+
+
+def _result(ok, method, on, budget, weeks, unit, channels, x, pred, cur, cur_resp, hist, hist_resp, by, msg):
+    d = lambda v: {c: float(a) for c, a in zip(channels, v)}  # noqa: E731
+    uplift = float(pred - cur_resp)
+    return BudgetResult(success=bool(ok), method=method, on=on, budget=float(budget), weeks=int(weeks), unit=unit,
+                        allocation=d(x), predicted_response=float(pred), current_allocation=d(cur),
+                        current_response=float(cur_resp), historical_allocation=d(hist),
+                        historical_response=float(hist_resp), uplift=uplift,
+                        uplift_pct=100.0 * uplift / abs(cur_resp) if cur_resp else float("nan"),
+                        by_channel=by, message=msg)
+
+
+# --------------------------------------------------------------------------- entry point
+
+def optimize_budget(result, budget: float | None = None, *, weeks: int | None = None, bounds: dict | None = None,
+                    method: str | None = None, on: str | None = None, seed: int = 0) -> BudgetResult:
+    """Allocate ``budget`` (total over ``weeks`` weeks; default ``analysis.budget_weeks``) across
+    channels to maximise the predicted response (see the module docstring).  ``budget=None``:
+    the historical spend of the horizon (re-allocate what was spent).
+
+    ``bounds``: ``{channel: (lower, upper)}`` totals over the horizon (None = 0 / budget).
+    Raises :class:`ConfigError` for infeasible bounds, an unknown method, an ``on="model"`` horizon
+    longer than the training period, or a share-of-voice model."""
+    acfg = result.config.analysis
+    method, on = method or acfg.budget_method, on or acfg.budget_on
+    weeks = int(weeks or acfg.budget_weeks)
+    if method not in METHODS:
+        raise ConfigError(f"unknown optimisation method {method!r}; choose one of {', '.join(METHODS)}")
+    if on not in ("curves", "model"):
+        raise ConfigError(f"'on' must be 'curves' or 'model', got {on!r}")
+    if weeks < 1:
+        raise ConfigError(f"weeks must be >= 1, got {weeks}")
+    require_level(result, "budget optimisation")
+    channels = list(result.panel.channels)
+    n_train = result.split.n_train
+    n_win = min(weeks, n_train)
+    exposure, spend = channel_totals(result, slice(n_train - n_win, n_train))
+    unit = "spend" if spend is not None else "exposure"
+    window_spend = spend if spend is not None else exposure
+    hist = window_spend * (weeks / n_win)
+    budget = float(hist.sum()) if budget is None else float(budget)
+    lower, upper = resolve_bounds(channels, budget, bounds)
+    cur = hist * (budget / hist.sum()) if hist.sum() > 0 else np.full(len(channels), budget / len(channels))
+    params = curve_params(result)
+    if on == "curves":
+        res = optimize_curves(params, budget, weeks=weeks, bounds=bounds, method=method,
+                              current=dict(zip(channels, cur)), historical=dict(zip(channels, hist)), unit=unit)
+        res.message += f"; current = historical mix of the last {n_win} training weeks scaled to the budget"
+        return res
+
+    if weeks > n_train:
+        raise ConfigError(f"on='model' re-runs the fitted weeks, so weeks ({weeks}) must be <= the training period "
+                          f"({n_train} weeks); use a shorter horizon or on='curves'.")
+    dead = [c for c, s, u in zip(channels, window_spend, upper) if s <= 0 and u > 0]
+    if dead:
+        raise ConfigError(f"channel(s) {', '.join(dead)} have no {unit} in the last {weeks} training weeks, so "
+                          "on='model' cannot scale them; bound them to 0 (e.g. --bounds NAME=0:0) or use on='curves'.")
+    response, per_channel, grad_fn = _model_response(result, weeks, window_spend)
+    x, ok, msg = maximize_allocation(response, budget, lower, upper, method=method, x0=cur, seed=seed, x64=False,
+                                     maxiter=500)
+    pc = per_channel(x)
+    by = _by_channel(channels, x, pc, grad_fn(x), weeks, params["half_saturation"].to_numpy(np.float64))
+    val = lambda v: float(response(jnp.asarray(v, jnp.float32)))  # noqa: E731
+    msg += (f"; response = KPI added by the media of the last {weeks} training weeks (model re-run); "
+            f"current = historical mix of those weeks scaled to the budget")
+    return _result(ok, method, "model", budget, weeks, unit, channels, x, val(x), cur, val(cur), hist, val(hist),
+                   by, msg)
+
+
+def _model_response(result, weeks: int, window_spend: np.ndarray):
+    """``(response(x), per_channel(x) -> [C], grad(x) -> [C])`` of the model route; ensemble
+    members are averaged."""
+    inputs, cells, tm = train_sequence(result)
+    seq = inputs.media.shape[1]
+    window = np.zeros(seq)
+    window[seq - weeks:] = 1.0
+    after = jnp.asarray(np.cumsum(window) > 0, jnp.float32)[None, :]  # weeks from the window start on
+    members = stacked_params(result)
+    c = result.spec.n_channels
+    safe = jnp.asarray(np.where(window_spend > 0, window_spend, 1.0), jnp.float32)
+    win = jnp.asarray(window, jnp.float32)[:, None]
+    w = cells * tm[:, None] * after
+
+    def pred(params, u):
+        factor = 1.0 + win * (u - 1.0)
+        return apply(params, inputs.replace(media=inputs.media * factor[None]), result.spec).prediction
+
+    base = jax.jit(jax.vmap(lambda p: pred(p, jnp.zeros(c))))(members)  # [N, R, T]
+
+    def response(x):
+        u = x.astype(jnp.float32) / safe
+        return jax.vmap(lambda p, b0: ((pred(p, u) - b0) * w).sum())(members, base).mean()
+
+    def off_one(x):
+        u = jnp.asarray(x, jnp.float32) / safe
+        full = response(jnp.asarray(x, jnp.float32))
+        drop = jax.vmap(lambda e: response((u * (1.0 - e)) * safe))(jnp.eye(c))
+        return full - drop
+
+    per_channel = lambda x: np.asarray(jax.jit(off_one)(jnp.asarray(x, jnp.float32)), np.float64)  # noqa: E731
+    grad_fn = lambda x: np.asarray(jax.jit(jax.grad(response))(jnp.asarray(x, jnp.float32)), np.float64)  # noqa: E731
+    return response, per_channel, grad_fn

@@ -1,0 +1,311 @@
+"""Response curves, ROI and marginal ROI from the fitted model itself, and Hill-curve fits.
+
+Model scenarios.  The fitted model runs continuously over the training sequence (padding + weeks
+``[0, n_train)``) with channel ``c``'s scaled media multiplied by ``u_c`` inside a week window
+(default: every training week).  Under ``media_scaling = "level"`` the scaled input is raw / m_rc,
+so multiplying raw media (and spend) by ``u`` multiplies the model input by ``u``.  The scenario
+KPI is Σ over regions and observed training weeks of ŷ_rt·ȳ_r (KPI units)::
+
+    kpi(u) = Σ_{r,t ∈ train} ŷ_rt(media ⊙ (1 + window_t (u − 1))) · ȳ_r
+
+* :func:`response_curves`: ``kpi`` for ``u = m·e_c`` over multipliers ``m`` (``vmap`` over m,
+  ``lax.map`` over channels, ``vmap`` over ensemble members) and a 4-parameter Hill fit per channel
+  to the weekly incremental curve (x = national weekly spend, or exposure without spend).
+* :func:`roi_table`: ROI = contribution ÷ spend, marginal ROI = ∂kpi/∂u_c at u = 1 ÷ spend_c
+  (one ``jax.grad`` gives every channel), incremental KPI = kpi(1) − kpi(u_c = 0).
+* :func:`posthoc_curves`: the original's regression of weekly attributed contribution on weekly
+  national exposure (not a counterfactual).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError
+from ..model.mmm import apply
+from ._jaxopt import box_minimize, jaxopt_active
+
+__all__ = ["hill", "fit_hill", "response_curves", "curve_params", "roi_table", "posthoc_curves",
+           "scenario_kpi", "require_level", "stacked_params", "train_sequence", "channel_totals"]
+
+_Q = (0.05, 0.95)
+
+
+# --------------------------------------------------------------------------- Hill curve
+
+def hill(x, top, bottom, half_saturation, slope):
+    """``bottom + (top − bottom)·x^slope / (half^slope + x^slope)`` (NumPy or JAX; x ≥ 0)."""
+    xp = jnp if isinstance(x, jax.Array) or isinstance(top, jax.Array) else np
+    x = xp.asarray(x)
+    pos = x > 0
+    logx = xp.log(xp.where(pos, x, 1.0))
+    z = slope * (logx - xp.log(half_saturation))
+    frac = xp.where(pos, 1.0 / (1.0 + xp.exp(-z)), 0.0)
+    return bottom + (top - bottom) * frac
+
+
+@functools.partial(jax.jit, static_argnames=("maxiter", "jaxopt_on"))
+def _hill_multistart(starts, x, y, w, lo, hi, maxiter: int, jaxopt_on: bool):
+    """``vmap`` over starts ``[S, 4]`` of a box-constrained weighted least-squares Hill fit
+    (normalised data; ``w`` is 0 on padding points)."""
+    def loss(p):
+        return jnp.sum(w * (hill(x, p[0], p[1], jnp.exp(p[2]), jnp.exp(p[3])) - y) ** 2) / jnp.sum(w)
+
+    return jax.vmap(lambda s: box_minimize(loss, s, lo, hi, maxiter=maxiter))(starts)
+
+
+def fit_hill(x, y, *, fix_bottom: bool = False, maxiter: int = 500) -> dict:
+    """Least-squares 4-parameter Hill fit (``bottom`` fixed at 0 if ``fix_bottom``).
+
+    Args: x ``[n]`` ≥ 0, y ``[n]``.  Multi-start (16 starts, ``vmap``) L-BFGS-B on
+    ``(top, bottom, log half, log slope)`` with x and y normalised; slope ∈ [0.1, 10], half ∈
+    [1e-3, 100]·max x.  Returns ``{top, bottom, half_saturation, slope, r2}`` (floats; ``r2`` is
+    the in-sample R² in y units, NaN for a constant y)."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    if x.size < 3 or not np.any(x > 0):
+        return {"top": np.nan, "bottom": np.nan, "half_saturation": np.nan, "slope": np.nan, "r2": np.nan}
+    xs, ys = np.max(x), max(float(np.max(np.abs(y))), 1e-12)
+    xn, yn = x / xs, y / ys
+    h = max(float(yn.max() - yn.min()), 1e-6)
+    lo = np.array([yn.min() - h, yn.min() - h, np.log(1e-3), np.log(0.1)])
+    hi = np.array([yn.max() + 50 * h, yn.max() + h, np.log(100.0), np.log(10.0)])
+    if fix_bottom:
+        lo[1], hi[1] = 0.0, 0.0
+    halves, slopes = np.array([0.2, 0.5, 1.0, 3.0]), np.array([0.7, 1.0, 2.0, 3.0])
+    hh, ss = np.meshgrid(halves, slopes)
+    frac_at_max = 1.0 / (1.0 + hh.ravel() ** ss.ravel())
+    b0 = 0.0 if fix_bottom else float(yn[np.argmin(xn)])
+    top0 = np.clip(b0 + (yn.max() - b0) / frac_at_max, lo[0], hi[0])
+    starts = np.stack([top0, np.full(top0.shape, b0), np.log(hh.ravel()), np.log(ss.ravel())], axis=1)
+
+    size = max(16, 1 << int(np.ceil(np.log2(xn.size))))  # pad to a power of two: few compiled shapes
+    pad = lambda a: np.pad(a, (0, size - a.size))  # noqa: E731
+    with jax.enable_x64(True):
+        sols, vals = _hill_multistart(jnp.asarray(starts), jnp.asarray(pad(xn)), jnp.asarray(pad(yn)),
+                                      jnp.asarray(pad(np.ones_like(xn))), jnp.asarray(lo),
+                                      jnp.asarray(hi), maxiter=maxiter, jaxopt_on=jaxopt_active())
+        best = np.asarray(sols[int(jnp.nanargmin(vals))])
+    top, bottom = best[0] * ys, best[1] * ys
+    half, slope = float(np.exp(best[2]) * xs), float(np.exp(best[3]))
+    pred = hill(x, top, bottom, half, slope)
+    sst = float(((y - y.mean()) ** 2).sum())
+    r2 = 1.0 - float(((y - pred) ** 2).sum()) / sst if sst > 0 else np.nan
+    return {"top": float(top), "bottom": float(bottom), "half_saturation": half, "slope": slope, "r2": r2}
+
+
+# --------------------------------------------------------------------------- model scenarios
+
+def require_level(result, what: str) -> None:
+    """Raise :class:`ConfigError` unless the run uses level media scaling."""
+    if result.scaler.media_mode != "level":
+        raise ConfigError(
+            f"{what} needs data.media_scaling = 'level'; this run uses '{result.scaler.media_mode}' (share of "
+            "voice), which divides each week's media by the week's total, so the model cannot express a change "
+            "in the media level. Re-fit with data.media_scaling = 'level'.")
+
+
+def stacked_params(result):
+    """Parameters with a leading member axis ``[N, ...]`` (N = 1 for a single run)."""
+    if result.n_seeds > 1:
+        return result.params
+    return jax.tree_util.tree_map(lambda a: jnp.asarray(a)[None], result.params)
+
+
+def train_sequence(result):
+    """``(inputs, cells [R, pad+n_train] float, target_mean [R])`` for the continuous training
+    sequence; ``cells`` is 1 on observed training weeks, 0 on padding and missing cells."""
+    from ..train.prepare import slice_inputs
+
+    prep = result.prepared()
+    stop = result.pad + result.split.n_train
+    cells = np.pad(result.split.train_mask(result.panel.mask), [(0, 0), (result.pad, 0)])[:, :stop]
+    return (slice_inputs(prep.inputs, stop), jnp.asarray(cells, jnp.float32),
+            jnp.asarray(result.scaler.target_mean, jnp.float32))
+
+
+def channel_totals(result, weeks: slice | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(exposure [C], spend [C] or None)``: totals over observed training cells (optionally only
+    training weeks ``weeks``)."""
+    p = result.panel
+    cells = result.split.train_mask(p.mask).astype(np.float64)
+    if weeks is not None:
+        keep = np.zeros(p.n_weeks, bool)
+        keep[weeks] = True
+        cells = cells * keep[None, :]
+    exposure = (p.media * cells[..., None]).sum(axis=(0, 1))
+    spend = None if p.spend is None else (p.spend * cells[..., None]).sum(axis=(0, 1))
+    return exposure, spend
+
+
+def scenario_kpi(result, window: np.ndarray | None = None):
+    """A pure ``kpi(params, u [C]) -> scalar``: total KPI (KPI units, observed training cells)
+    with channel media multiplied by ``u`` over ``window [pad+n_train]`` (default: all weeks).
+    ``params`` is one member's parameters (no seed axis)."""
+    inputs, cells, tm = train_sequence(result)
+    spec = result.spec
+    if window is None:
+        window = np.ones(inputs.media.shape[1])
+    win = jnp.asarray(window, jnp.float32)[:, None]
+
+    def kpi(params, u):
+        factor = 1.0 + win * (u.astype(jnp.float32) - 1.0)
+        d = apply(params, inputs.replace(media=inputs.media * factor[None]), spec)
+        return (d.prediction * cells * tm[:, None]).sum()
+
+    return kpi
+
+
+def _curve_array(result, multipliers: np.ndarray) -> np.ndarray:
+    """``[N, C, M]`` scenario KPI for every member, channel and multiplier."""
+    kpi = scenario_kpi(result)
+    c = result.spec.n_channels
+    m = jnp.asarray(multipliers, jnp.float32)
+    eye = jnp.eye(c)
+
+    def member(params):
+        def channel(e):
+            us = 1.0 + e[None, :] * (m[:, None] - 1.0)  # [M, C]
+            return jax.vmap(lambda u: kpi(params, u))(us)
+
+        return jax.lax.map(channel, eye)
+
+    return np.asarray(jax.jit(jax.vmap(member))(stacked_params(result)), np.float64)
+
+
+def response_curves(result, multipliers=None) -> pd.DataFrame:
+    """Model-based response curves.
+
+    Returns one row per (channel, multiplier): ``channel`` (media column), ``multiplier``,
+    ``spend`` (total training-period spend × multiplier; only when spend is known), ``exposure``
+    (same for the media units), ``kpi`` (total predicted KPI over the observed training weeks with
+    that channel's media and spend scaled by ``multiplier`` in every training week),
+    ``incremental`` (= kpi − kpi at multiplier 0); ensembles add ``kpi_q05``/``kpi_q95`` (member
+    quantiles; ``kpi`` is the member mean).  Hill parameters: :func:`curve_params`."""
+    require_level(result, "response curves")
+    mults = np.asarray(result.config.analysis.curve_multipliers if multipliers is None else multipliers, float)
+    if mults.ndim != 1 or mults.size == 0 or np.any(~np.isfinite(mults)) or np.any(mults < 0):
+        raise ConfigError(f"multipliers must be a non-empty list of numbers >= 0, got {list(mults)}")
+    grid = np.unique(np.concatenate([mults, [0.0]]))
+    arr = _curve_array(result, grid)  # [N, C, G]
+    exposure, spend = channel_totals(result)
+    rows = []
+    for ci, ch in enumerate(result.panel.channels):
+        base = arr[:, ci, np.searchsorted(grid, 0.0)]
+        for m in mults:
+            vals = arr[:, ci, np.searchsorted(grid, m)]
+            row = {"channel": ch, "multiplier": float(m)}
+            if spend is not None:
+                row["spend"] = float(m * spend[ci])
+            row["exposure"] = float(m * exposure[ci])
+            row["kpi"] = float(vals.mean())
+            row["incremental"] = float((vals - base).mean())
+            if result.n_seeds > 1:
+                row["kpi_q05"], row["kpi_q95"] = (float(q) for q in np.quantile(vals, _Q))
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def curve_params(result, curves: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Hill fit per channel to the model-based curve, in weekly national units.
+
+    x = weekly spend (``spend / n_train``; exposure when spend is unknown), y = weekly incremental
+    KPI (``incremental / n_train``), so ``weeks·f(total/weeks)`` is the response of a flat plan.
+    Columns: ``channel, top, bottom, half_saturation, slope, r2, x_unit, current_weekly``
+    (``current_weekly``: the historical weekly average x)."""
+    curves = response_curves(result) if curves is None else curves
+    n = result.split.n_train
+    xcol = "spend" if "spend" in curves.columns else "exposure"
+    exposure, spend = channel_totals(result)
+    cur = spend if xcol == "spend" else exposure
+    out = []
+    for ci, ch in enumerate(result.panel.channels):
+        sub = curves[curves["channel"] == ch].sort_values("multiplier")
+        fit = fit_hill(sub[xcol].to_numpy() / n, sub["incremental"].to_numpy() / n)
+        out.append({"channel": ch, **fit, "x_unit": f"weekly_{xcol}", "current_weekly": float(cur[ci] / n)})
+    return pd.DataFrame(out)
+
+
+# --------------------------------------------------------------------------- ROI / mROI
+
+def _bands(df: pd.DataFrame, name: str, per_member: np.ndarray) -> None:
+    """Add ``name`` (member mean) and ``name_q05``/``name_q95`` columns from ``[N, C]``."""
+    df[name] = per_member.mean(axis=0)
+    if per_member.shape[0] > 1:
+        df[f"{name}_q05"], df[f"{name}_q95"] = np.quantile(per_member, _Q, axis=0)
+
+
+def roi_table(result) -> pd.DataFrame:
+    """Per channel over the observed training weeks (KPI units).
+
+    Columns: ``channel, contribution`` (attributed), ``exposure``, ``incremental`` (kpi(1) −
+    kpi(channel off)), ``marginal_kpi`` (∂kpi/∂u_c at u = 1: extra KPI per +100 % media, per unit
+    multiplier), ``effect_per_1000`` (contribution per 1,000 exposure units),
+    ``marginal_effect_per_1000``; with spend: ``spend, roi`` (contribution/spend),
+    ``incremental_roi``, ``mroi`` (marginal_kpi/spend: extra KPI per extra unit of spend at the current
+    level), ``cost_per_kpi`` (spend/contribution).  Ensembles: member means plus ``_q05/_q95``
+    bands for ``contribution, roi, mroi, incremental``."""
+    require_level(result, "ROI / marginal ROI")
+    from .contributions import original_units
+
+    cells = result.split.train_mask(result.panel.mask).astype(np.float64)
+    comps = original_units(result.decompose(), result.scaler.target_mean)
+    media = comps.media if result.n_seeds > 1 else comps.media[None]
+    contrib = (media * cells[None, :, :, None]).sum(axis=(1, 2))  # [N, C]
+    kpi = scenario_kpi(result)
+    ones = jnp.ones(result.spec.n_channels)
+    grads = np.asarray(jax.jit(jax.vmap(lambda p: jax.grad(kpi, argnums=1)(p, ones)))(stacked_params(result)),
+                       np.float64)  # [N, C]
+    arr = _curve_array(result, np.array([0.0, 1.0]))  # [N, C, 2]
+    incr = arr[:, :, 1] - arr[:, :, 0]
+    exposure, spend = channel_totals(result)
+    df = pd.DataFrame({"channel": list(result.panel.channels)})
+    _bands(df, "contribution", contrib)
+    df["exposure"] = exposure
+    _bands(df, "incremental", incr)
+    _bands(df, "marginal_kpi", grads)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df["effect_per_1000"] = np.where(exposure > 0, 1000.0 * df["contribution"] / exposure, np.nan)
+        df["marginal_effect_per_1000"] = np.where(exposure > 0, 1000.0 * df["marginal_kpi"] / exposure, np.nan)
+        if spend is not None:
+            df["spend"] = spend
+            sp = np.where(spend > 0, spend, np.nan)[None, :]
+            _bands(df, "roi", contrib / sp)
+            _bands(df, "incremental_roi", incr / sp)
+            _bands(df, "mroi", grads / sp)
+            df["cost_per_kpi"] = np.where(df["contribution"] > 0, spend / df["contribution"], np.nan)
+    return df
+
+
+# --------------------------------------------------------------------------- post-hoc fit
+
+def posthoc_curves(result, *, fix_bottom: bool = True, min_weeks: int = 10) -> pd.DataFrame:
+    """The original's response curve: national weekly exposure (Σ regions, raw media) vs the
+    channel's national weekly attributed contribution (KPI units) over the observed training
+    weeks; weeks with zero exposure dropped; ``bottom`` fixed at 0 unless ``fix_bottom=False``.
+    A regression of attributions on exposure, not a counterfactual.  Columns: ``channel, top,
+    bottom, half_saturation, slope, r2, n_weeks`` (NaN parameters with < ``min_weeks`` weeks)."""
+    from .contributions import original_units
+
+    cells = result.split.train_mask(result.panel.mask).astype(np.float64)
+    comps = original_units(result.decompose(), result.scaler.target_mean)
+    media = comps.media.mean(axis=0) if result.n_seeds > 1 else comps.media
+    x_all = (result.panel.media * cells[..., None]).sum(axis=0)  # [T, C]
+    y_all = (media * cells[..., None]).sum(axis=0)
+    train = np.zeros(result.panel.n_weeks, bool)
+    train[: result.split.n_train] = True
+    out = []
+    for ci, ch in enumerate(result.panel.channels):
+        keep = train & (x_all[:, ci] > 0)
+        if keep.sum() < min_weeks:
+            fit = {"top": np.nan, "bottom": np.nan, "half_saturation": np.nan, "slope": np.nan, "r2": np.nan}
+        else:
+            fit = fit_hill(x_all[keep, ci], y_all[keep, ci], fix_bottom=fix_bottom)
+        out.append({"channel": ch, **fit, "n_weeks": int(keep.sum())})
+    return pd.DataFrame(out)

@@ -1,0 +1,178 @@
+"""Budget optimisation: analytic optimum for every method, constraints, infeasible bounds, the
+model and curve routes on a fitted run."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from causalmmm_jax.analysis._jaxopt import use_fallback
+from causalmmm_jax.analysis.budget import (METHODS, maximize_allocation, optimize_budget, optimize_curves,
+                                           parse_bounds, resolve_bounds)
+from causalmmm_jax.errors import ConfigError, UserError
+
+TOP = np.array([500.0, 800.0, 300.0, 1000.0, 50.0])
+HALF = np.array([100.0, 400.0, 50.0, 900.0, 10.0])
+WEEKS = 52
+NAMES = ["impressions_a", "impressions_b", "impressions_c", "impressions_d", "impressions_e"]
+
+
+def analytic(budget, lower=None, upper=None):
+    """Optimum of Σ_c N·top_c·x_c/(N·half_c + x_c) (Hill with slope 1, bottom 0): equal marginal
+    returns N·top·H/(H + x)² = λ (H = N·half), x_c = clip(sqrt(N·top·H/λ) − H, lower, upper), with λ
+    found by bisection so that Σx = budget."""
+    h = WEEKS * HALF
+    lo = np.zeros(5) if lower is None else np.asarray(lower, float)
+    hi = np.full(5, budget) if upper is None else np.asarray(upper, float)
+    x_of = lambda lam: np.clip(np.sqrt(WEEKS * TOP * h / lam) - h, lo, hi)  # noqa: E731
+    a, b = 1e-15, 1e9
+    for _ in range(400):
+        m = np.sqrt(a * b)
+        a, b = (m, b) if x_of(m).sum() > budget else (a, m)
+    x = x_of(np.sqrt(a * b))
+    return x, float((WEEKS * TOP * x / (h + x)).sum())
+
+
+def params_frame():
+    return pd.DataFrame({"channel": NAMES, "top": TOP, "bottom": 0.0, "half_saturation": HALF, "slope": 1.0})
+
+
+CASES = {
+    "free": (60000.0, None),
+    "bounded": (60000.0, {"impressions_d": (None, 10000.0), "impressions_e": (5000.0, None),
+                          "impressions_c": (1000.0, 2000.0)}),
+    "small": (800.0, None),
+}
+
+
+SOLVERS = [(m, False) for m in METHODS] + [("projected", True), ("de", True)]  # scipy methods never use jaxopt
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("method, fallback", SOLVERS,
+                         ids=[f"{m}-{'optax-fallback' if f else 'jaxopt'}" for m, f in SOLVERS])
+def test_every_method_finds_the_analytic_optimum(method, case, fallback):
+    budget, bounds = CASES[case]
+    lower, upper = resolve_bounds(NAMES, budget, bounds)
+    x_star, r_star = analytic(budget, lower, upper)
+    with use_fallback(fallback):
+        res = optimize_curves(params_frame(), budget, weeks=WEEKS, bounds=bounds, method=method)
+    x = np.array([res.allocation[c] for c in NAMES])
+    assert res.success, res.message
+    assert abs(x.sum() - budget) <= 1e-6 * budget
+    assert np.all(x >= lower - 1e-6 * budget) and np.all(x <= upper + 1e-6 * budget)
+    assert res.predicted_response == pytest.approx(r_star, rel=1e-3)
+    assert res.predicted_response <= r_star * (1 + 1e-9)
+    np.testing.assert_allclose(x, x_star, atol=1e-6 * budget)  # measured: ≤ 5e-8·budget
+
+
+def test_result_fields_and_by_channel():
+    res = optimize_curves(params_frame(), 60000.0, weeks=WEEKS)
+    by = res.by_channel
+    assert list(by.columns) == ["channel", "total_spend", "weekly_spend", "response", "roi", "marginal_roi",
+                                "spend_pct", "response_pct", "half_saturation"]
+    assert by["total_spend"].is_monotonic_decreasing
+    assert by["spend_pct"].sum() == pytest.approx(100.0)
+    assert by["response"].sum() == pytest.approx(res.predicted_response)
+    # at an interior optimum the marginal returns of funded channels are equal
+    funded = by[by.total_spend > 1.0]
+    assert np.ptp(funded["marginal_roi"]) < 1e-3 * funded["marginal_roi"].mean()
+    # current = equal split here; optimum is at least as good
+    assert res.uplift >= 0 and res.uplift == pytest.approx(res.predicted_response - res.current_response)
+    d = res.to_dict()
+    assert set(d) >= {"success", "method", "on", "allocation", "predicted_response", "current_response", "uplift",
+                      "uplift_pct"}
+
+
+def test_nonconcave_s_curves_de_is_global():
+    """S-shaped curves (slope 3): the global optimum funds few channels; DE finds a response at
+    least as high as the local methods started from the equal split."""
+    p = params_frame().assign(slope=3.0)
+    budget = 30000.0
+    best = {m: optimize_curves(p, budget, weeks=WEEKS, method=m).predicted_response for m in METHODS}
+    assert best["de"] >= max(best.values()) * (1 - 1e-4)
+
+
+def test_maximize_allocation_generic():
+    """A quadratic with a known projection answer: max −Σ(x − t)² s.t. Σx = 10, 0 ≤ x ≤ 4."""
+    import jax.numpy as jnp
+
+    t = np.array([5.0, 3.0, 1.0, -1.0])
+    for method in METHODS:
+        x, ok, _ = maximize_allocation(lambda v: -jnp.sum((v - jnp.asarray(t)) ** 2), 10.0, np.zeros(4),
+                                       np.full(4, 4.0), method=method)
+        # trust-constr's interior-point barrier stops ~1e-3 inside active bounds
+        np.testing.assert_allclose(x, [4.0, 4.0, 2.0, 0.0], atol=1e-2 if method == "trust-constr" else 1e-6)
+        assert ok and abs(x.sum() - 10.0) < 1e-12
+
+
+# --------------------------------------------------------------------------- bounds
+
+@pytest.mark.parametrize("bounds, match", [
+    ({"impressions_a": (40000.0, None), "impressions_b": (30000.0, None)}, "lower bounds sum"),
+    ({n: (None, 1000.0) for n in NAMES}, "upper bounds sum"),
+    ({"impressions_a": (500.0, 100.0)}, "lower 500 > upper 100"),
+    ({"impressions_a": (-1.0, None)}, ">= 0"),
+    ({"impressions_zz": (0.0, 1.0)}, "unknown channel 'impressions_zz'"),
+])
+def test_infeasible_bounds_raise(bounds, match):
+    with pytest.raises(ConfigError, match=match):
+        optimize_curves(params_frame(), 60000.0, weeks=WEEKS, bounds=bounds)
+
+
+def test_budget_and_method_validation():
+    with pytest.raises(ConfigError, match="positive"):
+        resolve_bounds(NAMES, 0.0, None)
+    with pytest.raises(ConfigError, match="unknown optimisation method"):
+        optimize_curves(params_frame(), 100.0, method="newton")
+
+
+def test_parse_bounds():
+    assert parse_bounds(["a=1:2", "b=:5", "c=3:"]) == {"a": (1.0, 2.0), "b": (None, 5.0), "c": (3.0, None)}
+    assert parse_bounds(None) == {}
+    for bad in ("a", "a=1", "=1:2", "a=x:2"):
+        with pytest.raises(ConfigError):
+            parse_bounds([bad])
+
+
+# --------------------------------------------------------------------------- fitted run
+
+@pytest.mark.parametrize("on", ["curves", "model"])
+def test_optimize_fitted_run(fitted, on):
+    budget, weeks = 2.0e6, 26
+    chans = list(fitted.panel.channels)
+    bounds = {chans[0]: (1.0e5, 6.0e5)}
+    res = optimize_budget(fitted, budget, weeks=weeks, bounds=bounds, method="projected", on=on)
+    x = np.array([res.allocation[c] for c in chans])
+    assert res.on == on and res.unit == "spend" and res.weeks == weeks
+    assert abs(x.sum() - budget) <= 1e-6 * budget
+    assert 1.0e5 - 1e-6 <= x[0] <= 6.0e5 + 1e-6 and np.all(x >= -1e-9)
+    # current = historical mix of the last `weeks` training weeks, scaled to the budget
+    n = fitted.split.n_train
+    hist = fitted.panel.spend[:, n - weeks:n].sum(axis=(0, 1))
+    np.testing.assert_allclose([res.historical_allocation[c] for c in chans], hist, rtol=1e-9)
+    np.testing.assert_allclose([res.current_allocation[c] for c in chans], hist * budget / hist.sum(), rtol=1e-9)
+    assert res.predicted_response >= res.current_response * (1 - 1e-4)
+    assert len(res.by_channel) == len(chans)
+
+
+def test_model_route_scipy_method(fitted):
+    """SLSQP on the model (float32 gradients through the network) stays feasible and does not lose
+    against the start point (the model's response is not concave, so local methods may differ)."""
+    budget, weeks = 2.0e6, 26
+    res = optimize_budget(fitted, budget, weeks=weeks, method="slsqp", on="model")
+    assert sum(res.allocation.values()) == pytest.approx(budget, rel=1e-9)
+    assert res.predicted_response >= res.current_response * (1 - 1e-4)
+
+
+def test_model_route_errors(fitted):
+    with pytest.raises(ConfigError, match="weeks"):
+        optimize_budget(fitted, 1e6, weeks=fitted.split.n_train + 1, on="model")
+    with pytest.raises(ConfigError, match="'on'"):
+        optimize_budget(fitted, 1e6, on="magic")
+    sov = dataclasses.replace(fitted, scaler=dataclasses.replace(fitted.scaler, media_mode="sov"))
+    with pytest.raises(UserError, match="media_scaling"):
+        optimize_budget(sov, 1e6)
