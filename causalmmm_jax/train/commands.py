@@ -35,8 +35,9 @@ def progress_printer(enabled: bool = True):
     return cb
 
 
-def print_metrics(metrics: dict, file=sys.stdout) -> None:
+def print_metrics(metrics: dict, file=None) -> None:
     """A short table of the headline metrics."""
+    file = file or sys.stdout
     tr, ho = metrics["train"], metrics["holdout"]
     rows = [("R²", "r2"), ("RMSE", "rmse"), ("MAE", "mae"), ("MAPE %", "mape"), ("R² within region", "r2_within_region")]
     print(f"{'metric':<18}{'train':>14}{'holdout':>14}", file=file)
