@@ -44,3 +44,13 @@ def test_calibration():
 def test_accelerator_benchmark():
     out = load("accelerator_benchmark").main(small=True)
     assert all(v > 0 for v in out.values())
+
+
+def test_distributed_cpu_two_processes():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, str(EXAMPLES / "distributed_cpu.py")], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.count("global sum 12.0") == 2
