@@ -121,8 +121,8 @@ class DataConfig(_Section):
 
     holdout_ratio / holdout_weeks: the reported holdout is the last weeks of the time grid
         (``holdout_weeks`` wins when set; ratio 0.12 as the original).
-    validation_weeks: a block at the end of the training weeks used for early stopping; never
-        overlaps the holdout. 0 disables it.
+    validation_weeks: a block at the end of the training weeks used for early stopping (8 by
+        default); never overlaps the holdout and never enters the loss. 0 disables early stopping.
     missing_media: ``"error"`` (default) or ``"zero"`` to treat NaN media/spend as no activity.
     media_scaling: ``"level"`` (divide by the region×channel training mean, keeps the level so more
         media can mean more KPI) or ``"sov"`` (the original's share of voice).
@@ -137,7 +137,7 @@ class DataConfig(_Section):
     _section = "data"
     holdout_ratio: float = field(default=0.12, metadata=_num(0.0, 0.9))
     holdout_weeks: int | None = field(default=None, metadata=_num(0, integer=True, optional=True))
-    validation_weeks: int = field(default=0, metadata=_num(0, integer=True))
+    validation_weeks: int = field(default=8, metadata=_num(0, integer=True))
     min_train_weeks: int = field(default=40, metadata=_num(1, integer=True))
     missing_media: str = field(default="error", metadata=_choice("error", "zero"))
     media_scaling: str = field(default="level", metadata=_choice("level", "sov"))
@@ -341,7 +341,7 @@ class Config:
 
 def _original() -> Config:
     return Config(
-        data=DataConfig(media_scaling="sov", control_iqr="multiply", pad_weeks=6),
+        data=DataConfig(media_scaling="sov", control_iqr="multiply", pad_weeks=6, validation_weeks=0),
         model=ModelConfig(parameterization="clamped", hill_a_range=(2.0, 5.0), attribution="target"),
         train=TrainConfig(prior_mode="dynamic", media_share_weight=0.5, seasonal_prior_weight=0.1,
                           early_stopping=False, regularize_transforms=True),

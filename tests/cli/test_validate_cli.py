@@ -49,7 +49,7 @@ def test_validate_ok_text(capsys, csv_file):
     assert code == 0, err
     assert "data.csv: OK" in out and "regions     3" in out and "weeks       60" in out
     assert "179 observed + 1 missing" in out and "1 region(s) (observed weeks of 60): 500 (59)" in out
-    assert "train 53, validation 0, holdout 7" in out and "tv_imps" in out
+    assert "train 45, validation 8, holdout 7" in out and "tv_imps" in out
 
 
 def test_validate_json(capsys, csv_file):
@@ -59,7 +59,7 @@ def test_validate_json(capsys, csv_file):
     s = json.loads(out)
     assert (s["n_regions"], s["n_weeks"], s["n_channels"], s["n_controls"]) == (3, 60, 2, 1)
     assert s["spend_columns"] == ["tv_spend", "radio_spend"] and s["missing_cells"] == 0
-    assert s["split"] == {"train_weeks": 53, "validation_weeks": 0, "holdout_weeks": 7}
+    assert s["split"] == {"train_weeks": 45, "validation_weeks": 8, "holdout_weeks": 7}
     assert s["region_column"] == "region" and s["warnings"] == []
 
 
@@ -256,4 +256,4 @@ def test_validate_shared_csv(capsys, shared_csv):
     s = json.loads(out)
     assert (s["n_regions"], s["n_weeks"], s["n_channels"], s["n_controls"]) == (190, 109, 13, 7)
     assert s["missing_cells"] == 340 and s["incomplete_regions"] == [509, 518, 734, 744, 766, 801]
-    assert s["split"] == {"train_weeks": 96, "validation_weeks": 0, "holdout_weeks": 13}
+    assert s["split"] == {"train_weeks": 88, "validation_weeks": 8, "holdout_weeks": 13}
