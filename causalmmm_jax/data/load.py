@@ -56,6 +56,11 @@ def read_csv(path: str | os.PathLike, *, sep: str = ",") -> pd.DataFrame:
                 )
     if len(df) == 0:
         raise DataError(f"data file {str(p)!r} has a header but no data rows.")
+    # pandas renames repeated header names ('x', 'x.1'): detect them on the raw header line instead
+    raw = pd.read_csv(p, sep=sep, encoding="utf-8-sig", header=None, nrows=1).iloc[0].astype(str).tolist()
+    dup = sorted({c for c in raw if raw.count(c) > 1})
+    if dup:
+        raise DataError(f"column name(s) {dup} appear more than once in the header of {str(p)!r}; rename them.")
     return df
 
 
