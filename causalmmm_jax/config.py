@@ -121,8 +121,9 @@ class DataConfig(_Section):
 
     holdout_ratio / holdout_weeks: the reported holdout is the last weeks of the time grid
         (``holdout_weeks`` wins when set; ratio 0.12 as the original).
-    validation_weeks: a block at the end of the training weeks used for early stopping (8 by
-        default); never overlaps the holdout and never enters the loss. 0 disables early stopping.
+    validation_weeks: a block at the end of the training weeks used for early stopping; never
+        overlaps the holdout and never enters the loss. ``None`` (default) = 8 weeks when at least
+        ``min_train_weeks`` fit weeks remain, else 0; 0 disables early stopping.
     missing_media: ``"error"`` (default) or ``"zero"`` to treat NaN media/spend as no activity.
     media_scaling: ``"level"`` (divide by the region×channel training mean, keeps the level so more
         media can mean more KPI) or ``"sov"`` (the original's share of voice).
@@ -137,7 +138,7 @@ class DataConfig(_Section):
     _section = "data"
     holdout_ratio: float = field(default=0.12, metadata=_num(0.0, 0.9))
     holdout_weeks: int | None = field(default=None, metadata=_num(0, integer=True, optional=True))
-    validation_weeks: int = field(default=8, metadata=_num(0, integer=True))
+    validation_weeks: int | None = field(default=None, metadata=_num(0, integer=True, optional=True))
     min_train_weeks: int = field(default=40, metadata=_num(1, integer=True))
     missing_media: str = field(default="error", metadata=_choice("error", "zero"))
     media_scaling: str = field(default="level", metadata=_choice("level", "sov"))

@@ -18,7 +18,10 @@ import numpy as np
 from ..config import DataConfig
 from ..errors import DataError
 
-__all__ = ["Split", "temporal_split"]
+__all__ = ["Split", "temporal_split", "holdout_and_validation", "AUTO_VALIDATION_WEEKS"]
+
+#: validation block used when ``data.validation_weeks`` is None and the data are long enough
+AUTO_VALIDATION_WEEKS = 8
 
 
 @dataclass(frozen=True)
@@ -64,17 +67,27 @@ class Split:
                 "n_fit": self.n_fit, "n_holdout": self.n_holdout}
 
 
+def holdout_and_validation(n_weeks: int, cfg: DataConfig) -> tuple[int, int]:
+    """``(holdout weeks, validation weeks)`` for ``n_weeks``; validation ``None`` resolves to
+    :data:`AUTO_VALIDATION_WEEKS` when the fit block keeps ``min_train_weeks``, else 0."""
+    n_hold = cfg.holdout_weeks if cfg.holdout_weeks is not None else int(n_weeks * cfg.holdout_ratio)
+    n_val = cfg.validation_weeks
+    if n_val is None:
+        n_val = AUTO_VALIDATION_WEEKS if n_weeks - n_hold - AUTO_VALIDATION_WEEKS >= cfg.min_train_weeks else 0
+    return n_hold, n_val
+
+
 def temporal_split(n_weeks: int, cfg: DataConfig) -> Split:
     """Split ``n_weeks`` grid weeks according to ``cfg``; raise :class:`DataError` when the data
     is too short for it."""
-    n_hold = cfg.holdout_weeks if cfg.holdout_weeks is not None else int(n_weeks * cfg.holdout_ratio)
+    n_hold, n_val = holdout_and_validation(n_weeks, cfg)
     n_train = n_weeks - n_hold
-    n_fit = n_train - cfg.validation_weeks
+    n_fit = n_train - n_val
     if n_hold >= n_weeks or n_fit < cfg.min_train_weeks:
         raise DataError(
             f"the panel has {n_weeks} weeks but the split needs at least {cfg.min_train_weeks} fit weeks "
-            f"(data.min_train_weeks) + {cfg.validation_weeks} validation weeks (data.validation_weeks) + "
+            f"(data.min_train_weeks) + {n_val} validation weeks (data.validation_weeks) + "
             f"{n_hold} holdout weeks (data.holdout_weeks/holdout_ratio); got {max(n_fit, 0)} fit weeks. "
             "Provide more weeks, or lower the holdout, validation_weeks or min_train_weeks."
         )
-    return Split(n_weeks=n_weeks, n_train=n_train, n_val=cfg.validation_weeks)
+    return Split(n_weeks=n_weeks, n_train=n_train, n_val=n_val)

@@ -334,9 +334,9 @@ def split_sizes(n_weeks: int, data_config: DataConfig) -> tuple[int, int, int]:
     """``(train, validation, holdout)`` week counts on a grid of ``n_weeks``: the holdout is the last
     ``holdout_weeks`` (or ``int(n_weeks * holdout_ratio)``) weeks, validation precedes it, and
     ``train`` counts the weeks before both (the fit block; ``split.Split.n_fit``)."""
-    holdout = data_config.holdout_weeks if data_config.holdout_weeks is not None else int(
-        n_weeks * data_config.holdout_ratio)
-    validation = data_config.validation_weeks
+    from .split import holdout_and_validation
+
+    holdout, validation = holdout_and_validation(n_weeks, data_config)
     return n_weeks - holdout - validation, validation, holdout
 
 

@@ -98,7 +98,7 @@ def test_validate_split_too_short_then_config(capsys, csv_file, tmp_path):
     code, _, err = run(capsys, "validate", path, *MAP_ARGS)
     assert code == 2 and "data.min_train_weeks=40" in err
     cfg = tmp_path / "cfg.toml"
-    cfg.write_text("[data]\nmin_train_weeks = 20\n")
+    cfg.write_text("[data]\nmin_train_weeks = 15\n")
     assert run(capsys, "validate", path, *MAP_ARGS, "--config", cfg)[0] == 0
 
 

@@ -288,13 +288,14 @@ def test_mixed_region_types(long_frame, small_mapping):
 # --------------------------------------------------------------------------- split
 
 def test_split_sizes_on_109_weeks():
-    assert check_split_feasible(109, DataConfig()) == (96, 0, 13)
+    assert check_split_feasible(109, DataConfig()) == (88, 8, 13)  # default: 8 validation weeks
+    assert check_split_feasible(109, DataConfig(validation_weeks=0)) == (96, 0, 13)
     assert split_sizes(109, DataConfig(holdout_weeks=10, validation_weeks=8)) == (91, 8, 10)
 
 
 def test_split_too_few_train_weeks():
     with pytest.raises(DataError, match=r"35 training weeks.*data.min_train_weeks=40"):
-        check_split_feasible(40, DataConfig(holdout_weeks=5))
+        check_split_feasible(40, DataConfig(holdout_weeks=5, validation_weeks=0))
 
 
 def test_split_nothing_left_to_train():
@@ -303,4 +304,4 @@ def test_split_nothing_left_to_train():
 
 
 def test_split_small_but_feasible():
-    assert check_split_feasible(10, DataConfig(holdout_ratio=0.2, min_train_weeks=8)) == (8, 0, 2)
+    assert check_split_feasible(10, DataConfig(holdout_ratio=0.2, min_train_weeks=8, validation_weeks=0)) == (8, 0, 2)
