@@ -19,7 +19,7 @@ from ..data.seasonality import SeasonalProfile, fit_seasonality
 from ..data.split import Split, temporal_split
 from ..model.init import init_from_data
 from ..model.mmm import Decomposition, ModelSpec, apply
-from .ensemble import batched_runner, place_on_devices, stack_trees
+from .ensemble import batched_runner, place_on_devices, stack_trees, unstack_tree
 from .loop import METRIC_NAMES, TrainState, init_state
 from .objective import TrainData
 from .prepare import Prepared, prepare, slice_inputs
@@ -148,7 +148,7 @@ def fit(panel: Panel, config: Config | None = None, *, seeds: int = 1, seed: int
     inits = [init_from_data(jax.random.fold_in(k, 0), spec, data.inputs, data.target, data.fit_w,
                             cfg.model.init_media_share) for k in keys]
     batched = seeds > 1
-    stack = (lambda xs: stack_trees(xs)) if batched else (lambda xs: xs[0])
+    stack = stack_trees if batched else (lambda xs: xs[0])
     params = stack(inits)
     early = tcfg.early_stopping and split.n_val > 0
     history: dict[str, np.ndarray] = {}
@@ -159,8 +159,7 @@ def fit(panel: Panel, config: Config | None = None, *, seeds: int = 1, seed: int
                                 early_stop=False, batched=batched, progress=progress, timing=timing, tag="warm")
         history.update({f"warm_{k}": v for k, v in hw.items()})
         params = states.params
-    unstack = (lambda t: [jax.tree_util.tree_map(lambda a: a[i], t) for i in range(seeds)]) if batched else (
-        lambda t: [t])
+    unstack = (lambda t: unstack_tree(t, seeds)) if batched else (lambda t: [t])
     states = stack([init_state(p, jax.random.fold_in(k, 2), tcfg) for p, k in zip(unstack(params), keys)])
     states = place_on_devices(states, devices) if batched else states
     states, hm = _run_phase(states, data, spec, cfg, warm=False, n_epochs=tcfg.epochs, early_stop=early,
