@@ -50,7 +50,7 @@ def init_from_data(key: jax.Array, spec: ModelSpec, inputs: ModelInputs, target:
     else:
         tp = transform_params(params, spec)
         fn = lambda x: tf.adstock_weibull(x, tp["weibull_shape"], tp["weibull_scale"], cfg.adstock_max_lag)  # noqa
-    adst = np.asarray(fn(inputs.media))
+    adst = np.asarray(jax.jit(fn)(inputs.media))
     g = np.array([_weighted_quantile_positive(adst[..., c], w, cfg.hill_init_quantile)
                   for c in range(spec.n_channels)])
     if cfg.parameterization == "clamped":
@@ -61,8 +61,10 @@ def init_from_data(key: jax.Array, spec: ModelSpec, inputs: ModelInputs, target:
     def wmean_r(x):  # [R,T] -> [R]
         return (x * w).sum(1) / np.maximum(w.sum(1), 1.0)
 
+    run = jax.jit(apply, static_argnums=2)  # one compiled forward instead of op-by-op dispatch
+
     # 2. media share at init
-    d = apply(params, inputs, spec)
+    d = run(params, inputs, spec)
     media_total = float((np.asarray(d.media.sum(-1)) * w).sum())
     kpi_total = float((tgt * w).sum())
     if media_total > 0 and init_media_share > 0:
@@ -71,7 +73,7 @@ def init_from_data(key: jax.Array, spec: ModelSpec, inputs: ModelInputs, target:
         m_new = np.maximum(m_old * f, 0.1 + 1e-3)
         params["media_coeff_max_raw"] = jnp.asarray(tf.inv_softplus(m_new - 0.1))
         params["stable_media_coeff"] = params["stable_media_coeff"] * jnp.asarray(m_new / m_old, jnp.float32)
-        d = apply(params, inputs, spec)
+        d = run(params, inputs, spec)
 
     # 3. region baselines absorb the remainder
     s = float(d.scale)

@@ -23,6 +23,7 @@ train + holdout, train + future): the GRU and adstock run continuously over it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import flax.linen as nn
@@ -213,8 +214,10 @@ def dummy_inputs(spec: ModelSpec, n_weeks: int = 2) -> ModelInputs:
                        seasonal=jnp.zeros((r, n_weeks)), region=jnp.arange(r), time=jnp.zeros(n_weeks))
 
 
+@functools.partial(jax.jit, static_argnums=1)
 def init(key: jax.Array, spec: ModelSpec) -> dict:
-    """Fresh parameters (a plain nested dict of float32 arrays) from one PRNG key."""
+    """Fresh parameters (a plain nested dict of float32 arrays) from one PRNG key (one compiled
+    program, instead of ~170 op-by-op compilations)."""
     return MMM(spec).init({"params": key}, dummy_inputs(spec))["params"]
 
 
