@@ -73,6 +73,8 @@ import pandas as pd
 from causalmmm_jax.data.panel import ColumnMapping, Panel
 from causalmmm_jax.errors import ConfigError
 
+from ._synthetic_series import ar1, flighting, stratified
+
 __all__ = [
     "SyntheticTruth",
     "SyntheticData",
@@ -206,64 +208,6 @@ def counterfactual(data: SyntheticData | SyntheticTruth, channel: str, multiplie
 # generator pieces
 
 
-def _stratified(rng: np.random.Generator, n: int, lo: float, hi: float) -> np.ndarray:
-    """``n`` values in [lo, hi], one per equal-width stratum, in random order (distinct, spread out)."""
-    v = lo + (hi - lo) * (np.arange(n) + rng.uniform(0.1, 0.9, n)) / max(n, 1)
-    return rng.permutation(v)
-
-
-def _ar1(rng: np.random.Generator, shape: tuple[int, ...], rho: float) -> np.ndarray:
-    """Unit-variance stationary AR(1) along axis -1."""
-    e = rng.normal(size=shape)
-    out = np.empty(shape)
-    out[..., 0] = e[..., 0]
-    k = np.sqrt(1.0 - rho**2)
-    for t in range(1, shape[-1]):
-        out[..., t] = rho * out[..., t - 1] + k * e[..., t]
-    return out
-
-
-def _flights(rng: np.random.Generator, T: int, on: tuple[int, int], off: tuple[int, int]) -> np.ndarray:
-    """National on/off schedule: ``[T]`` intensity (0 when off, one level per flight) and flight id."""
-    level = np.zeros(T)
-    flight = np.full(T, -1)
-    t = int(rng.integers(0, off[1]))  # random phase
-    fid = 0
-    while t < T:
-        d = int(rng.integers(on[0], on[1] + 1))
-        level[t:t + d] = rng.uniform(0.5, 1.6)
-        flight[t:t + d] = fid
-        fid += 1
-        t += d + int(rng.integers(off[0], off[1] + 1))
-    if not (level > 0).any():  # very short panels: make sure there is at least one flight
-        level[: min(T, on[0])] = 1.0
-        flight[: min(T, on[0])] = 0
-    return np.stack([level, flight])
-
-
-def _flighting(rng: np.random.Generator, pattern: str, R: int, T: int) -> np.ndarray:
-    """``[R,T]`` non-negative relative spend pattern (mean about 1 over on-weeks)."""
-    t = np.arange(T)
-    if pattern == "always_on":
-        wave = 1.0 + 0.25 * np.sin(2 * np.pi * t / rng.uniform(20, 52) + rng.uniform(0, 2 * np.pi))
-        push = 1.0 + (rng.uniform(size=T) < 0.1) * rng.uniform(0.3, 1.0, T)
-        reg = np.exp(rng.normal(0, 0.1, (R, 1)))
-        return reg * (wave * push)[None, :]
-    if pattern == "pulsed":
-        level, flight = _flights(rng, T, on=(2, 4), off=(3, 6))
-        return np.broadcast_to(0.35 + level, (R, T)).copy() * np.exp(rng.normal(0, 0.1, (R, 1)))
-    # burst: exact zeros off-flight; each region sits out a flight with probability 0.15
-    level, flight = _flights(rng, T, on=(2, 8), off=(2, 7))
-    n_f = int(flight.max()) + 1
-    part = rng.uniform(size=(R, n_f)) >= 0.15
-    for r in range(R):  # every region takes part in at least one flight
-        if not part[r].any():
-            part[r, rng.integers(n_f)] = True
-    fl = flight.astype(int)
-    on = np.where(fl[None, :] >= 0, part[:, np.maximum(fl, 0)], False)
-    return np.where(on, level[None, :], 0.0)
-
-
 def _check(n_regions, n_weeks, n_channels, n_controls, media_share, noise, null_channel, missing_cells):
     if n_regions < 1:
         raise ConfigError(f"n_regions must be >= 1, got {n_regions}")
@@ -352,7 +296,7 @@ def generate(
     spend = np.empty((R, T, C))
     impressions = np.empty((R, T, C))
     for c, n in enumerate(names):
-        f = _flighting(rng_media, _PATTERN.get(n, "burst"), R, T)
+        f = flighting(rng_media, _PATTERN.get(n, "burst"), R, T)
         eps = rng_media.normal(0.0, sigma[c], (R, T))
         spend[:, :, c] = budget[c] * size[:, None] * f * np.exp(eps - sigma[c] ** 2 / 2)
         cpm_rt = cpm[c] * np.exp(rng_media.normal(0.0, 0.05, (R, T)))
@@ -366,8 +310,8 @@ def generate(
     for k, (_, loc, scale) in enumerate(cdefs):
         ctrl_rho[k] = rng_ctrl.uniform(0.7, 0.95)
         ctrl_w[k] = rng_ctrl.uniform(0.3, 0.8)
-        nat = _ar1(rng_ctrl, (T,), ctrl_rho[k])
-        reg = _ar1(rng_ctrl, (R, T), ctrl_rho[k])
+        nat = ar1(rng_ctrl, (T,), ctrl_rho[k])
+        reg = ar1(rng_ctrl, (R, T), ctrl_rho[k])
         u = np.sqrt(ctrl_w[k]) * nat[None, :] + np.sqrt(1 - ctrl_w[k]) * reg
         controls[:, :, k] = loc + scale * u
     ctrl_mean = controls.reshape(-1, K).mean(axis=0) if K else np.zeros(0)
@@ -379,8 +323,8 @@ def generate(
 
     # media response
     n_eff = C - 1 if null_channel else C
-    alpha = np.concatenate([_stratified(rng_eff, n_eff, 0.1, 0.7), rng_eff.uniform(0.1, 0.7, C - n_eff)])
-    slope = np.concatenate([_stratified(rng_eff, n_eff, 1.0, 3.0), rng_eff.uniform(1.0, 3.0, C - n_eff)])
+    alpha = np.concatenate([stratified(rng_eff, n_eff, 0.1, 0.7), rng_eff.uniform(0.1, 0.7, C - n_eff)])
+    slope = np.concatenate([stratified(rng_eff, n_eff, 1.0, 3.0), rng_eff.uniform(1.0, 3.0, C - n_eff)])
     kappa = rng_eff.uniform(0.5, 1.5, C)
     rel = rng_eff.uniform(0.5, 1.5, C)
     if null_channel:
