@@ -18,6 +18,10 @@
    The jaxpr count is therefore the model-FLOP figure used for utilisation; XLA's is kept for
    reference.  Both are pre-fusion counts (what the model asks for), not hardware counters.
 3. Seconds per epoch: median over ``--chunks`` timed chunks after one warm-up chunk.
+4. Per-stage profile (``model.stages``): the GRU forward and forward + backward, one coefficient
+   head forward + backward, and the GRU's scanned cell split into its recurrent matmul
+   ``[R, H] × [H, 3H]`` and the rest, each timed alone at the model's shapes.  It says where the
+   time goes when utilisation is below target.
 
 Utilisation = (FLOPs per epoch / seconds per epoch) / matmul FLOP/s.  Target ≥ 60 %.
 
@@ -174,6 +178,66 @@ def xla_loop_probe() -> dict:
     return out
 
 
+def _time(f, *a, repeats: int) -> float:
+    """Median seconds of a jitted call (after one warm-up call)."""
+    import jax
+
+    f = jax.jit(f)
+    jax.block_until_ready(f(*a))
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(f(*a))
+        times.append(time.perf_counter() - t0)
+    return C.median(times)
+
+
+def stage_profile(tr, repeats: int) -> dict:
+    """Where an epoch's time goes, from per-stage timings at the model's own shapes: the GRU
+    (forward; forward + backward), one coefficient head (forward + backward), the scan's
+    per-week work split into its recurrent matmul ``[R, H] × [H, 3H]`` and the rest (gates)."""
+    import jax
+    import jax.numpy as jnp
+
+    from causalmmm_jax.model.network import CoefficientHead, TorchGRU
+
+    spec = tr.spec
+    r, t = tr.data.target.shape
+    h = spec.config.hidden_dim
+    d_in = spec.n_channels + (spec.ctrl_hidden if spec.n_controls else 0)
+    k = jax.random.split(jax.random.PRNGKey(0), 4)
+    x = jax.random.normal(k[0], (r, t, d_in), jnp.float32)
+    gru = TorchGRU(h)
+    pg = gru.init(k[1], x)
+    hs = jax.random.normal(k[2], (r, t, h), jnp.float32)
+    head = CoefficientHead(h, spec.n_channels)
+    ph = head.init(k[3], hs)
+    gru_sum = lambda p, x: gru.apply(p, x).sum()  # noqa: E731
+    head_sum = lambda p, hs: head.apply(p, hs).sum()  # noqa: E731
+    a = jnp.ones((r, h), jnp.float32)
+    w = jnp.full((h, 3 * h), 0.01, jnp.float32)
+    xi = jnp.ones((t, r, 3 * h), jnp.float32)
+
+    def cell_scan(xi, w):  # the GRU's per-week work with the input projection precomputed
+        def cell(hc, xt):
+            hh = hc @ w
+            rg = jax.nn.sigmoid(xt[..., :h] + hh[..., :h])
+            z = jax.nn.sigmoid(xt[..., h:2 * h] + hh[..., h:2 * h])
+            n = jnp.tanh(xt[..., 2 * h:] + rg * hh[..., 2 * h:])
+            return (1.0 - z) * n + z * hc, None
+        return jax.lax.scan(cell, jnp.zeros((r, h), jnp.float32), xi)[0]
+
+    out = {"shapes": {"regions": r, "weeks": t, "hidden": h, "gru_input": d_in},
+           "gru_forward_seconds": _time(gru_sum, pg, x, repeats=repeats),
+           "gru_forward_backward_seconds": _time(jax.grad(gru_sum), pg, x, repeats=repeats),
+           "head_forward_backward_seconds": _time(jax.grad(head_sum, argnums=(0, 1)), ph, hs, repeats=repeats),
+           "step_matmul_seconds": _time(jnp.dot, a, w, repeats=max(repeats, 50)),
+           "cell_scan_forward_seconds": _time(cell_scan, xi, w, repeats=repeats)}
+    out["step_matmul_flops_per_second"] = 2.0 * r * h * 3 * h / out["step_matmul_seconds"]
+    out["scan_matmul_share_of_cell_scan"] = t * out["step_matmul_seconds"] / out["cell_scan_forward_seconds"]
+    return out
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     import jax
@@ -196,6 +260,8 @@ def main(argv=None) -> int:
     counts = count_jaxpr(jax.make_jaxpr(runner)(states, tr.data))
     res = C.time_chunks(compiled, states, tr.data, length=L, warmup=args.warmup_chunks, timed=args.chunks)
     spe = res["seconds_per_epoch"]
+    print(f"[{time.strftime('%H:%M:%S')}] per-stage profile", flush=True)
+    stages = stage_profile(tr, 3 if args.quick else 10)
     flops_epoch = counts["flops"] / L
     mm_epoch = counts["matmul_flops"] / L
     achieved = flops_epoch / spe
@@ -214,6 +280,8 @@ def main(argv=None) -> int:
         "xla_flops_per_epoch_as_reported": (float(xla["flops"]) / L) if "flops" in xla else None,
         "n_parameters": int(sum(np.size(x) for x in jax.tree_util.tree_leaves(tr.inits[0]))),
         "compiled_memory": C.compiled_memory(compiled),
+        "stages": stages,
+        "gru_share_of_epoch": stages["gru_forward_backward_seconds"] / spe,
     }
     payload = {"benchmark": "flops", "schema": C.SCHEMA_VERSION, "quick": args.quick,
                "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
@@ -236,6 +304,13 @@ def main(argv=None) -> int:
     C.print_table(rows, [("what", "", ""), ("gflop", "GFLOP", ".4g"), ("s", "seconds", ".4g"),
                          ("gflops", "GFLOP/s", ".4g"), ("util", "% of matmul", ".1f")],
                   title="flops" + (" (--quick)" if args.quick else ""))
+    st = stages
+    print(f"per stage: GRU forward {st['gru_forward_seconds']:.4g} s, forward+backward "
+          f"{st['gru_forward_backward_seconds']:.4g} s ({100 * model['gru_share_of_epoch']:.0f} % of the epoch); "
+          f"one coefficient head forward+backward {st['head_forward_backward_seconds']:.4g} s; per week the "
+          f"recurrent matmul takes {1e3 * st['step_matmul_seconds']:.3g} ms "
+          f"({st['step_matmul_flops_per_second'] / 1e9:.4g} GFLOP/s), "
+          f"{100 * st['scan_matmul_share_of_cell_scan']:.0f} % of the scanned cell's time")
     print(f"utilisation {100 * util:.1f} % (target >= {100 * TARGET_UTILISATION:.0f} %); XLA cost analysis reports "
           f"{C.fmt(model['xla_flops_per_epoch_as_reported'], '.4g')} FLOP/epoch (loop bodies counted once)")
     return 0

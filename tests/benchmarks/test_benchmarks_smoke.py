@@ -90,6 +90,12 @@ def test_flops_quick(tmp_path, bench_env):
     for k in ("flops_per_epoch", "matmul_flops_per_epoch", "seconds_per_epoch", "flops_per_second", "utilisation"):
         assert positive(m[k]), k
     assert m["matmul_flops_per_epoch"] <= m["flops_per_epoch"]
+    st = m["stages"]
+    for k in ("gru_forward_seconds", "gru_forward_backward_seconds", "head_forward_backward_seconds",
+              "step_matmul_seconds", "cell_scan_forward_seconds", "step_matmul_flops_per_second"):
+        assert positive(st[k]), k
+    assert st["shapes"]["hidden"] == 8 and positive(m["gru_share_of_epoch"])
+    assert "per stage: GRU forward" in stdout
     assert isinstance(m["uncounted_primitives"], dict) and "xla_cost_analysis_chunk" in m
     assert d["targets"]["utilisation"]["target"] == 0.6
     assert "% of matmul" in stdout
