@@ -161,6 +161,11 @@ class ModelConfig(_Section):
         acyclicity penalty) or ``"off"`` (no channel interactions).
     adstock: ``"geometric"`` (original, unnormalised), ``"normalized"`` ((1−α)-weighted) or
         ``"weibull"`` (delayed, Weibull-PDF weights over ``adstock_max_lag`` weeks).
+    seasonality: ``"fourier"`` (default: a learned annual cycle with ``seasonal_harmonics``
+        sine/cosine pairs at 52 weeks, shared by all regions plus a per-region offset with prior
+        sd ``seasonal_region_sd`` in scaled KPI units; signed, estimated jointly with the media) or
+        ``"decompose"`` (the original: ``softplus(c)·S`` with S the min–max'd statsmodels
+        decomposition of each region's training KPI, period 52 only with two full years).
     """
 
     _section = "model"
@@ -181,6 +186,9 @@ class ModelConfig(_Section):
     burn_in_weeks: int = field(default=6, metadata=_num(0, integer=True))
     burn_in_method: str = field(default="exponential", metadata=_choice("exponential", "linear", "sigmoid"))
     learn_trend: bool = field(default=False, metadata=_bool())
+    seasonality: str = field(default="fourier", metadata=_choice("fourier", "decompose"))
+    seasonal_harmonics: int = field(default=2, metadata=_num(1, 26, integer=True))
+    seasonal_region_sd: float = field(default=0.02, metadata=_num(0.0, lo_open=True))
     media_coeff_max_init: float = field(default=1.0, metadata=_num())
     ctrl_coeff_max_init: float = field(default=1.5, metadata=_num())
 
@@ -200,6 +208,13 @@ class TrainConfig(_Section):
         likelihood-consistent σ²/N_cells of a ~1,000-cell panel; scale it with the panel size.
     prior_mode: ``"quadratic"`` (default: weight·(media share − target)²) or ``"dynamic"`` (the
         original's gradient-rescaled prior that imposes the share).
+    transform_prior_weight: weight of the Gaussian priors on each channel's Hill curve, centred on
+        the data-driven start: log(half-saturation / mean adstocked exposure) with sd
+        ``hill_g_prior_sd`` and slope with sd ``hill_a_prior_sd``, on the likelihood's scale
+        (σ̂²/2N·Σz², σ̂² = within-region variance of the scaled KPI); 1 = one observation's worth.
+    coef_pooling_weight: weight of the pooling penalty on the GRU's coefficients (share of β's and
+        γ's second moment that is variation around each channel's mean); 0 = free time variation
+        (default, as the original), large = one constant effect per channel.
     schedule: ``"plateau"`` (reduce-on-plateau on the validation or train RMSE), ``"cosine"`` or
         ``"constant"``.
     """
@@ -234,6 +249,10 @@ class TrainConfig(_Section):
     media_share_prior: float = field(default=0.4, metadata=_num(0.0, 1.0))
     media_share_weight: float = field(default=0.0, metadata=_num(0.0))
     media_l1_weight: float = field(default=0.0, metadata=_num(0.0))
+    coef_pooling_weight: float = field(default=0.0, metadata=_num(0.0))
+    transform_prior_weight: float = field(default=1.0, metadata=_num(0.0))
+    hill_g_prior_sd: float = field(default=0.5, metadata=_num(0.0, lo_open=True))
+    hill_a_prior_sd: float = field(default=1.0, metadata=_num(0.0, lo_open=True))
     seasonal_prior: float = field(default=1.0, metadata=_num(0.0))
     seasonal_prior_weight: float = field(default=0.0, metadata=_num(0.0))
     notears_lambda1: float = field(default=0.005, metadata=_num(0.0))
@@ -343,9 +362,10 @@ class Config:
 def _original() -> Config:
     return Config(
         data=DataConfig(media_scaling="sov", control_iqr="multiply", pad_weeks=6, validation_weeks=0),
-        model=ModelConfig(parameterization="clamped", hill_a_range=(2.0, 5.0), attribution="target"),
+        model=ModelConfig(parameterization="clamped", hill_a_range=(2.0, 5.0), attribution="target",
+                          seasonality="decompose"),
         train=TrainConfig(prior_mode="dynamic", media_share_weight=0.5, seasonal_prior_weight=0.1,
-                          early_stopping=False, regularize_transforms=True),
+                          early_stopping=False, regularize_transforms=True, transform_prior_weight=0.0),
     )
 
 

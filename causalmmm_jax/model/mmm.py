@@ -9,7 +9,9 @@ Forward pass per region r and week t (scaled units; see docs/concepts.md):
     h   = GRU([X̃, F])                       [R,T,H]   PyTorch gate equations, learnable h0
     β   = σ(head(h))·(softplus(βmax)+0.1)   [R,T,C]   blended with a stable β over the burn-in weeks
     γ   = tanh(head'(h))·(softplus(γmax)+0.1) [R,T,K]
-    ŷ   = s·(Σ_c X̃·β + Σ_k z·γ + base_r + softplus(c_s)·S + trend),   s = softplus(prediction_scale)
+    ŷ   = s·(Σ_c X̃·β + Σ_k z·γ + base_r + season_r(t) + trend),   s = softplus(prediction_scale)
+    season_r(t) = Σ_k (a_k + a_rk)·sin(2πk·t) + (b_k + b_rk)·cos(2πk·t)   (t in years; "fourier")
+                | softplus(c_s)·S_r(t)                                   ("decompose", the original)
 
 Attribution (``model.attribution``): ``"source"`` (default) credits the DAG term
 ``β_j·mix_j·W_ij·H_i`` to channel i, whose media drives it, so removing a channel's media removes
@@ -192,7 +194,15 @@ class MMM(nn.Module):
         gb = self.param("global_bias", _const(lambda: tf.inv_softplus(1e-3)), ())
         base = jax.nn.relu(jax.nn.softplus(rb[x.region]) + jax.nn.softplus(gb))[:, None]
         base = jnp.broadcast_to(base, x.seasonal.shape)
-        seas = jax.nn.softplus(self.param("seasonal_coeff", _const(lambda: tf.inv_softplus(0.1)), ())) * x.seasonal
+        if cfg.seasonality == "fourier":
+            # learned annual cycle: Σ_k a_k·sin(2πk·t) + b_k·cos(2πk·t), t in years, shared by all
+            # regions plus a per-region offset (held near 0 by the seasonal prior in the objective)
+            nf = 2 * cfg.seasonal_harmonics
+            coef = (self.param("seasonal_fourier", nn.initializers.zeros, (nf,))
+                    + self.param("seasonal_fourier_region", nn.initializers.zeros, (spec.n_regions, nf))[x.region])
+            seas = coef @ fourier_features(x.time, cfg.seasonal_harmonics).T
+        else:
+            seas = jax.nn.softplus(self.param("seasonal_coeff", _const(lambda: tf.inv_softplus(0.1)), ())) * x.seasonal
         if cfg.learn_trend:
             slope = self.param("trend_slope", nn.initializers.zeros, ())
             icpt = self.param("trend_intercept", nn.initializers.zeros, ())
@@ -206,6 +216,12 @@ class MMM(nn.Module):
         return Decomposition(prediction=prediction, media=media, controls=controls, baseline=base,
                              seasonality=seas, trend=trend, media_coef=beta, control_coef=gamma,
                              adstocked=adstocked, saturated=saturated, interacted=interacted, scale=s)
+
+
+def fourier_features(time: jnp.ndarray, harmonics: int) -> jnp.ndarray:
+    """``[T] → [T, 2·harmonics]``: sin(2πk·t), k = 1..harmonics, then the cosines (t in years)."""
+    ang = 2.0 * jnp.pi * time[:, None] * jnp.arange(1, harmonics + 1)
+    return jnp.concatenate([jnp.sin(ang), jnp.cos(ang)], axis=-1)
 
 
 def dummy_inputs(spec: ModelSpec, n_weeks: int = 2) -> ModelInputs:

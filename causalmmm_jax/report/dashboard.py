@@ -191,10 +191,11 @@ def dashboard_sections(result, *, metrics: dict, history: pd.DataFrame | None = 
     media_nat = (comps.media * w3).sum(0)                                  # [T,C]
     colors = {"baseline": F.COMPONENT_COLORS["baseline"], "seasonality": F.COMPONENT_COLORS["seasonality"],
               "controls": F.COMPONENT_COLORS["controls"], "trend": F.COMPONENT_COLORS["trend"], **color_of}
-    stacked = {"baseline": nat(comps.baseline), "seasonality": nat(comps.seasonality)}
+    stacked = {"baseline": nat(comps.baseline)}
     signed = {}
     ctrl_nat = (comps.controls * w3).sum((0, 2)) if panel.n_controls else np.zeros(panel.n_weeks)
-    for name, series in (("controls", ctrl_nat), ("trend", nat(comps.trend))):
+    # Fourier seasonality is signed (a cycle around the baseline); the original's is non-negative
+    for name, series in (("seasonality", nat(comps.seasonality)), ("controls", ctrl_nat), ("trend", nat(comps.trend))):
         if np.all(series >= 0) and np.any(series > 0):
             stacked[name] = series
         elif np.any(series != 0):
@@ -203,8 +204,9 @@ def dashboard_sections(result, *, metrics: dict, history: pd.DataFrame | None = 
     pred_nat = np.where(mask.any(0), nat(pred), np.nan)
     out.append(Section("stacked", "Contributions over time",
                        "National weekly decomposition of the prediction: stacked areas for the non-negative "
-                       "components (baseline, seasonality, each channel); components that change sign (controls, "
-                       "trend) are dashed lines; the dotted line is the total prediction.",
+                       "components (baseline, each channel, and seasonality, controls or trend when they never go "
+                       "below zero); components that change sign (a learned annual cycle, most controls) are "
+                       "dashed lines; the dotted line is the total prediction.",
                        F.contributions_stacked(times, stacked, colors, n_train, signed, pred_nat),
                        group="Decomposition"))
     out.append(Section("channels", "Contribution per channel",

@@ -172,8 +172,8 @@ def holdout_scatter(actual: np.ndarray, predicted: np.ndarray, labels: Sequence[
 def contributions_stacked(times: Sequence, stacked: Mapping[str, np.ndarray], colors: Mapping[str, str],
                           n_train: int, signed: Mapping[str, np.ndarray] | None = None,
                           prediction: np.ndarray | None = None) -> go.Figure:
-    """National weekly stacked area of the non-negative components (baseline, seasonality, channels);
-    signed components (controls, trend) as lines; the prediction as a dotted line."""
+    """National weekly stacked area of the non-negative components (baseline, channels, ...);
+    signed components (seasonality cycle, controls, trend) as lines; the prediction as a dotted line."""
     x = list(times)
     fig = go.Figure()
     for name, y in stacked.items():

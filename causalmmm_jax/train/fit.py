@@ -17,11 +17,11 @@ from ..data.panel import ColumnMapping, Panel
 from ..data.scaling import ScalerState, fit_scaler
 from ..data.seasonality import SeasonalProfile, fit_seasonality
 from ..data.split import Split, temporal_split
-from ..model.init import init_from_data
-from ..model.mmm import Decomposition, ModelSpec, apply
+from ..model.init import init_from_data, within_region_variance
+from ..model.mmm import Decomposition, ModelSpec, apply, transform_params
 from .ensemble import batched_runner, place_on_devices, stack_trees, unstack_tree
 from .loop import METRIC_NAMES, TrainState, init_state
-from .objective import TrainData
+from .objective import TrainData, TransformPrior
 from .prepare import Prepared, prepare, slice_inputs
 
 __all__ = ["FitResult", "fit", "train_data_for"]
@@ -81,6 +81,20 @@ def train_data_for(prep: Prepared, split: Split, mask: np.ndarray, lift=None) ->
     return TrainData(inputs=slice_inputs(prep.inputs, stop), target=jnp.asarray(prep.target[:, :stop], jnp.float32),
                      fit_w=jnp.asarray(padm(split.fit_mask(mask))), val_w=jnp.asarray(padm(split.val_mask(mask))),
                      lift=lift)
+
+
+def make_transform_prior(params, spec: ModelSpec, data: TrainData) -> TransformPrior:
+    """Hill prior centres = the data-driven initial values (the same for every seed); variance scale =
+    the within-region variance of the scaled KPI over the fit cells."""
+    tp = transform_params(params, spec)
+    w = np.asarray(data.fit_w, np.float64)
+    y = np.asarray(data.target, np.float64)
+    adst = np.asarray(jax.jit(apply, static_argnums=2)(params, data.inputs, spec).adstocked, np.float64)
+    mean_a = (adst * w[..., None]).sum((0, 1)) / max(w.sum(), 1.0)
+    var = within_region_variance(y, w)
+    ratio = np.log(np.asarray(tp["hill_g"], np.float64)) - np.log(mean_a + 1e-8)
+    return TransformPrior(log_ratio0=jnp.asarray(ratio, jnp.float32), a0=jnp.asarray(tp["hill_a"]),
+                          var=jnp.float32(var))
 
 
 def _run_phase(states: TrainState, data: TrainData, spec: ModelSpec, cfg: Config, *, warm: bool, n_epochs: int,
@@ -147,6 +161,7 @@ def fit(panel: Panel, config: Config | None = None, *, seeds: int = 1, seed: int
     keys = [jax.random.PRNGKey(s) for s in seed_list]
     inits = [init_from_data(jax.random.fold_in(k, 0), spec, data.inputs, data.target, data.fit_w,
                             cfg.model.init_media_share) for k in keys]
+    data = data.replace(prior=make_transform_prior(inits[0], spec, data))
     batched = seeds > 1
     stack = stack_trees if batched else (lambda xs: xs[0])
     params = stack(inits)

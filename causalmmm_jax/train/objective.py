@@ -26,14 +26,14 @@ from flax import struct
 
 from ..config import TrainConfig
 from ..model import dag as dag_lib
-from ..model.mmm import Decomposition, ModelInputs, ModelSpec, apply
+from ..model.mmm import Decomposition, ModelInputs, ModelSpec, apply, transform_params
 
-__all__ = ["TrainData", "STRUCTURAL_PARAMS", "is_structural", "masked_mean", "regularizers", "objective"]
+__all__ = ["TrainData", "TransformPrior", "transform_prior", "coef_pooling", "STRUCTURAL_PARAMS", "is_structural", "masked_mean", "regularizers", "objective"]
 
 #: Parameters excluded from L1/L2 and weight decay by default (transform and level scalars).
 STRUCTURAL_PARAMS = ("adstock_raw", "weibull_shape_raw", "weibull_scale_raw", "hill_a_raw", "hill_g_raw",
                      "dag_logits", "dag_mix_raw", "region_baseline", "global_bias", "prediction_scale",
-                     "seasonal_coeff", "trend_slope", "trend_intercept")
+                     "seasonal_coeff", "seasonal_fourier", "seasonal_fourier_region", "trend_slope", "media_coeff_max_raw", "ctrl_coeff_max_raw", "trend_intercept")
 
 
 @struct.dataclass
@@ -49,6 +49,38 @@ class TrainData:
     fit_w: jnp.ndarray
     val_w: jnp.ndarray
     lift: Any = None
+    prior: Any = None
+
+
+@struct.dataclass
+class TransformPrior:
+    """Centres of the Hill priors (from the data-driven initialisation) and the data's variance
+    scale: ``log_ratio0 [C]`` = log(g / mean adstocked exposure) at init, ``a0 [C]`` Hill slope at
+    init, ``var`` (within-region variance of the scaled KPI over the fit cells)."""
+
+    log_ratio0: jnp.ndarray
+    a0: jnp.ndarray
+    var: jnp.ndarray
+
+
+def transform_prior(params, d: Decomposition, spec: ModelSpec, prior: TransformPrior | None, tcfg: TrainConfig,
+                    w):
+    """Weakly-informative Gaussian priors on the Hill curve, on the likelihood's scale:
+    ``weight·σ̂²/(2N)·Σ_c[((log(g_c/Ā_c) − log_ratio0_c)/sd_g)² + ((a_c − a0_c)/sd_a)²]`` with ``Ā_c``
+    the channel's mean adstocked exposure over the fit cells (held constant for the gradient), so the
+    half-saturation point is judged relative to the exposure the curve sees whatever the decay.
+
+    Saturation is barely identified by weekly data (an always-on channel never shows its response
+    near zero), so without a prior the fit trades channels' shares along flat directions of the
+    likelihood; with weight 1 the prior counts like one observation per parameter."""
+    if prior is None or tcfg.transform_prior_weight == 0:
+        return jnp.float32(0.0)
+    tp = transform_params(params, spec)
+    n = jnp.maximum(w.sum(), 1.0)
+    mean_a = jax.lax.stop_gradient((d.adstocked * w[..., None]).sum((0, 1)) / n)
+    z = (((jnp.log(tp["hill_g"]) - jnp.log(mean_a + 1e-8) - prior.log_ratio0) / tcfg.hill_g_prior_sd) ** 2
+         + ((tp["hill_a"] - prior.a0) / tcfg.hill_a_prior_sd) ** 2)
+    return tcfg.transform_prior_weight * prior.var / (2.0 * n) * z.sum()
 
 
 def is_structural(path) -> bool:
@@ -92,8 +124,10 @@ def _dynamic(weight, base, raw):
 
 def priors(params, d: Decomposition, w, base, tcfg: TrainConfig):
     """``(media_prior, seasonal_prior)`` loss terms."""
-    seas_c = jax.nn.softplus(params["seasonal_coeff"])
-    seas_raw = (seas_c - tcfg.seasonal_prior) ** 2
+    if "seasonal_coeff" in params:
+        seas_raw = (jax.nn.softplus(params["seasonal_coeff"]) - tcfg.seasonal_prior) ** 2
+    else:  # Fourier seasonality: no prior on a single coefficient
+        seas_raw = jnp.float32(0.0)
     if tcfg.prior_mode == "dynamic":
         raw_pred = d.prediction / d.scale
         media_raw = masked_mean((d.media.sum(-1) / d.scale - tcfg.media_share_prior * raw_pred) ** 2, w)
@@ -102,6 +136,23 @@ def priors(params, d: Decomposition, w, base, tcfg: TrainConfig):
     share = (d.media.sum(-1) * w).sum() / jnp.maximum((d.prediction * w).sum(), 1e-8)
     return (tcfg.media_share_weight * (share - tcfg.media_share_prior) ** 2,
             tcfg.seasonal_prior_weight * seas_raw)
+
+
+def coef_pooling(coef, w):
+    """Share of the coefficients' second moment that is variation around the channel mean:
+    ``mean_c Σ_rt w·(θ_rtc − θ̄_c)² / Σ_rt w·θ_rtc²`` (in [0, 1]; denominator held constant for the
+    gradient), ``θ̄_c`` the fit-cell mean.  Works for the signed control coefficients too.
+
+    A weight on this term pools the GRU's time- and region-varying coefficients toward one effect
+    per channel (0 = the original's free coefficients; large = a constant-coefficient MMM)."""
+    if coef.shape[-1] == 0:
+        return jnp.float32(0.0)
+    w3 = w[..., None]
+    wsum = jnp.maximum(w.sum(), 1.0)
+    bar = (coef * w3).sum((0, 1)) / wsum
+    dev = (((coef - bar) ** 2) * w3).sum((0, 1)) / wsum
+    second = jax.lax.stop_gradient((coef * coef * w3).sum((0, 1)) / wsum)
+    return (dev / (second + 1e-8)).mean()
 
 
 def objective(params, data: TrainData, spec: ModelSpec, tcfg: TrainConfig,
@@ -119,9 +170,17 @@ def objective(params, data: TrainData, spec: ModelSpec, tcfg: TrainConfig,
     media_prior, seas_prior = priors(params, d, data.fit_w, base, tcfg)
     # shrinkage of each channel's mean contribution (media ≥ 0, so this is an L1 penalty)
     media_l1 = (d.media * data.fit_w[..., None]).sum() / jnp.maximum(data.fit_w.sum(), 1.0)
+    pool = coef_pooling(d.media_coef, data.fit_w) + coef_pooling(d.control_coef, data.fit_w)
     total = (base + tcfg.dag_weight * reg["dag"] + tcfg.sparsity_weight * reg["sparse"]
              + tcfg.l1_weight * reg["l1"] + tcfg.l2_weight * reg["l2"] + media_prior + seas_prior
-             + tcfg.media_l1_weight * media_l1)
+             + tcfg.media_l1_weight * media_l1 + tcfg.coef_pooling_weight * pool)
+    hill_prior = transform_prior(params, d, spec, data.prior, tcfg, data.fit_w)
+    if "seasonal_fourier_region" in params and data.prior is not None:
+        # Gaussian prior N(0, region_sd²) on each region's offset from the shared cycle, on the
+        # likelihood's scale (σ̂²/(2N)·Σ (o/sd)²)
+        o = params["seasonal_fourier_region"] / spec.config.seasonal_region_sd
+        hill_prior = hill_prior + data.prior.var / (2.0 * jnp.maximum(data.fit_w.sum(), 1.0)) * (o * o).sum()
+    total = total + hill_prior
     cal = jnp.float32(0.0)
     if data.lift is not None:
         from ..analysis.calibration import lift_loss
@@ -129,7 +188,7 @@ def objective(params, data: TrainData, spec: ModelSpec, tcfg: TrainConfig,
         cal = lift_loss(params, data, spec)
         total = total + tcfg.calibration_weight * cal
     sq = err * err
-    aux = {"loss": total, "base": base, "media_prior": media_prior, "seasonal_prior": seas_prior,
+    aux = {"loss": total, "base": base, "coef_pooling": pool, "hill_prior": hill_prior, "media_prior": media_prior, "seasonal_prior": seas_prior,
            "calibration": cal, **reg,
            "rmse_fit": jnp.sqrt(masked_mean(sq, data.fit_w)),
            "rmse_val": jnp.sqrt(masked_mean(sq, data.val_w)),

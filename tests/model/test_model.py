@@ -71,7 +71,8 @@ def test_acyclicity():
 
 
 @pytest.mark.parametrize("kw", [{}, {"dag_mode": "notears"}, {"dag_mode": "off"}, {"adstock": "weibull"},
-                                {"adstock": "normalized", "learn_trend": True}, {"attribution": "target"}])
+                                {"adstock": "normalized", "learn_trend": True}, {"attribution": "target"},
+                                {"seasonality": "decompose"}])
 def test_additive_decomposition(kw):
     s = spec(**kw)
     p = init(jax.random.PRNGKey(0), s)
@@ -142,3 +143,40 @@ def test_init_from_data_starts_near_the_target():
     assert 0.1 < share < 0.3
     g = transform_params(p, s)["hill_g"]
     assert jnp.all(g > 0.01)
+
+
+def test_fourier_seasonality_is_the_shared_cycle_plus_region_offsets():
+    from causalmmm_jax.model.mmm import fourier_features
+
+    s = spec(seasonal_harmonics=2)
+    p = init(jax.random.PRNGKey(0), s)
+    assert p["seasonal_fourier"].shape == (4,) and p["seasonal_fourier_region"].shape == (R, 4)
+    assert "seasonal_coeff" not in p and "seasonal_coeff" in init(jax.random.PRNGKey(0), spec(seasonality="decompose"))
+    x = inputs(t=104)
+    f = fourier_features(x.time, 2)
+    np.testing.assert_allclose(f[13], [1.0, 0.0, 0.0, -1.0], atol=1e-6)  # a quarter year: sin 1, cos(π) = −1
+    np.testing.assert_allclose(f[:52], f[52:], atol=1e-5)  # period 52 weeks
+    p = dict(p, seasonal_fourier=jnp.array([0.1, 0.0, 0.0, 0.05]),
+             seasonal_fourier_region=jnp.zeros((R, 4)).at[1, 0].set(0.02))
+    d = apply(p, x, s)
+    want = (jnp.array([[0.1, 0.0, 0.0, 0.05]] * R).at[1, 0].add(0.02) @ f.T) * d.scale
+    np.testing.assert_allclose(d.seasonality, want, rtol=1e-5, atol=1e-6)
+    assert float(d.seasonality.min()) < 0 < float(d.seasonality.max())  # a signed cycle
+
+
+def test_fourier_start_recovers_a_planted_cycle_and_pools_short_regions():
+    from causalmmm_jax.model.init import _fourier_start
+    from causalmmm_jax.model.mmm import fourier_features
+
+    rng = np.random.default_rng(0)
+    f = np.asarray(fourier_features(jnp.arange(100) / 52.0, 2), np.float64)
+    pooled = np.array([0.08, -0.03, 0.02, 0.01])
+    offsets = np.zeros((6, 4))
+    offsets[:5, 0] = rng.normal(0, 0.02, 5)
+    resid = (pooled + offsets) @ f.T + rng.normal(0, 0.01, (6, 100)) + rng.uniform(-1, 1, (6, 1))
+    w = np.ones((6, 100))
+    w[5, 4:] = 0  # region 5 has 4 weeks only
+    got_pooled, got_off = _fourier_start(f, resid, w, ridge=0.01 / 0.02 ** 2)
+    np.testing.assert_allclose(got_pooled, pooled, atol=0.01)
+    np.testing.assert_allclose(got_off[:5, 0], offsets[:5, 0], atol=0.01)
+    assert np.abs(got_off[5]).max() < 0.02  # the 4-week region stays near the shared cycle

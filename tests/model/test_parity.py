@@ -22,6 +22,7 @@ def load(mode):
     meta = json.loads(str(d["meta"]))
     sd = {k[3:]: d[k] for k in d.files if k.startswith("sd/")}
     cfg = ModelConfig(hidden_dim=meta["hidden_dim"], dropout=0.0, parameterization="clamped", hill_a_range=(2.0, 5.0),
+                      seasonality="decompose",
                       dag_mode=mode, dag_temperature=meta["dag_temperature"], burn_in_weeks=meta["burn_in_weeks"],
                       attribution="target")
     spec = ModelSpec(meta["n_regions"], meta["n_media"], meta["n_controls"], cfg)

@@ -1,0 +1,81 @@
+"""The attribution-identifying terms of the objective: Hill priors, coefficient pooling, and which
+parameters escape L1/L2 and weight decay."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from causalmmm_jax.config import Config, TrainConfig
+from causalmmm_jax.train.objective import TransformPrior, coef_pooling, is_structural, transform_prior
+from causalmmm_jax.train.optim import decay_mask
+
+from conftest import small_config
+
+
+def test_coef_pooling_is_zero_for_constant_coefficients_and_bounded():
+    w = jnp.ones((3, 10))
+    const = jnp.broadcast_to(jnp.array([0.2, -0.5, 1.0]), (3, 10, 3))
+    assert float(coef_pooling(const, w)) < 1e-6
+    varied = jax.random.normal(jax.random.PRNGKey(0), (3, 10, 3))
+    v = float(coef_pooling(varied, w))
+    assert 0.5 < v <= 1.0  # mostly variation around a mean near 0
+    assert float(coef_pooling(jnp.zeros((3, 10, 0)), w)) == 0.0
+    # cells with weight 0 do not count
+    spiky = const.at[:, 0].set(50.0)
+    assert float(coef_pooling(spiky, w.at[:, 0].set(0.0))) < 1e-6
+
+
+def test_coef_pooling_weight_flattens_the_coefficients(small_panel, small_data):
+    from causalmmm_jax.train.fit import fit
+
+    spread = {}
+    for weight in (0.0, 10.0):
+        r = fit(small_panel, small_config(epochs=200, early_stopping=False, coef_pooling_weight=weight),
+                mapping=small_data.mapping)
+        beta = np.asarray(r.decompose().media_coef)
+        spread[weight] = float((beta.std(axis=(0, 1)) / beta.mean(axis=(0, 1))).mean())
+    assert spread[10.0] < 0.5 * spread[0.0], spread
+
+
+def test_transform_prior_is_zero_at_its_centre_and_grows_away(small_fit):
+    r = small_fit
+    p = r.params
+    data = jax.tree_util.tree_map(jnp.asarray, r.prepared().inputs)
+    from causalmmm_jax.model.mmm import apply, transform_params
+
+    d = apply(p, data, r.spec)
+    w = jnp.ones(d.prediction.shape)
+    mean_a = (d.adstocked * w[..., None]).sum((0, 1)) / w.sum()
+    tp = transform_params(p, r.spec)
+    centre = TransformPrior(log_ratio0=jnp.log(tp["hill_g"]) - jnp.log(mean_a), a0=tp["hill_a"], var=jnp.float32(0.04))
+    tcfg = TrainConfig()
+    assert abs(float(transform_prior(p, d, r.spec, centre, tcfg, w))) < 1e-9
+    off = centre.replace(a0=centre.a0 + 1.0)  # every slope one prior sd away
+    got = float(transform_prior(p, d, r.spec, off, tcfg, w))
+    assert np.isclose(got, 0.04 / (2 * float(w.sum())) * r.spec.n_channels, rtol=1e-4)
+    assert float(transform_prior(p, d, r.spec, off, TrainConfig(transform_prior_weight=0.0), w)) == 0.0
+    assert float(transform_prior(p, d, r.spec, None, tcfg, w)) == 0.0
+
+
+def test_effect_sizes_and_seasonal_cycle_escape_l1_l2_and_weight_decay():
+    params = {"media_coeff_max_raw": jnp.zeros(3), "ctrl_coeff_max_raw": jnp.zeros(2),
+              "seasonal_fourier": jnp.zeros(4), "seasonal_fourier_region": jnp.zeros((2, 4)),
+              "coeff_head": {"dense_2": {"kernel": jnp.zeros((4, 3))}}}
+    mask = decay_mask(params, regularize_transforms=False)
+    assert not mask["media_coeff_max_raw"] and not mask["seasonal_fourier_region"]
+    assert mask["coeff_head"]["dense_2"]["kernel"]
+    assert decay_mask(params, regularize_transforms=True)["media_coeff_max_raw"]  # the original's choice
+    paths = [p for p, _ in jax.tree_util.tree_leaves_with_path(params)]
+    assert sum(is_structural(p) for p in paths) == 4
+
+
+def test_parity_preset_keeps_the_original_objective():
+    from causalmmm_jax.config import preset
+
+    c = preset("deepcausalmmm-1.0.21")
+    assert c.model.seasonality == "decompose" and c.train.transform_prior_weight == 0.0
+    assert c.train.coef_pooling_weight == 0.0 and c.train.regularize_transforms
+    d = Config()
+    assert d.model.seasonality == "fourier" and d.train.transform_prior_weight == 1.0
