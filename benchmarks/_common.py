@@ -342,26 +342,13 @@ def prepare_training(panel, cfg, n_seeds: int = 1):
     """Split, scale, seasonality, inputs and data-driven init (what ``fit`` does before training)."""
     import jax
 
-    from causalmmm_jax.data.scaling import fit_scaler
-    from causalmmm_jax.data.seasonality import fit_seasonality
-    from causalmmm_jax.data.split import temporal_split
-    from causalmmm_jax.model.init import init_from_data
-    from causalmmm_jax.model.mmm import ModelSpec
     from causalmmm_jax.train.ensemble import stack_trees
-    from causalmmm_jax.train.fit import train_data_for
-    from causalmmm_jax.train.prepare import prepare
+    from causalmmm_jax.train.fit import initial_params, prepare_data
 
-    split = temporal_split(panel.n_weeks, cfg.data)
-    fit_cells = split.fit_mask(panel.mask)
-    scaler = fit_scaler(panel, fit_cells, cfg.data)
-    seasonal = fit_seasonality(panel.target, fit_cells, cfg.data.seasonal_period)
-    prep = prepare(panel, scaler, seasonal, cfg.data.pad_weeks)
-    spec = ModelSpec(panel.n_regions, panel.n_channels, panel.n_controls, cfg.model)
-    data = train_data_for(prep, split, panel.mask)
+    split, scaler, seasonal, prep, spec, data = prepare_data(panel, cfg)
     seeds = [cfg.train.seed + i for i in range(n_seeds)]
     keys = [jax.random.PRNGKey(s) for s in seeds]
-    inits = [init_from_data(jax.random.fold_in(k, 0), spec, data.inputs, data.target, data.fit_w,
-                            cfg.model.init_media_share) for k in keys]
+    inits, data = initial_params(keys, spec, data, cfg)
     batched = n_seeds > 1
     return SimpleNamespace(panel=panel, cfg=cfg, split=split, scaler=scaler, seasonal=seasonal, prep=prep, spec=spec,
                            data=data, keys=keys, inits=inits, batched=batched, n_seeds=n_seeds,

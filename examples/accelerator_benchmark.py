@@ -16,7 +16,7 @@ from causalmmm_jax.data.synthetic import generate
 from causalmmm_jax.train.ensemble import batched_runner, stack_trees
 from causalmmm_jax.train.fit import train_data_for
 from causalmmm_jax.train.loop import init_state
-from causalmmm_jax.model.init import init_from_data
+from causalmmm_jax.model.data_init import init_from_data
 from causalmmm_jax.model import ModelSpec
 
 

@@ -17,14 +17,14 @@ from ..data.panel import ColumnMapping, Panel
 from ..data.scaling import ScalerState, fit_scaler
 from ..data.seasonality import SeasonalProfile, fit_seasonality
 from ..data.split import Split, temporal_split
-from ..model.init import init_from_data, within_region_variance
+from ..model.data_init import init_from_data, within_region_variance
 from ..model.mmm import Decomposition, ModelSpec, apply, transform_params
 from .ensemble import batched_runner, place_on_devices, stack_trees, unstack_tree
 from .loop import METRIC_NAMES, TrainState, init_state
 from .objective import TrainData, TransformPrior
 from .prepare import Prepared, prepare, slice_inputs
 
-__all__ = ["FitResult", "fit", "train_data_for"]
+__all__ = ["FitResult", "fit", "train_data_for", "prepare_data", "initial_params"]
 
 
 @dataclass
@@ -81,6 +81,29 @@ def train_data_for(prep: Prepared, split: Split, mask: np.ndarray, lift=None) ->
     return TrainData(inputs=slice_inputs(prep.inputs, stop), target=jnp.asarray(prep.target[:, :stop], jnp.float32),
                      fit_w=jnp.asarray(padm(split.fit_mask(mask))), val_w=jnp.asarray(padm(split.val_mask(mask))),
                      lift=lift)
+
+
+def prepare_data(panel: Panel, cfg: Config, lift=None):
+    """``(split, scaler, seasonal, prepared, spec, train_data)``: everything ``fit`` derives from the
+    panel before initialising parameters."""
+    split = temporal_split(panel.n_weeks, cfg.data)
+    fit_cells = split.fit_mask(panel.mask)
+    scaler = fit_scaler(panel, fit_cells, cfg.data)
+    seasonal = fit_seasonality(panel.target, fit_cells, cfg.data.seasonal_period)
+    prep = prepare(panel, scaler, seasonal, cfg.data.pad_weeks)
+    spec = ModelSpec(panel.n_regions, panel.n_channels, panel.n_controls, cfg.model)
+    if lift is not None:
+        from ..analysis.calibration import lift_data
+
+        lift = lift_data(lift, panel, scaler, split, cfg.data.pad_weeks)
+    return split, scaler, seasonal, prep, spec, train_data_for(prep, split, panel.mask, lift)
+
+
+def initial_params(keys, spec: ModelSpec, data: TrainData, cfg: Config) -> tuple[list[dict], TrainData]:
+    """Data-driven initial parameters per seed key, and ``data`` with the priors' centres attached."""
+    inits = [init_from_data(jax.random.fold_in(k, 0), spec, data.inputs, data.target, data.fit_w,
+                            cfg.model.init_media_share) for k in keys]
+    return inits, data.replace(prior=make_transform_prior(inits[0], spec, data))
 
 
 def make_transform_prior(params, spec: ModelSpec, data: TrainData) -> TransformPrior:
@@ -144,24 +167,12 @@ def fit(panel: Panel, config: Config | None = None, *, seeds: int = 1, seed: int
     tcfg = cfg.train
     base_seed = tcfg.seed if seed is None else seed
     seed_list = tuple(base_seed + i for i in range(seeds))
-    split = temporal_split(panel.n_weeks, cfg.data)
-    fit_cells = split.fit_mask(panel.mask)
-    scaler = fit_scaler(panel, fit_cells, cfg.data)
-    seasonal = fit_seasonality(panel.target, fit_cells, cfg.data.seasonal_period)
-    prep = prepare(panel, scaler, seasonal, cfg.data.pad_weeks)
-    spec = ModelSpec(panel.n_regions, panel.n_channels, panel.n_controls, cfg.model)
-    if lift is not None:
-        from ..analysis.calibration import lift_data
-
-        lift = lift_data(lift, panel, scaler, split, cfg.data.pad_weeks)
-    data = train_data_for(prep, split, panel.mask, lift)
+    split, scaler, seasonal, prep, spec, data = prepare_data(panel, cfg, lift)
 
     timing: dict[str, float] = {}
     t_start = time.perf_counter()
     keys = [jax.random.PRNGKey(s) for s in seed_list]
-    inits = [init_from_data(jax.random.fold_in(k, 0), spec, data.inputs, data.target, data.fit_w,
-                            cfg.model.init_media_share) for k in keys]
-    data = data.replace(prior=make_transform_prior(inits[0], spec, data))
+    inits, data = initial_params(keys, spec, data, cfg)
     batched = seeds > 1
     stack = stack_trees if batched else (lambda xs: xs[0])
     params = stack(inits)

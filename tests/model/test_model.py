@@ -9,7 +9,7 @@ from causalmmm_jax.config import ModelConfig
 from causalmmm_jax.model import ModelInputs, ModelSpec, apply, init, transform_params
 from causalmmm_jax.model import dag as dag_lib
 from causalmmm_jax.model import transforms as tf
-from causalmmm_jax.model.init import init_from_data
+from causalmmm_jax.model.data_init import init_from_data
 
 R, T, C, K = 3, 24, 4, 2
 
@@ -165,7 +165,7 @@ def test_fourier_seasonality_is_the_shared_cycle_plus_region_offsets():
 
 
 def test_fourier_start_recovers_a_planted_cycle_and_pools_short_regions():
-    from causalmmm_jax.model.init import _fourier_start
+    from causalmmm_jax.model.data_init import _fourier_start
     from causalmmm_jax.model.mmm import fourier_features
 
     rng = np.random.default_rng(0)
