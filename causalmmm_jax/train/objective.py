@@ -2,6 +2,11 @@
 
     L = Huber_δ(ŷ, y | fit cells) + w_dag·L_dag + w_sparse·L_sparse + w_l1·Σ|θ| + w_l2·Σθ²
         + L_media_prior + L_seasonal_prior + w_media·Σ_c mean(M_c) + w_cal·L_calibration
+        + L_hill_prior + L_seasonal_offsets + w_pool·L_pool
+
+``L_hill_prior`` and ``L_seasonal_offsets`` are Gaussian priors on the likelihood's scale
+(σ̂²/2N·Σz², see :func:`transform_prior`); ``L_pool`` pools the GRU's coefficients
+(:func:`coef_pooling`, weight 0 by default).
 
 Only observed cells of the fit block count (``TrainData.fit_w``): no padding, validation or
 holdout week enters the data term.  ``Σ|θ|`` and ``Σθ²`` run over the network weights; the
@@ -28,12 +33,14 @@ from ..config import TrainConfig
 from ..model import dag as dag_lib
 from ..model.mmm import Decomposition, ModelInputs, ModelSpec, apply, transform_params
 
-__all__ = ["TrainData", "TransformPrior", "transform_prior", "coef_pooling", "STRUCTURAL_PARAMS", "is_structural", "masked_mean", "regularizers", "objective"]
+__all__ = ["TrainData", "TransformPrior", "transform_prior", "seasonal_offset_prior", "coef_pooling",
+           "STRUCTURAL_PARAMS", "is_structural", "masked_mean", "regularizers", "objective"]
 
 #: Parameters excluded from L1/L2 and weight decay by default (transform and level scalars).
 STRUCTURAL_PARAMS = ("adstock_raw", "weibull_shape_raw", "weibull_scale_raw", "hill_a_raw", "hill_g_raw",
                      "dag_logits", "dag_mix_raw", "region_baseline", "global_bias", "prediction_scale",
-                     "seasonal_coeff", "seasonal_fourier", "seasonal_fourier_region", "trend_slope", "media_coeff_max_raw", "ctrl_coeff_max_raw", "trend_intercept")
+                     "seasonal_coeff", "seasonal_fourier", "seasonal_fourier_region", "trend_slope",
+                     "trend_intercept", "media_coeff_max_raw", "ctrl_coeff_max_raw")
 
 
 @struct.dataclass
@@ -81,6 +88,16 @@ def transform_prior(params, d: Decomposition, spec: ModelSpec, prior: TransformP
     z = (((jnp.log(tp["hill_g"]) - jnp.log(mean_a + 1e-8) - prior.log_ratio0) / tcfg.hill_g_prior_sd) ** 2
          + ((tp["hill_a"] - prior.a0) / tcfg.hill_a_prior_sd) ** 2)
     return tcfg.transform_prior_weight * prior.var / (2.0 * n) * z.sum()
+
+
+def seasonal_offset_prior(params, spec: ModelSpec, prior: TransformPrior | None, w):
+    """Gaussian prior N(0, ``model.seasonal_region_sd``²) on each region's offset from the shared
+    Fourier cycle, on the likelihood's scale: ``σ̂²/(2N)·Σ_r Σ_f (o_rf/sd)²`` (0 without Fourier
+    seasonality or without prior centres)."""
+    if prior is None or "seasonal_fourier_region" not in params:
+        return jnp.float32(0.0)
+    o = params["seasonal_fourier_region"] / spec.config.seasonal_region_sd
+    return prior.var / (2.0 * jnp.maximum(w.sum(), 1.0)) * (o * o).sum()
 
 
 def is_structural(path) -> bool:
@@ -175,12 +192,8 @@ def objective(params, data: TrainData, spec: ModelSpec, tcfg: TrainConfig,
              + tcfg.l1_weight * reg["l1"] + tcfg.l2_weight * reg["l2"] + media_prior + seas_prior
              + tcfg.media_l1_weight * media_l1 + tcfg.coef_pooling_weight * pool)
     hill_prior = transform_prior(params, d, spec, data.prior, tcfg, data.fit_w)
-    if "seasonal_fourier_region" in params and data.prior is not None:
-        # Gaussian prior N(0, region_sd²) on each region's offset from the shared cycle, on the
-        # likelihood's scale (σ̂²/(2N)·Σ (o/sd)²)
-        o = params["seasonal_fourier_region"] / spec.config.seasonal_region_sd
-        hill_prior = hill_prior + data.prior.var / (2.0 * jnp.maximum(data.fit_w.sum(), 1.0)) * (o * o).sum()
-    total = total + hill_prior
+    season_prior = seasonal_offset_prior(params, spec, data.prior, data.fit_w)
+    total = total + hill_prior + season_prior
     cal = jnp.float32(0.0)
     if data.lift is not None:
         from ..analysis.calibration import lift_loss
@@ -188,7 +201,8 @@ def objective(params, data: TrainData, spec: ModelSpec, tcfg: TrainConfig,
         cal = lift_loss(params, data, spec)
         total = total + tcfg.calibration_weight * cal
     sq = err * err
-    aux = {"loss": total, "base": base, "coef_pooling": pool, "hill_prior": hill_prior, "media_prior": media_prior, "seasonal_prior": seas_prior,
+    aux = {"loss": total, "base": base, "coef_pooling": pool, "hill_prior": hill_prior,
+           "seasonal_offset_prior": season_prior, "media_prior": media_prior, "seasonal_prior": seas_prior,
            "calibration": cal, **reg,
            "rmse_fit": jnp.sqrt(masked_mean(sq, data.fit_w)),
            "rmse_val": jnp.sqrt(masked_mean(sq, data.val_w)),
