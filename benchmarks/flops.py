@@ -199,7 +199,7 @@ def stage_profile(tr, repeats: int) -> dict:
     import jax
     import jax.numpy as jnp
 
-    from causalmmm_jax.model.network import CoefficientHead, TorchGRU
+    from causalmmm_jax.model.network import CoefficientHead, TorchGRU, gru_step
 
     spec = tr.spec
     r, t = tr.data.target.shape
@@ -218,14 +218,10 @@ def stage_profile(tr, repeats: int) -> dict:
     w = jnp.full((h, 3 * h), 0.01, jnp.float32)
     xi = jnp.ones((t, r, 3 * h), jnp.float32)
 
+    b_hn = jnp.zeros((h,), jnp.float32)
+
     def cell_scan(xi, w):  # the GRU's per-week work with the input projection precomputed
-        def cell(hc, xt):
-            hh = hc @ w
-            rg = jax.nn.sigmoid(xt[..., :h] + hh[..., :h])
-            z = jax.nn.sigmoid(xt[..., h:2 * h] + hh[..., h:2 * h])
-            n = jnp.tanh(xt[..., 2 * h:] + rg * hh[..., 2 * h:])
-            return (1.0 - z) * n + z * hc, None
-        return jax.lax.scan(cell, jnp.zeros((r, h), jnp.float32), xi)[0]
+        return jax.lax.scan(lambda hc, xt: (gru_step(hc, xt, w, b_hn), None), jnp.zeros((r, h), jnp.float32), xi)[0]
 
     out = {"shapes": {"regions": r, "weeks": t, "hidden": h, "gru_input": d_in},
            "gru_forward_seconds": _time(gru_sum, pg, x, repeats=repeats),

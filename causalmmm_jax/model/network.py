@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import flax.linen as nn
 
-__all__ = ["torch_uniform", "ControlMLP", "TorchGRU", "CoefficientHead"]
+__all__ = ["torch_uniform", "ControlMLP", "gru_step", "TorchGRU", "CoefficientHead"]
 
 
 def torch_uniform(bound: float):
@@ -41,6 +41,17 @@ class ControlMLP(nn.Module):
     def __call__(self, x, deterministic: bool = True):
         h = jnp.tanh(_torch_dense(self.features, x.shape[-1], "dense")(x))
         return nn.Dropout(self.dropout, deterministic=deterministic)(h)
+
+
+def gru_step(h, xt, w_h, b_hn):
+    """One week of the GRU: ``h [..., H]``, ``xt [..., 3H]`` = the week's input projection
+    (W_i x + b_i, gates r, z, n) → the next ``h``."""
+    h_dim = h.shape[-1]
+    hh = h @ w_h
+    r = jax.nn.sigmoid(xt[..., :h_dim] + hh[..., :h_dim])
+    z = jax.nn.sigmoid(xt[..., h_dim:2 * h_dim] + hh[..., h_dim:2 * h_dim])
+    n = jnp.tanh(xt[..., 2 * h_dim:] + r * (hh[..., 2 * h_dim:] + b_hn))
+    return (1.0 - z) * n + z * h
 
 
 class TorchGRU(nn.Module):
@@ -71,11 +82,7 @@ class TorchGRU(nn.Module):
         xi = jnp.moveaxis(x @ w_i + b_i, -2, 0)  # [T, ..., 3H]
 
         def cell(h, xt):
-            hh = h @ w_h
-            r = jax.nn.sigmoid(xt[..., :h_dim] + hh[..., :h_dim])
-            z = jax.nn.sigmoid(xt[..., h_dim:2 * h_dim] + hh[..., h_dim:2 * h_dim])
-            n = jnp.tanh(xt[..., 2 * h_dim:] + r * (hh[..., 2 * h_dim:] + b_hn))
-            h = (1.0 - z) * n + z * h
+            h = gru_step(h, xt, w_h, b_hn)
             return h, h
 
         init = jnp.broadcast_to(h0, xi.shape[1:-1] + (h_dim,))
