@@ -187,8 +187,7 @@ def objective(params, data: TrainData, spec: ModelSpec, tcfg: TrainConfig,
     media_prior, seas_prior = priors(params, d, data.fit_w, base, tcfg)
     # shrinkage of each channel's mean contribution (media ≥ 0, so this is an L1 penalty)
     media_l1 = (d.media * data.fit_w[..., None]).sum() / jnp.maximum(data.fit_w.sum(), 1.0)
-    pool = (coef_pooling(d.media_coef, data.fit_w) + coef_pooling(d.control_coef, data.fit_w)
-            if tcfg.coef_pooling_weight else jnp.float32(0.0))
+    pool = coef_pooling(d.media_coef, data.fit_w) + coef_pooling(d.control_coef, data.fit_w)
     total = (base + tcfg.dag_weight * reg["dag"] + tcfg.sparsity_weight * reg["sparse"]
              + tcfg.l1_weight * reg["l1"] + tcfg.l2_weight * reg["l2"] + media_prior + seas_prior
              + tcfg.media_l1_weight * media_l1 + tcfg.coef_pooling_weight * pool)
