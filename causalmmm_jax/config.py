@@ -30,7 +30,12 @@ __all__ = [
     "Config",
     "PRESETS",
     "preset",
+    "resolve_model_config",
+    "SEASONAL_MIN_FIT_WEEKS",
 ]
+
+#: ``model.seasonality="auto"`` fits the annual Fourier cycle only with at least two full years of fit weeks
+SEASONAL_MIN_FIT_WEEKS = 104
 
 
 def _choice(*options: Any):
@@ -161,11 +166,19 @@ class ModelConfig(_Section):
         acyclicity penalty) or ``"off"`` (no channel interactions).
     adstock: ``"geometric"`` (original, unnormalised), ``"normalized"`` ((1−α)-weighted) or
         ``"weibull"`` (delayed, Weibull-PDF weights over ``adstock_max_lag`` weeks).
-    seasonality: ``"fourier"`` (default: a learned annual cycle with ``seasonal_harmonics``
-        sine/cosine pairs at 52 weeks, shared by all regions plus a per-region offset with prior
-        sd ``seasonal_region_sd`` in scaled KPI units; signed, estimated jointly with the media) or
-        ``"decompose"`` (the original: ``softplus(c)·S`` with S the min–max'd statsmodels
-        decomposition of each region's training KPI, period 52 only with two full years).
+    seasonality: ``"auto"`` (default: ``"fourier"`` when the fit block holds two full years
+        (104 weeks), else ``"off"``: with less than two cycles an annual cycle cannot be told apart
+        from a trend, and its extrapolation into the holdout is a guess), ``"fourier"`` (a
+        learned annual cycle with ``seasonal_harmonics`` sine/cosine pairs at 52 weeks, shared by
+        all regions plus a per-region offset with prior sd ``seasonal_region_sd`` in scaled KPI
+        units; signed, estimated jointly with the media), ``"decompose"`` (the original:
+        ``softplus(c)·S`` with S the min–max'd statsmodels decomposition of each region's training
+        KPI, period 52 only with two full years) or ``"off"``.
+    trend: ``"knots"`` (default: a national time-varying baseline, piecewise linear between
+        knots every ``trend_knot_weeks`` weeks over the training weeks, centred (it carries no
+        level of its own), with a random-walk prior of sd ``trend_knot_sd`` (scaled KPI units)
+        per knot step; flat after the last knot, so forecasts hold the last level), ``"linear"``
+        (slope and intercept) or ``"off"`` (the original: no trend).
     """
 
     _section = "model"
@@ -185,8 +198,10 @@ class ModelConfig(_Section):
     attribution: str = field(default="source", metadata=_choice("source", "target"))
     burn_in_weeks: int = field(default=6, metadata=_num(0, integer=True))
     burn_in_method: str = field(default="exponential", metadata=_choice("exponential", "linear", "sigmoid"))
-    learn_trend: bool = field(default=False, metadata=_bool())
-    seasonality: str = field(default="fourier", metadata=_choice("fourier", "decompose"))
+    trend: str = field(default="knots", metadata=_choice("knots", "linear", "off"))
+    trend_knot_weeks: int = field(default=8, metadata=_num(1, integer=True))
+    trend_knot_sd: float = field(default=0.05, metadata=_num(0.0, lo_open=True))
+    seasonality: str = field(default="auto", metadata=_choice("auto", "fourier", "decompose", "off"))
     seasonal_harmonics: int = field(default=2, metadata=_num(1, 26, integer=True))
     seasonal_region_sd: float = field(default=0.02, metadata=_num(0.0, lo_open=True))
     media_coeff_max_init: float = field(default=1.0, metadata=_num())
@@ -217,6 +232,12 @@ class TrainConfig(_Section):
         (default, as the original), large = one constant effect per channel.
     schedule: ``"plateau"`` (reduce-on-plateau on the validation or train RMSE), ``"cosine"`` or
         ``"constant"``.
+    static_epochs / static_learning_rate: the structural pre-fit: before the GRU trains, the
+        model's structural part (adstock, Hill, DAG gates, one effect size per channel and control,
+        baselines, seasonality, trend) is fitted with constant coefficients (Adam at
+        ``static_learning_rate``, every epoch full batch, no early stopping); the GRU then learns
+        time variation around that fit. 0 skips it (the original starts the GRU from the
+        data-driven initialisation).
     """
 
     _section = "train"
@@ -230,6 +251,8 @@ class TrainConfig(_Section):
     huber_delta: float = field(default=0.25, metadata=_num(0.0, lo_open=True))
     coeff_clip: float = field(default=1.0, metadata=_num(0.0, lo_open=True))
     other_clip: float = field(default=2.0, metadata=_num(0.0, lo_open=True))
+    static_epochs: int = field(default=2000, metadata=_num(0, integer=True))
+    static_learning_rate: float = field(default=0.02, metadata=_num(0.0, lo_open=True))
     warm_start_epochs: int = field(default=50, metadata=_num(0, integer=True))
     warm_start_lr_factor: float = field(default=0.01, metadata=_num(0.0, lo_open=True))
     schedule: str = field(default="plateau", metadata=_choice("plateau", "cosine", "constant"))
@@ -359,12 +382,22 @@ class Config:
         return p
 
 
+def resolve_model_config(cfg: ModelConfig, n_fit_weeks: int) -> ModelConfig:
+    """``cfg`` with the data-dependent choices made: ``seasonality="auto"`` becomes ``"fourier"``
+    with at least :data:`SEASONAL_MIN_FIT_WEEKS` fit weeks, else ``"off"``."""
+    if cfg.seasonality != "auto":
+        return cfg
+    from dataclasses import replace
+
+    return replace(cfg, seasonality="fourier" if n_fit_weeks >= SEASONAL_MIN_FIT_WEEKS else "off")
+
+
 def _original() -> Config:
     return Config(
         data=DataConfig(media_scaling="sov", control_iqr="multiply", pad_weeks=6, validation_weeks=0),
         model=ModelConfig(parameterization="clamped", hill_a_range=(2.0, 5.0), attribution="target",
-                          seasonality="decompose"),
-        train=TrainConfig(prior_mode="dynamic", media_share_weight=0.5, seasonal_prior_weight=0.1,
+                          seasonality="decompose", trend="off"),
+        train=TrainConfig(prior_mode="dynamic", media_share_weight=0.5, seasonal_prior_weight=0.1, static_epochs=0,
                           early_stopping=False, regularize_transforms=True, transform_prior_weight=0.0),
     )
 

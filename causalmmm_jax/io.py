@@ -41,7 +41,7 @@ from .model.mmm import ModelSpec
 
 __all__ = ["save_model", "load_model", "FORMAT_VERSION", "MODEL_DIR"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MODEL_DIR = "model"
 
 
@@ -93,7 +93,7 @@ def save_model(result, run_dir: str | os.PathLike) -> Path:
         "version": __version__,
         "config": result.config.to_dict(),
         "spec": {"n_regions": result.spec.n_regions, "n_channels": result.spec.n_channels,
-                 "n_controls": result.spec.n_controls},
+                 "n_controls": result.spec.n_controls, "n_knots": result.spec.n_knots},
         "mapping": None if result.mapping is None else result.mapping.to_dict(),
         "channels": list(p.channels), "control_names": list(p.control_names), "target_name": p.target_name,
         "spend_columns": None if p.spend_columns is None else list(p.spend_columns),

@@ -103,9 +103,10 @@ def init_from_data(key: jax.Array, spec: ModelSpec, inputs: ModelInputs, target:
     kpi_total = float((tgt * w).sum())
     if media_total > 0 and init_media_share > 0:
         f = init_media_share * kpi_total / media_total
-        m_old = np.asarray(jax.nn.softplus(params["media_coeff_max_raw"])) + 0.1
-        m_new = np.maximum(m_old * f, 0.1 + 1e-3)
-        params["media_coeff_max_raw"] = jnp.asarray(tf.inv_softplus(m_new - 0.1))
+        m_old = np.asarray(tf.coef_ceiling(params["media_coeff_max_raw"], cfg.parameterization))
+        floor = 0.1 + 1e-3 if cfg.parameterization == "clamped" else 1e-6
+        m_new = np.maximum(m_old * f, floor)
+        params["media_coeff_max_raw"] = tf.raw_for_coef_ceiling(m_new, cfg.parameterization)
         params["stable_media_coeff"] = params["stable_media_coeff"] * jnp.asarray(m_new / m_old, jnp.float32)
         d = run(params, inputs, spec)
 

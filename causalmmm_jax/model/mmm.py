@@ -7,11 +7,15 @@ Forward pass per region r and week t (scaled units; see docs/concepts.md):
     X̃   = (1 − mix)·H + mix·(H @ W)         [R,T,C]   DAG interaction (unless dag_mode="off")
     F   = Dropout(tanh(Dense(z)))           [R,T,Kh]  control features
     h   = GRU([X̃, F])                       [R,T,H]   PyTorch gate equations, learnable h0
-    β   = σ(head(h))·(softplus(βmax)+0.1)   [R,T,C]   blended with a stable β over the burn-in weeks
-    γ   = tanh(head'(h))·(softplus(γmax)+0.1) [R,T,K]
-    ŷ   = s·(Σ_c X̃·β + Σ_k z·γ + base_r + season_r(t) + trend),   s = softplus(prediction_scale)
+    β   = σ(head(h))·softplus(βmax)         [R,T,C]   (+0.1 on the ceiling when "clamped", the original)
+    γ   = tanh(head'(h))·(softplus(γmax)+0.1) [R,T,K]  both blended with stable values over the burn-in weeks
+    ŷ   = s·(Σ_c X̃·β + Σ_k z·γ + base_r + season_r(t) + trend(t)),   s = softplus(prediction_scale)
     season_r(t) = Σ_k (a_k + a_rk)·sin(2πk·t) + (b_k + b_rk)·cos(2πk·t)   (t in years; "fourier")
                 | softplus(c_s)·S_r(t)                                   ("decompose", the original)
+    trend(t)    = Σ_j w_j(t)·(κ_j − mean κ)   piecewise linear between knots ("knots", national)
+
+Structural pre-fit (``spec.static``): the GRU is skipped and the heads see a zero state, so β and γ
+are constant (one effect per channel and control); see ``train/static.py``.
 
 Attribution (``model.attribution``): ``"source"`` (default) credits the DAG term
 ``β_j·mix_j·W_ij·H_i`` to channel i, whose media drives it, so removing a channel's media removes
@@ -38,17 +42,27 @@ from . import dag as dag_lib
 from . import transforms as tf
 from .network import CoefficientHead, ControlMLP, TorchGRU
 
-__all__ = ["ModelSpec", "ModelInputs", "Decomposition", "MMM", "init", "apply", "transform_params"]
+__all__ = ["ModelSpec", "ModelInputs", "Decomposition", "MMM", "init", "apply", "transform_params", "knot_count",
+           "knot_weights", "fourier_features"]
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Static sizes and switches (hashable: usable as a ``jit`` static argument)."""
+    """Static sizes and switches (hashable: usable as a ``jit`` static argument).
+
+    n_knots: knots of the national trend (``model.trend="knots"``), from the training weeks
+    (:func:`knot_count`); 0 or 1 = no trend.  static: the structural pre-fit's forward (constant
+    coefficients: the GRU is skipped and the heads see a zero state).  ``config.seasonality``
+    "auto" is resolved from the data by ``fit`` (:func:`~causalmmm_jax.config.resolve_model_config`);
+    a spec built by hand with "auto" uses the Fourier cycle.
+    """
 
     n_regions: int
     n_channels: int
     n_controls: int
     config: ModelConfig = ModelConfig()
+    n_knots: int = 0
+    static: bool = False
 
     @property
     def ctrl_hidden(self) -> int:
@@ -160,17 +174,21 @@ class MMM(nn.Module):
         interacted = dag_lib.blend(saturated, tp["W"], p["dag_mix_raw"]) if cfg.dag_mode != "off" else saturated
 
         # 3. recurrent coefficients
-        gru_in = interacted
-        if k:
-            feats = ControlMLP(spec.ctrl_hidden, cfg.dropout, name="ctrl_mlp")(x.controls, deterministic)
-            gru_in = jnp.concatenate([interacted, feats], axis=-1)
-        h = TorchGRU(cfg.hidden_dim, name="gru")(gru_in)
+        if spec.static:
+            h = jnp.zeros((1, 1, cfg.hidden_dim))
+        else:
+            gru_in = interacted
+            if k:
+                feats = ControlMLP(spec.ctrl_hidden, cfg.dropout, name="ctrl_mlp")(x.controls, deterministic)
+                gru_in = jnp.concatenate([interacted, feats], axis=-1)
+            h = TorchGRU(cfg.hidden_dim, name="gru")(gru_in)
         beta_max = self.param("media_coeff_max_raw", _const(cfg.media_coeff_max_init), (c,))
-        beta = jax.nn.sigmoid(CoefficientHead(cfg.hidden_dim, c, name="coeff_head")(h)) * (
-            jax.nn.softplus(beta_max) + 0.1)
+        beta = jax.nn.sigmoid(CoefficientHead(cfg.hidden_dim, c, name="coeff_head")(h)) * tf.coef_ceiling(beta_max, mode)
+        beta = jnp.broadcast_to(beta, interacted.shape)
         w_burn = tf.burn_in_weights(x.media.shape[-2], cfg.burn_in_weeks, cfg.burn_in_method)[:, None]
         stable_beta = self.param("stable_media_coeff", _const(lambda: 0.5 * (jax.nn.softplus(1.0) + 0.1)), (c,))
-        beta = w_burn * stable_beta + (1.0 - w_burn) * beta
+        if not spec.static:
+            beta = w_burn * stable_beta + (1.0 - w_burn) * beta
         if cfg.dag_mode != "off" and cfg.attribution == "source":
             # credit the parent part of X̃_j to the parent channel i whose media drives it:
             # M_i = H_i·((1 − mix_i)·β_i + Σ_j W_ij·mix_j·β_j); Σ_i M_i = Σ_j X̃_j·β_j exactly.
@@ -183,8 +201,10 @@ class MMM(nn.Module):
             gamma_max = self.param("ctrl_coeff_max_raw", _const(cfg.ctrl_coeff_max_init), (k,))
             gamma = jnp.tanh(CoefficientHead(cfg.hidden_dim, k, name="ctrl_coeff_head")(h)) * (
                 jax.nn.softplus(gamma_max) + 0.1)
+            gamma = jnp.broadcast_to(gamma, x.controls.shape)
             stable_gamma = self.param("stable_ctrl_coeff", nn.initializers.zeros, (k,))
-            gamma = w_burn * stable_gamma + (1.0 - w_burn) * gamma
+            if not spec.static:
+                gamma = w_burn * stable_gamma + (1.0 - w_burn) * gamma
         else:
             gamma = jnp.zeros(x.controls.shape)
         controls = x.controls * gamma
@@ -194,19 +214,25 @@ class MMM(nn.Module):
         gb = self.param("global_bias", _const(lambda: tf.inv_softplus(1e-3)), ())
         base = jax.nn.relu(jax.nn.softplus(rb[x.region]) + jax.nn.softplus(gb))[:, None]
         base = jnp.broadcast_to(base, x.seasonal.shape)
-        if cfg.seasonality == "fourier":
+        if cfg.seasonality in ("fourier", "auto"):
             # learned annual cycle: Σ_k a_k·sin(2πk·t) + b_k·cos(2πk·t), t in years, shared by all
             # regions plus a per-region offset (held near 0 by the seasonal prior in the objective)
             nf = 2 * cfg.seasonal_harmonics
             coef = (self.param("seasonal_fourier", nn.initializers.zeros, (nf,))
                     + self.param("seasonal_fourier_region", nn.initializers.zeros, (spec.n_regions, nf))[x.region])
             seas = coef @ fourier_features(x.time, cfg.seasonal_harmonics).T
+        elif cfg.seasonality == "off":
+            seas = jnp.zeros_like(x.seasonal)
         else:
             seas = jax.nn.softplus(self.param("seasonal_coeff", _const(lambda: tf.inv_softplus(0.1)), ())) * x.seasonal
-        if cfg.learn_trend:
+        if cfg.trend == "linear":
             slope = self.param("trend_slope", nn.initializers.zeros, ())
             icpt = self.param("trend_intercept", nn.initializers.zeros, ())
             trend = jnp.broadcast_to(slope * x.time + icpt, x.seasonal.shape)
+        elif cfg.trend == "knots" and spec.n_knots > 1:
+            knots = self.param("trend_knots", nn.initializers.zeros, (spec.n_knots,))
+            knots = knots - knots.mean()  # deviations around the region baselines: no level of its own
+            trend = jnp.broadcast_to(knot_weights(x.time, spec.n_knots, cfg.trend_knot_weeks) @ knots, x.seasonal.shape)
         else:
             trend = jnp.zeros_like(x.seasonal)
         s = jax.nn.softplus(self.param("prediction_scale", _const(lambda: tf.inv_softplus(1.0)), ()))
@@ -216,6 +242,19 @@ class MMM(nn.Module):
         return Decomposition(prediction=prediction, media=media, controls=controls, baseline=base,
                              seasonality=seas, trend=trend, media_coef=beta, control_coef=gamma,
                              adstocked=adstocked, saturated=saturated, interacted=interacted, scale=s)
+
+
+def knot_count(n_train_weeks: int, spacing: int) -> int:
+    """Knots at weeks 0, spacing, 2·spacing, ... up to the last training week."""
+    return (max(n_train_weeks, 1) - 1) // spacing + 1
+
+
+def knot_weights(time: jnp.ndarray, n_knots: int, spacing: int) -> jnp.ndarray:
+    """``[T] → [T, K]`` linear-interpolation weights onto knots at weeks 0, spacing, 2·spacing, ...
+    (time in years); before the first and after the last knot the nearest knot's value holds, so
+    a forecast keeps the trend's last level."""
+    pos = jnp.clip(time * 52.0 / spacing, 0.0, n_knots - 1.0)
+    return jnp.maximum(0.0, 1.0 - jnp.abs(pos[:, None] - jnp.arange(n_knots)))
 
 
 def fourier_features(time: jnp.ndarray, harmonics: int) -> jnp.ndarray:

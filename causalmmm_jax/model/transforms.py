@@ -28,6 +28,8 @@ __all__ = [
     "raw_for_decay",
     "raw_for_hill_a",
     "raw_for_hill_g",
+    "coef_ceiling",
+    "raw_for_coef_ceiling",
     "inv_softplus",
     "burn_in_weights",
 ]
@@ -73,6 +75,17 @@ def hill_g_from_raw(raw, g_min: float = 0.01, mode: str = "smooth"):
     if mode == "clamped":
         return jnp.clip(jax.nn.softplus(raw), 0.01, 1.0)
     return g_min + jax.nn.softplus(raw)
+
+
+def coef_ceiling(raw, mode: str = "smooth"):
+    """``[C]`` raw → a channel's effect ceiling M_c (β = σ(head)·M_c): softplus(raw) (smooth, can
+    reach 0 so a channel can have no effect) or softplus(raw) + 0.1 (clamped, the original)."""
+    return jax.nn.softplus(raw) + (0.1 if mode == "clamped" else 0.0)
+
+
+def raw_for_coef_ceiling(m, mode: str = "smooth"):
+    m = jnp.asarray(m, dtype=jnp.float32)
+    return inv_softplus(jnp.maximum(m - (0.1 if mode == "clamped" else 0.0), 1e-8))
 
 
 def raw_for_hill_g(g, g_min: float = 0.01, mode: str = "smooth"):

@@ -2,10 +2,10 @@
 
     L = Huber_δ(ŷ, y | fit cells) + w_dag·L_dag + w_sparse·L_sparse + w_l1·Σ|θ| + w_l2·Σθ²
         + L_media_prior + L_seasonal_prior + w_media·Σ_c mean(M_c) + w_cal·L_calibration
-        + L_hill_prior + L_seasonal_offsets + w_pool·L_pool
+        + L_hill_prior + L_seasonal_offsets + L_trend + w_pool·L_pool
 
-``L_hill_prior`` and ``L_seasonal_offsets`` are Gaussian priors on the likelihood's scale
-(σ̂²/2N·Σz², see :func:`transform_prior`); ``L_pool`` pools the GRU's coefficients
+``L_hill_prior``, ``L_seasonal_offsets`` and ``L_trend`` (random walk on the trend knots) are
+Gaussian priors on the likelihood's scale (σ̂²/2N·Σz², see :func:`transform_prior`); ``L_pool`` pools the GRU's coefficients
 (:func:`coef_pooling`, weight 0 by default).
 
 Only observed cells of the fit block count (``TrainData.fit_w``): no padding, validation or
@@ -33,14 +33,14 @@ from ..config import TrainConfig
 from ..model import dag as dag_lib
 from ..model.mmm import Decomposition, ModelInputs, ModelSpec, apply, transform_params
 
-__all__ = ["TrainData", "TransformPrior", "transform_prior", "seasonal_offset_prior", "coef_pooling",
+__all__ = ["TrainData", "TransformPrior", "transform_prior", "seasonal_offset_prior", "trend_prior", "coef_pooling",
            "STRUCTURAL_PARAMS", "is_structural", "masked_mean", "regularizers", "objective"]
 
 #: Parameters excluded from L1/L2 and weight decay by default (transform and level scalars).
 STRUCTURAL_PARAMS = ("adstock_raw", "weibull_shape_raw", "weibull_scale_raw", "hill_a_raw", "hill_g_raw",
                      "dag_logits", "dag_mix_raw", "region_baseline", "global_bias", "prediction_scale",
                      "seasonal_coeff", "seasonal_fourier", "seasonal_fourier_region", "trend_slope",
-                     "trend_intercept", "media_coeff_max_raw", "ctrl_coeff_max_raw")
+                     "trend_intercept", "trend_knots", "media_coeff_max_raw", "ctrl_coeff_max_raw")
 
 
 @struct.dataclass
@@ -98,6 +98,17 @@ def seasonal_offset_prior(params, spec: ModelSpec, prior: TransformPrior | None,
         return jnp.float32(0.0)
     o = params["seasonal_fourier_region"] / spec.config.seasonal_region_sd
     return prior.var / (2.0 * jnp.maximum(w.sum(), 1.0)) * (o * o).sum()
+
+
+def trend_prior(params, spec: ModelSpec, prior: TransformPrior | None, w):
+    """Random-walk prior on the trend knots, on the likelihood's scale:
+    ``σ̂²/(2N)·Σ_j ((κ_j − κ_{j−1})/model.trend_knot_sd)²`` (0 without a knot trend or prior centres).
+    Knots in weeks without fit cells (the validation block) follow their neighbours."""
+    if prior is None or "trend_knots" not in params:
+        return jnp.float32(0.0)
+    k = params["trend_knots"]
+    dk = (k[1:] - k[:-1]) / spec.config.trend_knot_sd
+    return prior.var / (2.0 * jnp.maximum(w.sum(), 1.0)) * (dk * dk).sum()
 
 
 def is_structural(path) -> bool:
@@ -193,7 +204,8 @@ def objective(params, data: TrainData, spec: ModelSpec, tcfg: TrainConfig,
              + tcfg.media_l1_weight * media_l1 + tcfg.coef_pooling_weight * pool)
     hill_prior = transform_prior(params, d, spec, data.prior, tcfg, data.fit_w)
     season_prior = seasonal_offset_prior(params, spec, data.prior, data.fit_w)
-    total = total + hill_prior + season_prior
+    trend_pr = trend_prior(params, spec, data.prior, data.fit_w)
+    total = total + hill_prior + season_prior + trend_pr
     cal = jnp.float32(0.0)
     if data.lift is not None:
         from ..analysis.calibration import lift_loss
@@ -202,7 +214,8 @@ def objective(params, data: TrainData, spec: ModelSpec, tcfg: TrainConfig,
         total = total + tcfg.calibration_weight * cal
     sq = err * err
     aux = {"loss": total, "base": base, "coef_pooling": pool, "hill_prior": hill_prior,
-           "seasonal_offset_prior": season_prior, "media_prior": media_prior, "seasonal_prior": seas_prior,
+           "seasonal_offset_prior": season_prior, "trend_prior": trend_pr, "media_prior": media_prior,
+           "seasonal_prior": seas_prior,
            "calibration": cal, **reg,
            "rmse_fit": jnp.sqrt(masked_mean(sq, data.fit_w)),
            "rmse_val": jnp.sqrt(masked_mean(sq, data.val_w)),

@@ -71,7 +71,7 @@ def test_acyclicity():
 
 
 @pytest.mark.parametrize("kw", [{}, {"dag_mode": "notears"}, {"dag_mode": "off"}, {"adstock": "weibull"},
-                                {"adstock": "normalized", "learn_trend": True}, {"attribution": "target"},
+                                {"adstock": "normalized", "trend": "linear"}, {"attribution": "target"},
                                 {"seasonality": "decompose"}])
 def test_additive_decomposition(kw):
     s = spec(**kw)
@@ -93,7 +93,7 @@ def test_source_and_target_attribution_share_the_total():
 
 
 def test_every_parameter_gets_a_finite_nonzero_gradient():
-    s = spec(learn_trend=True)
+    s = spec(trend="linear")
     x = inputs()
     p = init(jax.random.PRNGKey(0), s)
     y = jnp.ones((R, T))
