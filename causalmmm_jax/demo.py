@@ -24,7 +24,7 @@ def run_demo(out: Path, *, epochs: int | None = None, quick: bool = False) -> Pa
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    data = generate(0, n_regions=5 if quick else 20, n_weeks=70 if quick else 104)
+    data = generate(0, n_regions=5 if quick else 20, n_weeks=70 if quick else 156)
     csv = out / "data.csv"
     write_csv(data, csv)
     m = data.mapping

@@ -43,7 +43,7 @@ def json_safe(obj):
 
 def history_frame(result) -> pd.DataFrame:
     """Per-epoch metrics of the main phase (member 0 for ensembles)."""
-    h = {k: np.asarray(v) for k, v in result.history.items() if not k.startswith("warm_")}
+    h = {k: np.asarray(v) for k, v in result.history.items() if not k.startswith(("warm_", "static_"))}
     if not h:
         return pd.DataFrame()
     h = {k: (v[0] if v.ndim > 1 else v) for k, v in h.items()}

@@ -1,7 +1,12 @@
-"""``fit(panel, config) -> FitResult``: split, scale, initialise, train (one or N seeds), evaluate."""
+"""``fit(panel, config) -> FitResult``: split, scale, initialise, train (one or N seeds), evaluate.
+
+Training phases: the structural pre-fit (constant coefficients, ``train.static_epochs``), the warm
+start (``train.warm_start_epochs``), then the main phase with early stopping on the validation
+block; every phase runs as jit-compiled ``lax.scan`` chunks (vmapped over seeds for ensembles)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -12,19 +17,19 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._version import __version__
-from ..config import Config
+from ..config import Config, resolve_model_config
 from ..data.panel import ColumnMapping, Panel
 from ..data.scaling import ScalerState, fit_scaler
 from ..data.seasonality import SeasonalProfile, fit_seasonality
 from ..data.split import Split, temporal_split
 from ..model.data_init import init_from_data, within_region_variance
-from ..model.mmm import Decomposition, ModelSpec, apply, transform_params
+from ..model.mmm import Decomposition, ModelSpec, apply, dummy_inputs, knot_count, transform_params
 from .ensemble import batched_runner, place_on_devices, stack_trees, unstack_tree
 from .loop import METRIC_NAMES, TrainState, init_state
 from .objective import TrainData, TransformPrior
 from .prepare import Prepared, prepare, slice_inputs
 
-__all__ = ["FitResult", "fit", "train_data_for", "prepare_data", "initial_params"]
+__all__ = ["FitResult", "fit", "train_data_for", "prepare_data", "initial_params", "with_static_coefficients"]
 
 
 @dataclass
@@ -85,13 +90,16 @@ def train_data_for(prep: Prepared, split: Split, mask: np.ndarray, lift=None) ->
 
 def prepare_data(panel: Panel, cfg: Config, lift=None):
     """``(split, scaler, seasonal, prepared, spec, train_data)``: everything ``fit`` derives from the
-    panel before initialising parameters."""
+    panel before initialising parameters (``spec.config`` is ``cfg.model`` with its data-dependent
+    choices resolved, ``spec.n_knots`` the trend knots over the training weeks)."""
     split = temporal_split(panel.n_weeks, cfg.data)
     fit_cells = split.fit_mask(panel.mask)
     scaler = fit_scaler(panel, fit_cells, cfg.data)
     seasonal = fit_seasonality(panel.target, fit_cells, cfg.data.seasonal_period)
     prep = prepare(panel, scaler, seasonal, cfg.data.pad_weeks)
-    spec = ModelSpec(panel.n_regions, panel.n_channels, panel.n_controls, cfg.model)
+    model_cfg = resolve_model_config(cfg.model, split.n_fit)
+    n_knots = knot_count(split.n_train, model_cfg.trend_knot_weeks) if model_cfg.trend == "knots" else 0
+    spec = ModelSpec(panel.n_regions, panel.n_channels, panel.n_controls, model_cfg, n_knots=n_knots)
     if lift is not None:
         from ..analysis.calibration import lift_data
 
@@ -118,6 +126,17 @@ def make_transform_prior(params, spec: ModelSpec, data: TrainData) -> TransformP
     ratio = np.log(np.asarray(tp["hill_g"], np.float64)) - np.log(mean_a + 1e-8)
     return TransformPrior(log_ratio0=jnp.asarray(ratio, jnp.float32), a0=jnp.asarray(tp["hill_a"]),
                           var=jnp.float32(var))
+
+
+def with_static_coefficients(params, static_spec: ModelSpec) -> dict:
+    """``params`` with the burn-in's stable β and γ set to the structural fit's constant
+    coefficients, so the full model starts where the pre-fit ended."""
+    d = apply(params, dummy_inputs(static_spec), static_spec)
+    params = dict(params)
+    params["stable_media_coeff"] = d.media_coef[0, 0]
+    if "stable_ctrl_coeff" in params:
+        params["stable_ctrl_coeff"] = d.control_coef[0, 0]
+    return params
 
 
 def _run_phase(states: TrainState, data: TrainData, spec: ModelSpec, cfg: Config, *, warm: bool, n_epochs: int,
@@ -168,6 +187,7 @@ def fit(panel: Panel, config: Config | None = None, *, seeds: int = 1, seed: int
     base_seed = tcfg.seed if seed is None else seed
     seed_list = tuple(base_seed + i for i in range(seeds))
     split, scaler, seasonal, prep, spec, data = prepare_data(panel, cfg, lift)
+    cfg = dataclasses.replace(cfg, model=spec.config)  # the run records the resolved choices
 
     timing: dict[str, float] = {}
     t_start = time.perf_counter()
@@ -175,17 +195,26 @@ def fit(panel: Panel, config: Config | None = None, *, seeds: int = 1, seed: int
     inits, data = initial_params(keys, spec, data, cfg)
     batched = seeds > 1
     stack = stack_trees if batched else (lambda xs: xs[0])
+    unstack = (lambda t: unstack_tree(t, seeds)) if batched else (lambda t: [t])
     params = stack(inits)
     early = tcfg.early_stopping and split.n_val > 0
     history: dict[str, np.ndarray] = {}
+    if tcfg.static_epochs > 0:
+        static_spec = dataclasses.replace(spec, static=True)
+        states = stack([init_state(p, jax.random.fold_in(k, 3), tcfg, static=True) for p, k in zip(inits, keys)])
+        states = place_on_devices(states, devices) if batched else states
+        states, hs = _run_phase(states, data, static_spec, cfg, warm=False, n_epochs=tcfg.static_epochs,
+                                early_stop=False, batched=batched, progress=progress, timing=timing, tag="static")
+        history.update({f"static_{k}": v for k, v in hs.items()})
+        params = (jax.vmap(lambda p: with_static_coefficients(p, static_spec)) if batched
+                  else lambda p: with_static_coefficients(p, static_spec))(states.params)
     if tcfg.warm_start_epochs > 0:
-        states = stack([init_state(p, jax.random.fold_in(k, 1), tcfg, warm=True) for p, k in zip(inits, keys)])
+        states = stack([init_state(p, jax.random.fold_in(k, 1), tcfg, warm=True) for p, k in zip(unstack(params), keys)])
         states = place_on_devices(states, devices) if batched else states
         states, hw = _run_phase(states, data, spec, cfg, warm=True, n_epochs=tcfg.warm_start_epochs,
                                 early_stop=False, batched=batched, progress=progress, timing=timing, tag="warm")
         history.update({f"warm_{k}": v for k, v in hw.items()})
         params = states.params
-    unstack = (lambda t: unstack_tree(t, seeds)) if batched else (lambda t: [t])
     states = stack([init_state(p, jax.random.fold_in(k, 2), tcfg) for p, k in zip(unstack(params), keys)])
     states = place_on_devices(states, devices) if batched else states
     states, hm = _run_phase(states, data, spec, cfg, warm=False, n_epochs=tcfg.epochs, early_stop=early,
@@ -203,7 +232,8 @@ def fit(panel: Panel, config: Config | None = None, *, seeds: int = 1, seed: int
     timing["fit_seconds"] = time.perf_counter() - t_start
     epochs = int(np.max(np.asarray(states.epoch)))
     timing["seconds_per_epoch"] = timing["main_seconds"] / max(timing["main_epochs"], 1)
-    timing["compile_seconds"] = timing["main_compile_seconds"] + timing.get("warm_compile_seconds", 0.0)
+    timing["compile_seconds"] = (timing["main_compile_seconds"] + timing.get("warm_compile_seconds", 0.0)
+                                 + timing.get("static_compile_seconds", 0.0))
     best_epoch = int(np.max(np.asarray(states.best_epoch))) if early else None
     result = FitResult(config=cfg, spec=spec, params=final, scaler=scaler, seasonal=seasonal, split=split,
                        panel=panel, seeds=seed_list, history=history, timing=timing, epochs_run=epochs,

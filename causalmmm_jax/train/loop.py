@@ -5,7 +5,9 @@ One epoch = one full-batch step (all regions × training weeks).  ``run_chunk`` 
 host only looks at the state between chunks (progress, all-stopped check).  Everything in
 ``TrainState`` is a pytree, so the same functions ``vmap`` over seeds or hyper-parameters.
 
-Per epoch, inside the compiled program:
+Three phases run through the same chunks: the structural pre-fit (``spec.static``: constant
+coefficients, only the structural leaves move), the warm start (``warm``: MSE at a low rate) and
+the main phase.  Per epoch, inside the compiled program:
 1. loss and gradients (dropout key split from the state's key);
 2. a non-finite loss or gradient leaves params/optimiser state untouched and stops the run
    (``nonfinite``), keeping the last good parameters;
@@ -29,7 +31,7 @@ from ..config import TrainConfig
 from ..model import dag as dag_lib
 from ..model.mmm import ModelSpec, apply
 from .objective import TrainData, masked_mean, objective
-from .optim import current_lr, make_optimizer, make_warm_optimizer
+from .optim import current_lr, make_optimizer, make_static_optimizer, make_warm_optimizer
 
 __all__ = ["TrainState", "init_state", "make_chunk", "METRIC_NAMES"]
 
@@ -52,13 +54,15 @@ class TrainState:
     nonfinite: jnp.ndarray
 
 
-def _optimizer(tcfg: TrainConfig, params, warm: bool):
+def _optimizer(tcfg: TrainConfig, params, warm: bool, static: bool = False):
+    if static:
+        return make_static_optimizer(tcfg, params)
     return make_warm_optimizer(tcfg, params) if warm else make_optimizer(tcfg, params, tcfg.epochs)
 
 
-def init_state(params, key, tcfg: TrainConfig, warm: bool = False) -> TrainState:
-    """A fresh state for one phase (warm start or main) from ``params``."""
-    opt = _optimizer(tcfg, params, warm)
+def init_state(params, key, tcfg: TrainConfig, warm: bool = False, static: bool = False) -> TrainState:
+    """A fresh state for one phase (structural pre-fit, warm start or main) from ``params``."""
+    opt = _optimizer(tcfg, params, warm, static)
     f32 = jnp.float32
     return TrainState(
         params=params, opt_state=opt.init(params),
@@ -78,7 +82,7 @@ def _all_finite(tree) -> jnp.ndarray:
 
 def _epoch(state: TrainState, data: TrainData, spec: ModelSpec, tcfg: TrainConfig, warm: bool,
            n_epochs: int, early_stop: bool):
-    opt = _optimizer(tcfg, state.params, warm)
+    opt = _optimizer(tcfg, state.params, warm, spec.static)
     key, drop_key = jax.random.split(state.key)
     notears = state.notears if spec.config.dag_mode == "notears" else None
     (loss, aux), grads = jax.value_and_grad(objective, has_aux=True)(
@@ -98,7 +102,7 @@ def _epoch(state: TrainState, data: TrainData, spec: ModelSpec, tcfg: TrainConfi
     # NOTEARS warm-up switch and dual updates (main phase only), after the step as the original
     nt = state.notears
     h = jnp.float32(0.0)
-    if notears is not None and not warm:
+    if notears is not None and not warm and not spec.static:
         w = dag_lib.adjacency(params["dag_logits"], dag_lib.dag_mask(spec.n_channels, "notears"),
                               spec.config.dag_temperature)
         e = epoch - 1  # index of the epoch just run
@@ -112,7 +116,7 @@ def _epoch(state: TrainState, data: TrainData, spec: ModelSpec, tcfg: TrainConfi
     # validation and early stopping
     state = state.replace(params=params, opt_state=opt_state, notears=nt, key=key, epoch=epoch,
                           nonfinite=nonfinite, stopped=state.stopped | nonfinite)
-    if early_stop and not warm:
+    if early_stop and not warm and not spec.static:
         def evaluate(s):
             d = apply(s.params, data.inputs, spec)
             return jnp.sqrt(masked_mean((d.prediction - data.target) ** 2, data.val_w))
@@ -127,11 +131,19 @@ def _epoch(state: TrainState, data: TrainData, spec: ModelSpec, tcfg: TrainConfi
             best_epoch=jnp.where(improved, epoch, state.best_epoch), bad_evals=bad,
             stopped=state.stopped | (bad >= tcfg.patience))
     metrics = {"loss": loss, "base": aux["base"], "rmse_fit": aux["rmse_fit"], "rmse_val": state.last_val,
-               "media_share": aux["media_share"], "lr": jnp.float32(current_lr(state.opt_state, tcfg, epoch))
-               if not warm else jnp.float32(tcfg.learning_rate * tcfg.warm_start_lr_factor),
+               "media_share": aux["media_share"], "lr": _phase_lr(state.opt_state, tcfg, epoch, warm, spec.static),
                "dag": aux["dag"], "h": h}
     metrics = {k: jnp.where(running, v, jnp.nan) for k, v in metrics.items()}
     return state, metrics
+
+
+def _phase_lr(opt_state, tcfg: TrainConfig, epoch, warm: bool, static: bool):
+    if static:
+        return jnp.float32(optax.cosine_decay_schedule(tcfg.static_learning_rate, max(tcfg.static_epochs, 1),
+                                                       alpha=0.01)(epoch))
+    if warm:
+        return jnp.float32(tcfg.learning_rate * tcfg.warm_start_lr_factor)
+    return jnp.float32(current_lr(opt_state, tcfg, epoch))
 
 
 def make_chunk(spec: ModelSpec, tcfg: TrainConfig, *, warm: bool, n_epochs: int, length: int, early_stop: bool):

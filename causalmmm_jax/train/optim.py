@@ -8,6 +8,10 @@ decay skips the structural scalars (see ``objective.STRUCTURAL_PARAMS``) unless
 training loss, patience 300, factor 0.8), ``cosine`` (to ``min_lr`` over the run), ``constant``.
 
 Warm start: AdamW at lr × ``warm_start_lr_factor`` with one global clip at ``other_clip``.
+
+Structural pre-fit (``train.static_epochs``): Adam with a cosine decay from ``static_learning_rate``
+to 1 % of it over the pre-fit (so it settles instead of oscillating; clip ``other_clip``)
+on :func:`static_labels`' ``"static"`` leaves only; every other leaf gets a zero update.
 """
 
 from __future__ import annotations
@@ -18,13 +22,29 @@ import optax
 from ..config import TrainConfig
 from .objective import is_structural
 
-__all__ = ["param_labels", "decay_mask", "make_optimizer", "make_warm_optimizer", "current_lr"]
+__all__ = ["param_labels", "static_labels", "decay_mask", "make_optimizer", "make_warm_optimizer",
+           "make_static_optimizer", "current_lr"]
+
+#: the control head's output bias: with the GRU state at zero it is the (constant) control effect
+CTRL_BIAS_PATH = ("ctrl_coeff_head", "dense_2", "bias")
 
 
 def param_labels(params):
     """Pytree of ``"coeff"`` / ``"other"`` labels (the original's two clipping groups)."""
     def label(path, _):
         return "coeff" if any("coeff" in str(getattr(k, "key", "")).lower() for k in path) else "other"
+
+    return jax.tree_util.tree_map_with_path(label, params)
+
+
+def static_labels(params):
+    """``"static"`` for what the structural pre-fit trains (the structural scalars of
+    ``objective.STRUCTURAL_PARAMS`` but the control ceilings, plus the control head's output bias,
+    i.e. one effect per control), ``"frozen"`` for the rest (GRU, heads, stable coefficients)."""
+    def label(path, _):
+        keys = tuple(str(getattr(k, "key", "")) for k in path)
+        trained = keys == CTRL_BIAS_PATH or (is_structural(path) and "ctrl_coeff_max_raw" not in keys)
+        return "static" if trained else "frozen"
 
     return jax.tree_util.tree_map_with_path(label, params)
 
@@ -60,6 +80,13 @@ def make_optimizer(tcfg: TrainConfig, params, n_epochs: int) -> optax.GradientTr
 def make_warm_optimizer(tcfg: TrainConfig, params) -> optax.GradientTransformationExtraArgs:
     return optax.chain(optax.clip_by_global_norm(tcfg.other_clip),
                        _adamw(tcfg.learning_rate * tcfg.warm_start_lr_factor, tcfg, params))
+
+
+def make_static_optimizer(tcfg: TrainConfig, params) -> optax.GradientTransformationExtraArgs:
+    return optax.chain(optax.multi_transform(
+        {"static": optax.chain(optax.clip_by_global_norm(tcfg.other_clip), optax.adam(
+            optax.cosine_decay_schedule(tcfg.static_learning_rate, max(tcfg.static_epochs, 1), alpha=0.01))),
+         "frozen": optax.set_to_zero()}, static_labels(params)))
 
 
 def current_lr(opt_state, tcfg: TrainConfig, epoch) -> jax.Array:

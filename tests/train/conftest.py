@@ -1,7 +1,7 @@
 import pytest
 
-from causalmmm_jax.config import Config
 from causalmmm_jax.data.synthetic import generate
+from train_config import small_config
 
 
 @pytest.fixture(scope="session")
@@ -12,13 +12,6 @@ def small_data():
 @pytest.fixture(scope="session")
 def small_panel(small_data):
     return small_data.panel()
-
-
-def small_config(**train):
-    base = {"epochs": 40, "chunk_epochs": 20, "warm_start_epochs": 5}
-    base.update(train)
-    return Config().updated(model={"hidden_dim": 8}, data={"holdout_weeks": 8, "validation_weeks": 6,
-                                                          "min_train_weeks": 20}, train=base)
 
 
 @pytest.fixture(scope="session")

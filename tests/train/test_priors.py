@@ -11,7 +11,7 @@ from causalmmm_jax.config import Config, TrainConfig
 from causalmmm_jax.train.objective import TransformPrior, coef_pooling, is_structural, transform_prior
 from causalmmm_jax.train.optim import decay_mask
 
-from conftest import small_config
+from train_config import small_config
 
 
 def test_coef_pooling_is_zero_for_constant_coefficients_and_bounded():
@@ -77,5 +77,7 @@ def test_parity_preset_keeps_the_original_objective():
     c = preset("deepcausalmmm-1.0.21")
     assert c.model.seasonality == "decompose" and c.train.transform_prior_weight == 0.0
     assert c.train.coef_pooling_weight == 0.0 and c.train.regularize_transforms
+    assert c.model.trend == "off" and c.train.static_epochs == 0
     d = Config()
-    assert d.model.seasonality == "fourier" and d.train.transform_prior_weight == 1.0
+    assert d.model.seasonality == "auto" and d.train.transform_prior_weight == 1.0
+    assert d.model.trend == "knots" and d.train.static_epochs > 0
