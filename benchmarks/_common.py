@@ -355,14 +355,42 @@ def prepare_training(panel, cfg, n_seeds: int = 1):
                            stack=(stack_trees if batched else (lambda xs: xs[0])))
 
 
-def init_states(tr, params_list, *, warm: bool, fold: int):
+def init_states(tr, params_list, *, warm: bool, fold: int, static: bool = False):
     """Fresh per-seed train states stacked on the member axis (as ``fit``)."""
     import jax
 
     from causalmmm_jax.train.loop import init_state
 
-    return tr.stack([init_state(p, jax.random.fold_in(k, fold), tr.cfg.train, warm=warm)
+    return tr.stack([init_state(p, jax.random.fold_in(k, fold), tr.cfg.train, warm=warm, static=static)
                      for p, k in zip(params_list, tr.keys)])
+
+
+def run_static_phase(tr, timing: dict, *, compile_only: bool = False):
+    """The structural pre-fit as ``fit`` runs it (one chunk of ``train.static_epochs``); returns the
+    per-seed parameters the warm start begins from and fills ``timing['static_*']``."""
+    import dataclasses
+
+    import jax
+
+    from causalmmm_jax.train.ensemble import batched_runner
+    from causalmmm_jax.train.fit import with_static_coefficients
+
+    n = tr.cfg.train.static_epochs
+    timing["static_compile_seconds"] = timing["static_seconds"] = 0.0
+    if n <= 0:
+        return tr.inits
+    spec = dataclasses.replace(tr.spec, static=True)
+    states = init_states(tr, tr.inits, warm=False, fold=3, static=True)
+    runner = batched_runner(spec, tr.cfg.train, warm=False, n_epochs=n, length=n, early_stop=False,
+                            batched=tr.batched)
+    t0 = time.perf_counter()
+    compiled = runner.lower(states, tr.data).compile()
+    timing["static_compile_seconds"] = time.perf_counter() - t0
+    if compile_only:
+        return tr.inits
+    states, _, timing["static_seconds"] = run_chunk(compiled, states, tr.data)
+    fix = (jax.vmap if tr.batched else (lambda f: f))(lambda p: with_static_coefficients(p, spec))
+    return unstack(tr, fix(states.params))
 
 
 def unstack(tr, params):
