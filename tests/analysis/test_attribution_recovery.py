@@ -1,10 +1,13 @@
 """Recovery of planted channel shares on the synthetic generator (issue #4's criterion).
 
 Fit: :func:`conftest.fitted` (10 regions × 104 weeks, 4 channels + a null channel, hidden 32,
-default configuration otherwise: Fourier seasonality, Hill priors, early stopping on the
-validation block).  Measured on 2 CPU cores: every channel within 2 percentage points of the
-truth; the null channel takes ≈ 1.5 % of media (the issue's target is < 1 %: not met yet, so the
-test guards the measured level, 2 %)."""
+default configuration otherwise: structural pre-fit, national knot trend, no annual cycle (84 fit
+weeks < two years), Hill priors, early stopping on the validation block).  Measured on 2 CPU
+cores: tv −1.8, search −2.4, social +0.9, display +2.9 points; the null channel takes 0.4 % of
+media.  With train.seed 43 or 44 instead of 42 the main phase stops within 30 epochs and the
+shares stay at the pre-fit's (display +6.3, null 0.6–0.7 %): the null channel is robustly
+recovered, the split between the always-on channels and the saturated display channel leans on
+the Hill priors (docs/concepts.md §9)."""
 
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ def test_channel_shares_within_3_points(fitted, synthetic):
 def test_null_channel_small(fitted, synthetic):
     null = synthetic.truth.null_channel
     share = fitted.metrics["channels"][null]["share"]
-    assert share < 0.02, share
+    assert share < 0.01, share
 
 
 def test_transforms_move_toward_truth(fitted, synthetic):
