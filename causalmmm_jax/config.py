@@ -16,6 +16,7 @@ import json
 import math
 import os
 import tomllib
+import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -339,6 +340,8 @@ class Config:
             given = d.get(name, {})
             if not isinstance(given, dict):
                 raise ConfigError(f"[{name}] must be a table/object, got {type(given).__name__}.")
+            if name == "model":
+                given = _migrate_model_keys(given)
             parts[name] = section.from_dict({**current, **given})
         return cls(**parts)
 
@@ -380,6 +383,23 @@ class Config:
             raise ConfigError(f"config file {p} must end in .toml or .json.")
         atomic_write_text(p, text)
         return p
+
+
+def _migrate_model_keys(given: dict[str, Any]) -> dict[str, Any]:
+    """0.1 configuration files: ``learn_trend`` (bool, default false) is now ``trend``."""
+    if "learn_trend" not in given:
+        return given
+    given = dict(given)
+    legacy = given.pop("learn_trend")
+    if "trend" in given:
+        raise ConfigError("[model] sets both learn_trend (causalmmm-jax 0.1) and trend; "
+                          "delete learn_trend and keep trend.")
+    if not isinstance(legacy, bool):
+        raise ConfigError(f"model.learn_trend={legacy!r} must be true or false (or use model.trend).")
+    given["trend"] = "linear" if legacy else "off"
+    warnings.warn(f"model.learn_trend is from causalmmm-jax 0.1; read as trend = {given['trend']!r} "
+                  "(the default is now 'knots'). Replace it with model.trend.", FutureWarning, stacklevel=3)
+    return given
 
 
 def resolve_model_config(cfg: ModelConfig, n_fit_weeks: int) -> ModelConfig:

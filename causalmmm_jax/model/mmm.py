@@ -15,7 +15,8 @@ Forward pass per region r and week t (scaled units; see docs/concepts.md):
     trend(t)    = Σ_j w_j(t)·(κ_j − mean κ)   piecewise linear between knots ("knots", national)
 
 Structural pre-fit (``spec.static``): the GRU is skipped and the heads see a zero state, so β and γ
-are constant (one effect per channel and control); see ``train/static.py``.
+are constant (one effect per channel and control); ``train.fit`` runs it before the warm start
+(docs/concepts.md §8).
 
 Attribution (``model.attribution``): ``"source"`` (default) credits the DAG term
 ``β_j·mix_j·W_ij·H_i`` to channel i, whose media drives it, so removing a channel's media removes

@@ -31,7 +31,7 @@ from ..config import TrainConfig
 from ..model import dag as dag_lib
 from ..model.mmm import ModelSpec, apply
 from .objective import TrainData, masked_mean, objective
-from .optim import current_lr, make_optimizer, make_static_optimizer, make_warm_optimizer
+from .optim import current_lr, make_optimizer, make_static_optimizer, make_warm_optimizer, static_schedule
 
 __all__ = ["TrainState", "init_state", "make_chunk", "METRIC_NAMES"]
 
@@ -139,8 +139,7 @@ def _epoch(state: TrainState, data: TrainData, spec: ModelSpec, tcfg: TrainConfi
 
 def _phase_lr(opt_state, tcfg: TrainConfig, epoch, warm: bool, static: bool):
     if static:
-        return jnp.float32(optax.cosine_decay_schedule(tcfg.static_learning_rate, max(tcfg.static_epochs, 1),
-                                                       alpha=0.01)(epoch))
+        return jnp.float32(static_schedule(tcfg)(epoch))
     if warm:
         return jnp.float32(tcfg.learning_rate * tcfg.warm_start_lr_factor)
     return jnp.float32(current_lr(opt_state, tcfg, epoch))

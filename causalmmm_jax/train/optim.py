@@ -23,7 +23,7 @@ from ..config import TrainConfig
 from .objective import is_structural
 
 __all__ = ["param_labels", "static_labels", "decay_mask", "make_optimizer", "make_warm_optimizer",
-           "make_static_optimizer", "current_lr"]
+           "make_static_optimizer", "static_schedule", "current_lr"]
 
 #: the control head's output bias: with the GRU state at zero it is the (constant) control effect
 CTRL_BIAS_PATH = ("ctrl_coeff_head", "dense_2", "bias")
@@ -82,11 +82,15 @@ def make_warm_optimizer(tcfg: TrainConfig, params) -> optax.GradientTransformati
                        _adamw(tcfg.learning_rate * tcfg.warm_start_lr_factor, tcfg, params))
 
 
-def make_static_optimizer(tcfg: TrainConfig, params) -> optax.GradientTransformationExtraArgs:
-    return optax.chain(optax.multi_transform(
-        {"static": optax.chain(optax.clip_by_global_norm(tcfg.other_clip), optax.adam(
-            optax.cosine_decay_schedule(tcfg.static_learning_rate, max(tcfg.static_epochs, 1), alpha=0.01))),
-         "frozen": optax.set_to_zero()}, static_labels(params)))
+def static_schedule(tcfg: TrainConfig) -> optax.Schedule:
+    """The pre-fit's learning rate by epoch: cosine from ``static_learning_rate`` to 1 % of it."""
+    return optax.cosine_decay_schedule(tcfg.static_learning_rate, max(tcfg.static_epochs, 1), alpha=0.01)
+
+
+def make_static_optimizer(tcfg: TrainConfig, params) -> optax.GradientTransformation:
+    return optax.multi_transform(
+        {"static": optax.chain(optax.clip_by_global_norm(tcfg.other_clip), optax.adam(static_schedule(tcfg))),
+         "frozen": optax.set_to_zero()}, static_labels(params))
 
 
 def current_lr(opt_state, tcfg: TrainConfig, epoch) -> jax.Array:

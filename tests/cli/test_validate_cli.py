@@ -15,6 +15,7 @@ import pytest
 from causalmmm_jax import __version__
 from causalmmm_jax.cli import main
 from causalmmm_jax.config import Config, preset
+from causalmmm_jax.errors import ConfigError
 
 MAP_ARGS = ["--region", "region", "--time", "week", "--target", "sales", "--media", "*_imps",
             "--controls", "ctrl_*"]
@@ -216,6 +217,18 @@ def test_config_toml_json_preset(capsys):
     assert tomllib.loads(out) == preset("deepcausalmmm-1.0.21").to_dict()
     code, _, err = run(capsys, "config", "--preset", "nope")
     assert code == 2 and "'nope'" in err
+
+
+def test_legacy_learn_trend_key_is_read_with_a_warning():
+    """A 0.1 configuration file's ``learn_trend`` maps onto ``trend`` (true → linear, false → off)."""
+    for legacy, trend in ((True, "linear"), (False, "off")):
+        with pytest.warns(FutureWarning, match="learn_trend"):
+            cfg = Config.from_dict({"model": {"learn_trend": legacy}})
+        assert cfg.model.trend == trend
+    with pytest.raises(ConfigError, match="both learn_trend"):
+        Config.from_dict({"model": {"learn_trend": True, "trend": "knots"}})
+    with pytest.raises(ConfigError, match="true or false"):
+        Config.from_dict({"model": {"learn_trend": "yes"}})
 
 
 def test_internal_error_exit_1(capsys, csv_file, monkeypatch):
