@@ -105,7 +105,9 @@ def training_curves(history: pd.DataFrame) -> go.Figure:
             fig.add_trace(go.Scatter(x=ep, y=round_sig(h[col]), name=name, line=dict(color=color)), 1, 2)
     fig.update_yaxes(type="log", row=1, col=1)
     fig.update_xaxes(title_text="epoch", tickformat="d")
-    return _base_layout(fig, "Training curves", height=360)
+    # legend below the plots: above them it would cover the subplot titles
+    return _base_layout(fig, "Training curves", height=380, margin=dict(l=60, r=20, t=60, b=90),
+                        legend=dict(orientation="h", yanchor="top", y=-0.3, xanchor="right", x=1.0))
 
 
 # --------------------------------------------------------------------------- fit
