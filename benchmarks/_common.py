@@ -370,9 +370,6 @@ def run_static_phase(tr, timing: dict, *, compile_only: bool = False):
     per-seed parameters the warm start begins from and fills ``timing['static_*']``."""
     import dataclasses
 
-    import jax
-
-    from causalmmm_jax.train.ensemble import batched_runner
     from causalmmm_jax.train.fit import with_static_coefficients
 
     n = tr.cfg.train.static_epochs
@@ -381,16 +378,12 @@ def run_static_phase(tr, timing: dict, *, compile_only: bool = False):
         return tr.inits
     spec = dataclasses.replace(tr.spec, static=True)
     states = init_states(tr, tr.inits, warm=False, fold=3, static=True)
-    runner = batched_runner(spec, tr.cfg.train, warm=False, n_epochs=n, length=n, early_stop=False,
-                            batched=tr.batched)
-    t0 = time.perf_counter()
-    compiled = runner.lower(states, tr.data).compile()
-    timing["static_compile_seconds"] = time.perf_counter() - t0
+    compiled, timing["static_compile_seconds"], _ = compile_runner(tr, states, warm=False, n_epochs=n, length=n,
+                                                                  spec=spec)
     if compile_only:
         return tr.inits
     states, _, timing["static_seconds"] = run_chunk(compiled, states, tr.data)
-    fix = (jax.vmap if tr.batched else (lambda f: f))(lambda p: with_static_coefficients(p, spec))
-    return unstack(tr, fix(states.params))
+    return unstack(tr, with_static_coefficients(states.params, spec, batched=tr.batched))
 
 
 def unstack(tr, params):
@@ -401,11 +394,12 @@ def unstack(tr, params):
     return [jax.tree_util.tree_map(lambda a: a[i], params) for i in range(tr.n_seeds)]
 
 
-def compile_runner(tr, states, *, warm: bool, n_epochs: int, length: int, early_stop: bool = False):
-    """(compiled chunk, compile seconds) for ``length`` epochs per call (``n_epochs`` in the phase)."""
+def compile_runner(tr, states, *, warm: bool, n_epochs: int, length: int, early_stop: bool = False, spec=None):
+    """(compiled chunk, compile seconds, runner) for ``length`` epochs per call (``n_epochs`` in the
+    phase); ``spec`` defaults to ``tr.spec`` (the pre-fit passes its static spec)."""
     from causalmmm_jax.train.ensemble import batched_runner
 
-    runner = batched_runner(tr.spec, tr.cfg.train, warm=warm, n_epochs=n_epochs, length=length,
+    runner = batched_runner(spec or tr.spec, tr.cfg.train, warm=warm, n_epochs=n_epochs, length=length,
                             early_stop=early_stop, batched=tr.batched)
     t0 = time.perf_counter()
     compiled = runner.lower(states, tr.data).compile()

@@ -128,9 +128,12 @@ def make_transform_prior(params, spec: ModelSpec, data: TrainData) -> TransformP
                           var=jnp.float32(var))
 
 
-def with_static_coefficients(params, static_spec: ModelSpec) -> dict:
+def with_static_coefficients(params, static_spec: ModelSpec, *, batched: bool = False) -> dict:
     """``params`` with the burn-in's stable β and γ set to the structural fit's constant
-    coefficients, so the full model starts where the pre-fit ended."""
+    coefficients, so the full model starts where the pre-fit ended (``batched``: ``params``
+    stacked over ensemble members)."""
+    if batched:
+        return jax.vmap(lambda p: with_static_coefficients(p, static_spec))(params)
     d = apply(params, dummy_inputs(static_spec), static_spec)
     params = dict(params)
     params["stable_media_coeff"] = d.media_coef[0, 0]
@@ -206,8 +209,7 @@ def fit(panel: Panel, config: Config | None = None, *, seeds: int = 1, seed: int
         states, hs = _run_phase(states, data, static_spec, cfg, warm=False, n_epochs=tcfg.static_epochs,
                                 early_stop=False, batched=batched, progress=progress, timing=timing, tag="static")
         history.update({f"static_{k}": v for k, v in hs.items()})
-        params = (jax.vmap(lambda p: with_static_coefficients(p, static_spec)) if batched
-                  else lambda p: with_static_coefficients(p, static_spec))(states.params)
+        params = with_static_coefficients(states.params, static_spec, batched=batched)
     if tcfg.warm_start_epochs > 0:
         states = stack([init_state(p, jax.random.fold_in(k, 1), tcfg, warm=True) for p, k in zip(unstack(params), keys)])
         states = place_on_devices(states, devices) if batched else states

@@ -96,8 +96,7 @@ def seasonal_offset_prior(params, spec: ModelSpec, prior: TransformPrior | None,
     seasonality or without prior centres)."""
     if prior is None or "seasonal_fourier_region" not in params:
         return jnp.float32(0.0)
-    o = params["seasonal_fourier_region"] / spec.config.seasonal_region_sd
-    return prior.var / (2.0 * jnp.maximum(w.sum(), 1.0)) * (o * o).sum()
+    return _gaussian_prior(params["seasonal_fourier_region"] / spec.config.seasonal_region_sd, prior, w)
 
 
 def trend_prior(params, spec: ModelSpec, prior: TransformPrior | None, w):
@@ -107,8 +106,12 @@ def trend_prior(params, spec: ModelSpec, prior: TransformPrior | None, w):
     if prior is None or "trend_knots" not in params:
         return jnp.float32(0.0)
     k = params["trend_knots"]
-    dk = (k[1:] - k[:-1]) / spec.config.trend_knot_sd
-    return prior.var / (2.0 * jnp.maximum(w.sum(), 1.0)) * (dk * dk).sum()
+    return _gaussian_prior((k[1:] - k[:-1]) / spec.config.trend_knot_sd, prior, w)
+
+
+def _gaussian_prior(z, prior: TransformPrior, w):
+    """``σ̂²/(2N)·Σz²``: a standard-normal prior on ``z`` counted on the likelihood's scale (N fit cells)."""
+    return prior.var / (2.0 * jnp.maximum(w.sum(), 1.0)) * (z * z).sum()
 
 
 def is_structural(path) -> bool:
