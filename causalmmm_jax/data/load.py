@@ -107,12 +107,16 @@ def panel_from_frame(df: pd.DataFrame, mapping: ColumnMapping, *, missing_media:
     problems: list[str] = []
     allow_nan = missing_media == "zero"
 
+    read: dict[str, np.ndarray] = {}  # a column that is both media and spend is read and checked once
+
     def block(cols: tuple[str, ...], role: str, *, allow: bool, nonneg: bool) -> np.ndarray:
         out = np.zeros((len(df), len(cols)), dtype=np.float64)
         for j, c in enumerate(cols):
-            x, bad = v.numeric_values(df[c], problems)
-            problems.extend(v.value_problems(x, bad, c, role, allow_nan=allow, nonnegative=nonneg))
-            out[:, j] = x
+            if c not in read:
+                x, bad = v.numeric_values(df[c], problems)
+                problems.extend(v.value_problems(x, bad, c, role, allow_nan=allow, nonnegative=nonneg))
+                read[c] = x
+            out[:, j] = read[c]
         return out
 
     y = block((m.target,), "target", allow=False, nonneg=False)[:, 0]
@@ -188,7 +192,8 @@ def panel_summary(panel: Panel) -> dict[str, Any]:
     for j, c in enumerate(panel.channels):
         add(c, panel.media[..., j])
     for j, c in enumerate(panel.spend_columns or ()):
-        add(c, panel.spend[..., j])  # type: ignore[index]
+        if c not in panel.channels:  # spend-only data: the media column already has its entry
+            add(c, panel.spend[..., j])  # type: ignore[index]
     for j, c in enumerate(panel.control_names):
         add(c, panel.controls[..., j])
     return {

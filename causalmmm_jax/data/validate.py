@@ -111,11 +111,12 @@ def resolve_mapping(mapping: ColumnMapping, columns: Sequence[str]) -> ColumnMap
                        *expanded.items()):
         for c in cols:
             roles.setdefault(c, []).append(role)
-    clashes = {c: r for c, r in roles.items() if len(r) > 1}
+    # a spend column may also be its own channel's media column (spend-only data: spend is the exposure)
+    clashes = {c: r for c, r in roles.items() if len(r) > 1 and sorted(r) != ["media", "spend"]}
     if clashes:
         desc = "; ".join(f"column {c!r} is used as {' and '.join(r)}" for c, r in clashes.items())
-        raise DataError(f"{desc}. Each column can have one role only: narrow the names or patterns so they do "
-                        "not overlap.")
+        raise DataError(f"{desc}. Each column can have one role only (a spend column may also be its own "
+                        "channel's media column): narrow the names or patterns so they do not overlap.")
     spend = expanded["spend"] or None
     if spend is not None and len(spend) != len(expanded["media"]):
         raise DataError(
@@ -123,6 +124,13 @@ def resolve_mapping(mapping: ColumnMapping, columns: Sequence[str]) -> ColumnMap
             f"{spend} for {len(expanded['media'])} media column(s) {expanded['media']}. Give one spend column "
             "per media column, in the same order, or no spend columns."
         )
+    if spend is not None:
+        crossed = [(m, s) for m, s in zip(expanded["media"], spend) if s != m and s in expanded["media"]]
+        if crossed:
+            desc = "; ".join(f"media column {m!r} is paired with spend column {s!r}, which is another "
+                             f"channel's media column" for m, s in crossed)
+            raise DataError(f"{desc}. A column that is both media and spend must be its own channel's spend: "
+                            "list spend columns in the same order as the media columns.")
     return ColumnMapping(region=mapping.region, time=mapping.time, target=mapping.target,
                          media=tuple(expanded["media"]), controls=tuple(expanded["controls"]), spend=
                          None if spend is None else tuple(spend))

@@ -83,6 +83,42 @@ def test_column_in_two_roles(long_frame):
         build(df, m)
 
 
+def test_spend_only_column_is_media_and_spend(long_frame):
+    """Spend-only data: the same columns as media and as spend (paired by order)."""
+    df = long_frame(n_regions=2, n_weeks=4, spend=True)
+    m = ColumnMapping(region="region", time="week", target="sales", media=("*_spend",), spend=("*_spend",))
+    p = build(df, m)
+    assert p.channels == p.spend_columns == ("tv_spend", "radio_spend")
+    np.testing.assert_array_equal(p.spend, p.media)
+    assert p.media[0, 0, 0] == df["tv_spend"].iloc[0]
+
+
+def test_spend_only_bad_values_reported_once(long_frame):
+    df = long_frame(n_regions=1, n_weeks=4, spend=True)
+    df.loc[2, "tv_spend"] = -1.0
+    m = ColumnMapping(region="region", time="week", target="sales", media=("*_spend",), spend=("*_spend",))
+    with pytest.raises(DataError) as e:
+        build(df, m)
+    msg = str(e.value)
+    assert msg.count("'tv_spend'") == 1 and "media column 'tv_spend' has 1 negative value(s)" in msg
+
+
+def test_spend_column_of_another_channels_media(long_frame):
+    df = long_frame(n_regions=1, n_weeks=3, spend=True)
+    m = ColumnMapping(region="region", time="week", target="sales", media=("tv_spend", "radio_spend"),
+                      spend=("radio_spend", "tv_spend"))
+    with pytest.raises(DataError, match="media column 'tv_spend' is paired with spend column 'radio_spend'"):
+        build(df, m)
+
+
+def test_spend_overlapping_controls_is_still_an_error(long_frame):
+    df = long_frame(n_regions=1, n_weeks=3, spend=True)
+    m = ColumnMapping(region="region", time="week", target="sales", media=("*_spend",), spend=("*_spend",),
+                      controls=("tv_spend",))
+    with pytest.raises(DataError, match="'tv_spend' is used as media and controls and spend"):
+        build(df, m)
+
+
 def test_target_matched_by_media_pattern(long_frame):
     df = long_frame(n_regions=1, n_weeks=3)
     m = ColumnMapping(region="region", time="week", target="sales", media=("s*",))
