@@ -139,8 +139,11 @@ def regularizers(params, spec: ModelSpec, tcfg: TrainConfig, notears: dag_lib.No
                                tcfg.notears_lambda1, tcfg.notears_group_l1)
     else:
         dag = jnp.float32(0.0)
+    # the GRU's weights and biases, as the original's Σ over gru.parameters(): the learnable initial
+    # state h0 is the model's own parameter there, not the GRU's
+    gru = {k: v for k, v in params["gru"].items() if k != "h0"}
     sparse = jnp.abs(params["stable_media_coeff"]).sum() + 0.1 * sum(
-        jnp.abs(v).sum() for v in jax.tree_util.tree_leaves(params["gru"]))
+        jnp.abs(v).sum() for v in jax.tree_util.tree_leaves(gru))
     if "stable_ctrl_coeff" in params:
         sparse = sparse + jnp.abs(params["stable_ctrl_coeff"]).sum()
     l1, l2 = _abs_sq_sums(params, tcfg.regularize_transforms)
