@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes", "atomic_write_text"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "writable_dir"]
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -31,3 +31,21 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def writable_dir(out: str | os.PathLike) -> Path:
+    """``out`` created if needed and checked writable (a probe file written and removed); a
+    :class:`~causalmmm_jax.errors.UserError` naming the folder otherwise.  Commands call it before
+    any long work, so a bad ``--out`` fails in a second, not after the fit."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        from .errors import UserError
+
+        raise UserError(f"cannot write to the output directory {out}: {e.strerror or e}. "
+                        "Choose another --out folder.") from None
+    return out

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._io_util import atomic_write_text
+from ._io_util import atomic_write_text, writable_dir
 from .analysis.contributions import long_table, original_units
 from .io import save_model
 
@@ -54,17 +54,7 @@ def history_frame(result) -> pd.DataFrame:
 
 def write_run(result, out: str | os.PathLike) -> Path:
     """Write everything of ``result`` into ``out`` (created if needed)."""
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as e:
-        from .errors import UserError
-
-        raise UserError(f"cannot write to the output directory {out}: {e.strerror or e}. "
-                        "Choose another --out folder.") from None
+    out = writable_dir(out)
     p = result.panel
     atomic_write_text(out / "metrics.json", json.dumps(json_safe(result.metrics), indent=2) + "\n")
     atomic_write_text(out / "config.json", json.dumps(result.config.to_dict(), indent=2) + "\n")
