@@ -17,8 +17,12 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/causalmmm-jax demo --out demo_output
 
+# two xdist workers (one per core of the 2-core CI machine); tests that share a fitted fixture
+# stay on one worker (tests/conftest.py groups them). PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) demo_output .pytest_cache

@@ -33,7 +33,7 @@ def run_demo(out: Path, *, epochs: int | None = None, quick: bool = False) -> Pa
     cfg = Config().updated(
         model={"hidden_dim": 8 if quick else 64},
         train={"epochs": epochs or (30 if quick else 800), "chunk_epochs": 30 if quick else 100,
-               "warm_start_epochs": 5 if quick else 50},
+               "warm_start_epochs": 5 if quick else 50, **({"static_epochs": 100} if quick else {})},
         data={"holdout_weeks": 8 if quick else 13},
     )
     result = fit(data.panel(), cfg, mapping=m, progress=progress_printer(sys.stderr.isatty()))

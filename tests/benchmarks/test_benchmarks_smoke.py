@@ -3,8 +3,9 @@ writes a JSON file with the documented keys.  The timings of ``--quick`` runs me
 
 The subprocesses share a persistent XLA cache under pytest's cache folder
 (``$CAUSALMMM_BENCH_CACHE_DIR``), so after the first session the programs are not recompiled.
-``vs_original`` runs the original DeepCausalMMM only when the parity venv and the example CSV
-exist; otherwise it runs with ``--skip-original``.
+``vs_original`` runs the original DeepCausalMMM only when asked to (``CAUSALMMM_TEST_ORIGINAL=1``)
+and the parity venv and the example CSV exist (torch's start-up and its tiny fit cost minutes on
+2 cores); otherwise it runs with ``--skip-original``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "benchmarks"
 CSV = REPO.parent / "shared" / "data" / "mmm_data.csv"
 PARITY_PY = Path(os.environ.get("CAUSALMMM_PARITY_PYTHON", "/work/parity-venv/bin/python"))
+WITH_ORIGINAL = os.environ.get("CAUSALMMM_TEST_ORIGINAL") == "1" and PARITY_PY.exists() and CSV.exists()
 MACHINE_KEYS = ("cpu_model", "cpu_count_logical", "python", "jax", "jaxlib", "backend", "device_kind", "devices")
 
 pytestmark = pytest.mark.slow
@@ -102,7 +104,7 @@ def test_flops_quick(tmp_path, bench_env):
 
 
 def test_vs_original_quick(tmp_path, bench_env):
-    with_original = PARITY_PY.exists() and CSV.exists()
+    with_original = WITH_ORIGINAL
     d, stdout = run_script("vs_original", tmp_path, bench_env, *([] if with_original else ["--skip-original"]))
     s = d["summary"]
     for k in ("seconds_per_epoch_median", "compile_seconds", "peak_rss_mb", "holdout_r2", "holdout_rmse",
@@ -128,6 +130,31 @@ def test_vs_original_quick(tmp_path, bench_env):
     else:
         assert d["original_skipped"] and s["original"] is None
     assert "causalmmm-jax" in stdout and "time to original" in stdout
+
+
+def test_quality_quick(tmp_path, bench_env):
+    """``quality.py`` fits the planted-truth panel (tiny with --quick) and reads the original's
+    figures from the committed record: every figure the README quotes has its key."""
+    d, stdout = run_script("quality", tmp_path, bench_env, "--panels", "planted", "--original", "recorded")
+    p = d["planted"]
+    for block in ("holdout", "train"):
+        for k in ("r2", "rmse", "mae", "mape", "r2_within_region"):
+            assert math.isfinite(p[block][k]), (block, k)
+    assert set(p["attribution"]) == {"media", "baseline", "seasonality", "controls", "trend"}
+    assert sum(c["share"] for c in p["channels"].values()) == pytest.approx(1.0, abs=1e-6)
+    assert p["null_channel"]["name"] == "impressions_null_radio" and p["top_channel"] in p["channels"]
+    truth = p["truth"]["channels"]
+    assert set(truth) == set(p["channels"])
+    for row in truth.values():
+        for k in ("share_truth", "roi_truth", "kpi_change_0x", "kpi_change_0x_truth", "kpi_change_2x_truth"):
+            assert math.isfinite(row[k]), k
+    assert set(p["summary"]) == {"max_abs_share_error_points", "max_abs_kpi_change_rel_error", "roi_rank_correlation"}
+    o = d["original"]
+    assert o["source"].startswith("recorded") and o["epochs"] == 1500
+    for k in ("r2", "rmse", "mae", "r2_within_region"):
+        assert math.isfinite(o["holdout"][k]), k
+    assert o["null_channel"]["name"].startswith("impressions_Channel_10_null")
+    assert "planted" in stdout and "original (example)" in stdout
 
 
 def test_flop_counter_units():

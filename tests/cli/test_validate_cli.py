@@ -149,7 +149,7 @@ def test_validate_data_errors_exit_2(capsys, csv_file, case):
         (["--target", "revenue"], "target column 'revenue' not found"),
         (["--media", "impressions_*"], "media pattern 'impressions_*' matches no column"),
         (["--controls", "ctrl_*,tv_imps"], "'tv_imps' is used as media and controls"),
-        (["--spend", "tv_imps"], "'tv_imps' is used as media and spend"),
+        (["--spend", "radio_imps,tv_imps"], "media column 'tv_imps' is paired with spend column 'radio_imps'"),
         (["--region", "week"], "'week' is used as region and time"),
     ],
 )

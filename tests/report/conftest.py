@@ -19,7 +19,8 @@ def fitted_run(tmp_path_factory):
 
     sd = generate(0, n_regions=5, n_weeks=70)
     panel = sd.panel()
-    cfg = Config().updated(model={"hidden_dim": 8}, train={"epochs": 60, "chunk_epochs": 30, "warm_start_epochs": 5},
+    cfg = Config().updated(model={"hidden_dim": 8}, train={"epochs": 60, "chunk_epochs": 30, "warm_start_epochs": 5,
+                                                                  "static_epochs": 100},
                            data={"holdout_weeks": 8})
     result = fit(panel, cfg, mapping=sd.mapping)
     run_dir = tmp_path_factory.mktemp("report") / "run"
