@@ -9,12 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-# The suite is dominated by XLA compilation of many small programs, not by running them: LLVM's
-# optimisation level 0 compiles them about a third faster (measured: 84 s -> 60 s on the spend-only
-# and pre-fit tests) with the same float semantics (no fast-math at either level).  Set before JAX
-# starts its backend; subprocesses started by the tests inherit it.  XLA_FLAGS from the caller win.
-os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_CSV = REPO_ROOT.parent / "shared" / "data" / "mmm_data.csv"
 
