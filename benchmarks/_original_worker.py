@@ -212,8 +212,9 @@ def main(argv=None) -> int:
                         "rmse_scaled": f("holdout_rmse_scaled")},
             "train": {"r2": f("final_train_r2"), "rmse": f("final_train_rmse")},
             "final_train_loss": f("final_train_loss"),
-            # share of media over the training weeks (the example panel's planted null channel:
-            # Channel_10_null); r2_scaled above is the within-region R² (y/ȳ_r), as causalmmm-jax's
+            # each channel's share of media over the training weeks (the example panel plants a null
+            # channel, Channel_10_null); r2_scaled above is the within-region R² (y/ȳ_r), the same
+            # definition as causalmmm-jax's r2_within_region
             "media_share": shares,
         },
         "peak_rss_mb": peak_rss_mb(),

@@ -21,7 +21,8 @@ writes with ``--record-original``.
 
     .venv/bin/python benchmarks/quality.py --original recorded --out benchmarks/recorded/quality.json
 
-takes ≈ 8 minutes on a 2-core machine (the original adds ≈ 22 when run).  Quality figures are
+took 19 minutes for the committed record on a 2-core machine shared with other jobs (the
+original adds ≈ 22 minutes with 2 torch threads when run, 68 with one thread under load).  Quality figures are
 deterministic on one machine; timings are not (see RESULTS.md for side-by-side speed).
 """
 
@@ -85,15 +86,12 @@ def _metrics_block(result) -> dict:
 
 def fit_example(csv: Path, quick: bool) -> dict:
     from causalmmm_jax.config import Config
-    from causalmmm_jax.data import ColumnMapping
-    from causalmmm_jax.data.load import panel_from_csv
     from causalmmm_jax.train.fit import fit
 
-    mapping = ColumnMapping(**C.CSV_COLUMNS)
-    panel = panel_from_csv(csv, mapping)
+    mapping = C.csv_mapping()
+    panel = C.load_csv_panel(csv, 8 if quick else None)
     cfg = Config().updated(data={"holdout_weeks": HOLDOUT_WEEKS})
     if quick:
-        panel = panel.subset_regions(list(range(8)))
         cfg = cfg.updated(model={"hidden_dim": 8}, train={"epochs": 4, "static_epochs": 20, "warm_start_epochs": 2})
     t0 = time.perf_counter()
     result = fit(panel, cfg, mapping=mapping)
