@@ -87,7 +87,9 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session", autouse=True)
 def _compilation_cache(tmp_path_factory):
     """Share compiled XLA programs between the tests' identical fits (persistent cache in a tmp dir,
-    one for all xdist workers)."""
+    one for all xdist workers, fresh for every session).  ``CAUSALMMM_CACHE_DIR`` points there too,
+    so in-process CLI calls and the tests' subprocesses use it rather than the user's cache in
+    ``~/.cache`` (a warm user cache would make the suite's times depend on the machine's past)."""
     from causalmmm_jax._cache import enable_compilation_cache
 
     root = tmp_path_factory.getbasetemp()
@@ -95,4 +97,5 @@ def _compilation_cache(tmp_path_factory):
         root = root.parent  # .../pytest-N/popen-gwK -> .../pytest-N, shared by the workers
     cache = root / "xla-cache"
     cache.mkdir(exist_ok=True)
+    os.environ["CAUSALMMM_CACHE_DIR"] = str(cache)
     enable_compilation_cache(cache)

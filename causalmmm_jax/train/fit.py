@@ -7,6 +7,7 @@ block; every phase runs as jit-compiled ``lax.scan`` chunks (vmapped over seeds 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -132,14 +133,21 @@ def with_static_coefficients(params, static_spec: ModelSpec, *, batched: bool = 
     """``params`` with the burn-in's stable β and γ set to the structural fit's constant
     coefficients, so the full model starts where the pre-fit ended (``batched``: ``params``
     stacked over ensemble members)."""
-    if batched:
-        return jax.vmap(lambda p: with_static_coefficients(p, static_spec))(params)
-    d = apply(params, dummy_inputs(static_spec), static_spec)
-    params = dict(params)
-    params["stable_media_coeff"] = d.media_coef[0, 0]
-    if "stable_ctrl_coeff" in params:
-        params["stable_ctrl_coeff"] = d.control_coef[0, 0]
+    params = dict(params)  # every other leaf is handed over as it is
+    params.update(_static_coefficients(params, static_spec, batched))
     return params
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))  # one compiled program, not hundreds of eager ops
+def _static_coefficients(params, static_spec: ModelSpec, batched: bool) -> dict:
+    """``{"stable_media_coeff": β, ["stable_ctrl_coeff": γ]}``: the structural fit's constants."""
+    if batched:
+        return jax.vmap(lambda p: _static_coefficients(p, static_spec, False))(params)
+    d = apply(params, dummy_inputs(static_spec), static_spec)
+    out = {"stable_media_coeff": d.media_coef[0, 0]}
+    if "stable_ctrl_coeff" in params:
+        out["stable_ctrl_coeff"] = d.control_coef[0, 0]
+    return out
 
 
 def _run_phase(states: TrainState, data: TrainData, spec: ModelSpec, cfg: Config, *, warm: bool, n_epochs: int,

@@ -138,7 +138,8 @@ SHARD_SCRIPT = textwrap.dedent("""
 def test_sharded_ensemble_equals_single_device(tmp_path):
     script = tmp_path / "shard.py"
     script.write_text(SHARD_SCRIPT.format(tests=os.path.dirname(os.path.dirname(__file__))))
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
+    env = dict(os.environ, JAX_PLATFORMS="cpu",
+               XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=4".strip())
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     res = json.loads(out.stdout.strip().splitlines()[-1])
