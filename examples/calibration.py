@@ -30,7 +30,7 @@ def main(small: bool = False):
     cfg = cm.Config().updated(model={"hidden_dim": 8 if small else 32},
                               train={"epochs": 30 if small else 1500, "chunk_epochs": 30 if small else 250,
                                      "warm_start_epochs": 5 if small else 50,
-               **({"static_epochs": 100} if small else {})},
+                                     **({"static_epochs": 100} if small else {})},
                               data={"holdout_weeks": 8 if small else 13})
     plain = cm.fit(data.frame, data.mapping, cfg)
     calibrated = cm.fit(data.frame, data.mapping, cfg, lift_tests=tests)
