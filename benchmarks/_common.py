@@ -355,14 +355,21 @@ def prepare_training(panel, cfg, n_seeds: int = 1):
                            stack=(stack_trees if batched else (lambda xs: xs[0])))
 
 
-def init_states(tr, params_list, *, warm: bool, fold: int, static: bool = False):
-    """Fresh per-seed train states stacked on the member axis (as ``fit``)."""
+def init_states(tr, params_list, *, warm: bool, fold: int, static: bool = False, n_epochs: int | None = None,
+                early_stop: bool = False):
+    """Fresh per-seed train states stacked on the member axis (as ``fit``), holding the phase's
+    hyper-parameters; ``n_epochs`` overrides the phase's epoch count (the benchmarks run fixed
+    epoch counts: no early stopping unless ``early_stop``)."""
     import jax
+    import jax.numpy as jnp
 
     from causalmmm_jax.train.loop import init_state
 
-    return tr.stack([init_state(p, jax.random.fold_in(k, fold), tr.cfg.train, warm=warm, static=static)
-                     for p, k in zip(params_list, tr.keys)])
+    def one(p, k):
+        s = init_state(p, jax.random.fold_in(k, fold), tr.cfg.train, warm=warm, static=static, early_stop=early_stop)
+        return s if n_epochs is None else s.replace(hyper=s.hyper.replace(n_epochs=jnp.int32(n_epochs)))
+
+    return tr.stack([one(p, k) for p, k in zip(params_list, tr.keys)])
 
 
 def run_static_phase(tr, timing: dict, *, compile_only: bool = False):
@@ -378,8 +385,7 @@ def run_static_phase(tr, timing: dict, *, compile_only: bool = False):
         return tr.inits
     spec = dataclasses.replace(tr.spec, static=True)
     states = init_states(tr, tr.inits, warm=False, fold=3, static=True)
-    compiled, timing["static_compile_seconds"], _ = compile_runner(tr, states, warm=False, n_epochs=n, length=n,
-                                                                  spec=spec)
+    compiled, timing["static_compile_seconds"], _ = compile_runner(tr, states, length=n, spec=spec)
     if compile_only:
         return tr.inits
     states, _, timing["static_seconds"] = run_chunk(compiled, states, tr.data)
@@ -394,13 +400,13 @@ def unstack(tr, params):
     return [jax.tree_util.tree_map(lambda a: a[i], params) for i in range(tr.n_seeds)]
 
 
-def compile_runner(tr, states, *, warm: bool, n_epochs: int, length: int, early_stop: bool = False, spec=None):
-    """(compiled chunk, compile seconds, runner) for ``length`` epochs per call (``n_epochs`` in the
-    phase); ``spec`` defaults to ``tr.spec`` (the pre-fit passes its static spec)."""
+def compile_runner(tr, states, *, length: int, spec=None):
+    """(compiled chunk, compile seconds, runner) for ``length`` epochs per call (the phase's
+    epochs and settings are in ``states.hyper``); ``spec`` defaults to ``tr.spec`` (the pre-fit
+    passes its static spec)."""
     from causalmmm_jax.train.ensemble import batched_runner
 
-    runner = batched_runner(spec or tr.spec, tr.cfg.train, warm=warm, n_epochs=n_epochs, length=length,
-                            early_stop=early_stop, batched=tr.batched)
+    runner = batched_runner(spec or tr.spec, length=length, batched=tr.batched)
     t0 = time.perf_counter()
     compiled = runner.lower(states, tr.data).compile()
     return compiled, time.perf_counter() - t0, runner

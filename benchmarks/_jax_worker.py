@@ -78,12 +78,15 @@ def main(argv=None) -> int:
     timing["warm_seconds"] = 0.0
     if W > 0:
         states = C.init_states(tr, params, warm=True, fold=1)
-        comp_w, timing["warm_compile_seconds"], _ = C.compile_runner(tr, states, warm=True, n_epochs=W, length=W)
+        # the warm start runs the main phase's program (as fit): same chunk length
+        comp_w, timing["warm_compile_seconds"], _ = C.compile_runner(tr, states, length=K)
         if not args.compile_only:
-            states, _, timing["warm_seconds"] = C.run_chunk(comp_w, states, tr.data)
+            for _ in range(math.ceil(W / K)):
+                states, _, dt = C.run_chunk(comp_w, states, tr.data)
+                timing["warm_seconds"] += dt
             params = C.unstack(tr, states.params)
     states = C.init_states(tr, params, warm=False, fold=2)
-    comp_m, timing["main_compile_seconds"], _ = C.compile_runner(tr, states, warm=False, n_epochs=N, length=K)
+    comp_m, timing["main_compile_seconds"], _ = C.compile_runner(tr, states, length=K)
 
     pad, prep, spec = tr.prep.pad, tr.prep, tr.spec
     t0 = time.perf_counter()
@@ -119,9 +122,10 @@ def main(argv=None) -> int:
     traj, per_epoch, eval_time, main_time = [], [], 0.0, 0.0
     n_chunks = math.ceil(N / K) if N > 0 else 0
     for _ in range(n_chunks):
+        before = int(np.asarray(states.epoch))
         states, m, dt = C.run_chunk(comp_m, states, tr.data)
         main_time += dt
-        per_epoch.append(dt / K)  # a partial last chunk still runs K (masked) steps
+        per_epoch.append(dt / max(int(np.asarray(states.epoch)) - before, 1))  # epochs past N are skipped
         t_ev = time.perf_counter()
         hold = evaluate_block(y, predict(states.params), hold_cells, tm)
         eval_time += time.perf_counter() - t_ev
@@ -137,7 +141,7 @@ def main(argv=None) -> int:
     timing.update({"main_seconds": main_time, "eval_seconds": eval_time, "main_epochs": int(np.asarray(states.epoch)),
                    "wall_seconds": t_end - t_start,
                    "seconds_per_epoch_median": C.median(per_epoch),
-                   "seconds_per_epoch_mean": (main_time / (len(per_epoch) * K)) if per_epoch else None,
+                   "seconds_per_epoch_mean": (main_time / max(int(np.asarray(states.epoch)), 1)) if per_epoch else None,
                    "epoch_seconds_per_chunk": per_epoch})
     out = header()
     out.update({"machine": C.machine_info(), "timing": timing, "metrics": metrics, "trajectory": traj,

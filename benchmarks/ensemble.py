@@ -67,11 +67,11 @@ def measure(n: int, args) -> dict:
     cfg = C.make_config(hidden=args.hidden, epochs=n_total, warm_start_epochs=0)
     t0 = time.perf_counter()
     tr = C.prepare_training(panel, cfg, n_seeds=n)
-    states = C.init_states(tr, tr.inits, warm=False, fold=2)
+    states = C.init_states(tr, tr.inits, warm=False, fold=2, n_epochs=n_total)
     jax.block_until_ready(states)
     prep_s = time.perf_counter() - t0
     rss_setup = C.peak_rss_mb()
-    compiled, compile_s, _ = C.compile_runner(tr, states, warm=False, n_epochs=n_total, length=args.chunk_epochs)
+    compiled, compile_s, _ = C.compile_runner(tr, states, length=args.chunk_epochs)
     res = C.time_chunks(compiled, states, tr.data, length=args.chunk_epochs, warmup=args.warmup_chunks,
                         timed=args.chunks)
     spe = res["seconds_per_epoch"]

@@ -15,7 +15,6 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from ..config import TrainConfig
 from ..model.mmm import ModelSpec
 from .loop import make_chunk
 
@@ -32,12 +31,15 @@ def unstack_tree(tree, n: int) -> list:
 
 
 @functools.lru_cache(maxsize=32)
-def batched_runner(spec: ModelSpec, tcfg: TrainConfig, *, warm: bool, n_epochs: int, length: int,
-                   early_stop: bool, batched: bool):
-    """A jitted ``(state, data) -> (state, metrics)``; vmapped over the member axis if ``batched``.
+def batched_runner(spec: ModelSpec, *, length: int, batched: bool):
+    """A jitted ``(state, data) -> (state, metrics)`` running ``length`` epochs; vmapped over the
+    member axis if ``batched``.
 
-    Cached on its (hashable) arguments, so fits with the same configuration reuse one program."""
-    chunk = make_chunk(spec, tcfg, warm=warm, n_epochs=n_epochs, length=length, early_stop=early_stop)
+    Keyed on structure only (the model spec, the chunk length, batching; jit adds the states'
+    tree structure): hyper-parameters are in the state, so fits that differ in seed, epochs,
+    learning rate or loss weights reuse one compiled program, and so do the warm start and the
+    main phase.  Members of a batched state may carry different hyper-parameters (a sweep)."""
+    chunk = make_chunk(spec, length=length)
     return jax.jit(jax.vmap(chunk, in_axes=(0, None)) if batched else chunk)
 
 

@@ -150,12 +150,18 @@ def _static_coefficients(params, static_spec: ModelSpec, batched: bool) -> dict:
     return out
 
 
-def _run_phase(states: TrainState, data: TrainData, spec: ModelSpec, cfg: Config, *, warm: bool, n_epochs: int,
-               early_stop: bool, batched: bool, progress: Callable | None, timing: dict, tag: str):
-    tcfg = cfg.train
-    length = n_epochs if warm else min(tcfg.chunk_epochs, max(n_epochs, 1))
-    runner = batched_runner(spec, tcfg, warm=warm, n_epochs=n_epochs, length=length, early_stop=early_stop,
-                            batched=batched)
+def chunk_length(tcfg, phase: str) -> int:
+    """Epochs per compiled chunk: ``chunk_epochs``, shortened for short runs; the warm start and
+    the main phase use the same length so that they share one program."""
+    if phase == "static":
+        return min(tcfg.chunk_epochs, max(tcfg.static_epochs, 1))
+    return min(tcfg.chunk_epochs, max(tcfg.warm_start_epochs, tcfg.epochs, 1))
+
+
+def _run_phase(states: TrainState, data: TrainData, spec: ModelSpec, cfg: Config, *, phase: str, n_epochs: int,
+               batched: bool, progress: Callable | None, timing: dict, tag: str):
+    length = chunk_length(cfg.train, phase)
+    runner = batched_runner(spec, length=length, batched=batched)
     t0 = time.perf_counter()
     compiled = runner.lower(states, data).compile()
     timing[f"{tag}_compile_seconds"] = time.perf_counter() - t0
@@ -214,20 +220,21 @@ def fit(panel: Panel, config: Config | None = None, *, seeds: int = 1, seed: int
         static_spec = dataclasses.replace(spec, static=True)
         states = stack([init_state(p, jax.random.fold_in(k, 3), tcfg, static=True) for p, k in zip(inits, keys)])
         states = place_on_devices(states, devices) if batched else states
-        states, hs = _run_phase(states, data, static_spec, cfg, warm=False, n_epochs=tcfg.static_epochs,
-                                early_stop=False, batched=batched, progress=progress, timing=timing, tag="static")
+        states, hs = _run_phase(states, data, static_spec, cfg, phase="static", n_epochs=tcfg.static_epochs,
+                                batched=batched, progress=progress, timing=timing, tag="static")
         history.update({f"static_{k}": v for k, v in hs.items()})
         params = with_static_coefficients(states.params, static_spec, batched=batched)
     if tcfg.warm_start_epochs > 0:
         states = stack([init_state(p, jax.random.fold_in(k, 1), tcfg, warm=True) for p, k in zip(unstack(params), keys)])
         states = place_on_devices(states, devices) if batched else states
-        states, hw = _run_phase(states, data, spec, cfg, warm=True, n_epochs=tcfg.warm_start_epochs,
-                                early_stop=False, batched=batched, progress=progress, timing=timing, tag="warm")
+        states, hw = _run_phase(states, data, spec, cfg, phase="warm", n_epochs=tcfg.warm_start_epochs,
+                                batched=batched, progress=progress, timing=timing, tag="warm")
         history.update({f"warm_{k}": v for k, v in hw.items()})
         params = states.params
-    states = stack([init_state(p, jax.random.fold_in(k, 2), tcfg) for p, k in zip(unstack(params), keys)])
+    states = stack([init_state(p, jax.random.fold_in(k, 2), tcfg, early_stop=early)
+                    for p, k in zip(unstack(params), keys)])
     states = place_on_devices(states, devices) if batched else states
-    states, hm = _run_phase(states, data, spec, cfg, warm=False, n_epochs=tcfg.epochs, early_stop=early,
+    states, hm = _run_phase(states, data, spec, cfg, phase="main", n_epochs=tcfg.epochs,
                             batched=batched, progress=progress, timing=timing, tag="main")
     history.update(hm)
     nonfinite = np.asarray(states.nonfinite)

@@ -1,26 +1,28 @@
 """On-device training loop: jit-compiled chunks of epochs with ``lax.scan``.
 
-One epoch = one full-batch step (all regions × training weeks).  ``run_chunk`` scans
-``chunk_epochs`` epochs in one compiled call and returns per-epoch metrics as device arrays; the
-host only looks at the state between chunks (progress, all-stopped check).  Everything in
-``TrainState`` is a pytree, so the same functions ``vmap`` over seeds or hyper-parameters.
+One epoch = one full-batch step (all regions × training weeks).  A chunk scans ``length`` epochs
+in one compiled call and returns per-epoch metrics as device arrays; the host only looks at the
+state between chunks (progress, all-stopped check).  Everything in ``TrainState`` is a pytree,
+hyper-parameters included (``state.hyper``: :class:`~.hyper.Hyper`; the optimiser's numbers in
+``state.opt_state.hyperparams``), so the compiled program depends only on structure (model spec,
+chunk length, batching) and the same functions ``vmap`` over seeds or hyper-parameters.
 
-Three phases run through the same chunks: the structural pre-fit (``spec.static``: constant
-coefficients, only the structural leaves move), the warm start (``warm``: MSE at a low rate) and
-the main phase.  Per epoch, inside the compiled program:
+Three phases run through these chunks: the structural pre-fit (``spec.static``: constant
+coefficients, only the structural leaves move; its own program), the warm start and the main
+phase (one program: the warm start is the main phase's step with other values, see
+:func:`~.hyper.phase_hyper`).  Per epoch, inside the compiled program:
 1. loss and gradients (dropout key split from the state's key);
 2. a non-finite loss or gradient leaves params/optimiser state untouched and stops the run
    (``nonfinite``), keeping the last good parameters;
-3. NOTEARS: the penalty switches on after ``notears_warmup_epochs``; every
-   ``notears_dual_every`` epochs the duals update (the original's schedule);
-4. every ``eval_every`` epochs a deterministic forward scores the validation block; early stopping
-   keeps the best parameters (improvement > ``min_delta``) and stops after ``patience``
-   evaluations without improvement.
+3. NOTEARS (when ``hyper.dual_updates``): the penalty switches on after ``notears_warmup_epochs``;
+   every ``notears_dual_every`` epochs the duals update (the original's schedule);
+4. every ``eval_every`` epochs (when ``hyper.early_stop``) a deterministic forward scores the
+   validation block; early stopping keeps the best parameters (improvement > ``min_delta``) and
+   stops after ``patience`` evaluations without improvement.
+Epochs beyond ``hyper.n_epochs`` or after a stop are no-ops with NaN metrics.
 """
 
 from __future__ import annotations
-
-import functools
 
 import jax
 import jax.numpy as jnp
@@ -30,8 +32,9 @@ from flax import struct
 from ..config import TrainConfig
 from ..model import dag as dag_lib
 from ..model.mmm import ModelSpec, apply
+from .hyper import Hyper, phase_hyper
 from .objective import TrainData, masked_mean, objective
-from .optim import current_lr, make_optimizer, make_static_optimizer, make_warm_optimizer, static_schedule
+from .optim import cosine_rate, current_lr, make_optimizer, phase_optimizer
 
 __all__ = ["TrainState", "init_state", "make_chunk", "METRIC_NAMES"]
 
@@ -52,24 +55,23 @@ class TrainState:
     last_val: jnp.ndarray
     stopped: jnp.ndarray        # early-stopped or non-finite
     nonfinite: jnp.ndarray
+    hyper: Hyper
 
 
-def _optimizer(tcfg: TrainConfig, params, warm: bool, static: bool = False):
-    if static:
-        return make_static_optimizer(tcfg, params)
-    return make_warm_optimizer(tcfg, params) if warm else make_optimizer(tcfg, params, tcfg.epochs)
-
-
-def init_state(params, key, tcfg: TrainConfig, warm: bool = False, static: bool = False) -> TrainState:
-    """A fresh state for one phase (structural pre-fit, warm start or main) from ``params``."""
-    opt = _optimizer(tcfg, params, warm, static)
+def init_state(params, key, tcfg: TrainConfig, warm: bool = False, static: bool = False, *,
+               early_stop: bool | None = None, hyper: Hyper | None = None) -> TrainState:
+    """A fresh state for one phase (structural pre-fit, warm start or main) from ``params``,
+    holding ``tcfg``'s values for that phase (``hyper`` overrides the phase's :class:`Hyper`)."""
+    phase = "static" if static else "warm" if warm else "main"
+    opt = make_optimizer(tcfg, phase)
     f32 = jnp.float32
     return TrainState(
         params=params, opt_state=opt.init(params),
         notears=dag_lib.notears_init(tcfg.notears_rho_init, tcfg.notears_alpha_init,
                                      active=tcfg.notears_warmup_epochs == 0),
         key=key, epoch=jnp.int32(0), best_params=params, best_metric=f32(jnp.inf), best_epoch=jnp.int32(0),
-        bad_evals=jnp.int32(0), last_val=f32(jnp.nan), stopped=jnp.bool_(False), nonfinite=jnp.bool_(False))
+        bad_evals=jnp.int32(0), last_val=f32(jnp.nan), stopped=jnp.bool_(False), nonfinite=jnp.bool_(False),
+        hyper=hyper if hyper is not None else phase_hyper(tcfg, phase, early_stop=early_stop))
 
 
 def _select(pred, a, b):
@@ -80,18 +82,22 @@ def _all_finite(tree) -> jnp.ndarray:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]))
 
 
-def _epoch(state: TrainState, data: TrainData, spec: ModelSpec, tcfg: TrainConfig, warm: bool,
-           n_epochs: int, early_stop: bool):
-    opt = _optimizer(tcfg, state.params, warm, spec.static)
+def _epoch(state: TrainState, data: TrainData, spec: ModelSpec):
+    hp = state.hyper
+    opt = phase_optimizer("static" if spec.static else "main", hp.schedule, hp.regularize_transforms,
+                          state.opt_state.hyperparams)
+    opt_state = state.opt_state
+    if hp.schedule == "cosine":  # the rate of this step, written where the optimiser reads it
+        lr = cosine_rate(hp.learning_rate, opt_state.count, hp.n_epochs, hp.cosine_alpha)
+        opt_state = opt_state._replace(hyperparams={**opt_state.hyperparams, "learning_rate": lr})
     key, drop_key = jax.random.split(state.key)
     notears = state.notears if spec.config.dag_mode == "notears" else None
     (loss, aux), grads = jax.value_and_grad(objective, has_aux=True)(
-        state.params, data, spec, tcfg, notears, drop_key if spec.config.dropout > 0 else None,
-        "mse" if warm else "huber")
-    updates, new_opt = opt.update(grads, state.opt_state, state.params, value=loss)
+        state.params, data, spec, hp, notears, drop_key if spec.config.dropout > 0 else None, hp.loss_mse)
+    updates, new_opt = opt.update(grads, opt_state, state.params, value=loss)
     new_params = optax.apply_updates(state.params, updates)
 
-    running = (~state.stopped) & (state.epoch < n_epochs)
+    running = (~state.stopped) & (state.epoch < hp.n_epochs)
     finite = jnp.isfinite(loss) & _all_finite(grads)
     step_ok = running & finite
     params = _select(step_ok, new_params, state.params)
@@ -102,56 +108,57 @@ def _epoch(state: TrainState, data: TrainData, spec: ModelSpec, tcfg: TrainConfi
     # NOTEARS warm-up switch and dual updates (main phase only), after the step as the original
     nt = state.notears
     h = jnp.float32(0.0)
-    if notears is not None and not warm and not spec.static:
+    if notears is not None and not spec.static:
         w = dag_lib.adjacency(params["dag_logits"], dag_lib.dag_mask(spec.n_channels, "notears"),
                               spec.config.dag_temperature)
         e = epoch - 1  # index of the epoch just run
-        activate = running & (e >= tcfg.notears_warmup_epochs)
+        live = running & hp.dual_updates
+        activate = live & (e >= hp.notears_warmup_epochs)
         nt = nt._replace(active=nt.active | activate)
-        do_dual = running & nt.active & (e > 0) & (e % tcfg.notears_dual_every == 0)
-        updated, h = dag_lib.notears_update(nt, w, tcfg.notears_dual_factor, tcfg.notears_rho_max)
+        do_dual = live & nt.active & (e > 0) & (e % hp.notears_dual_every == 0)
+        updated, h = dag_lib.notears_update(nt, w, hp.notears_dual_factor, hp.notears_rho_max)
         nt = _select(do_dual, updated, nt)
         h = dag_lib.h_acyclicity(w)
 
     # validation and early stopping
     state = state.replace(params=params, opt_state=opt_state, notears=nt, key=key, epoch=epoch,
                           nonfinite=nonfinite, stopped=state.stopped | nonfinite)
-    if early_stop and not warm and not spec.static:
+    if not spec.static:
         def evaluate(s):
             d = apply(s.params, data.inputs, spec)
             return jnp.sqrt(masked_mean((d.prediction - data.target) ** 2, data.val_w))
 
-        is_eval = running & finite & ((epoch % tcfg.eval_every) == 0)
+        is_eval = hp.early_stop & running & finite & ((epoch % hp.eval_every) == 0)
         val = jax.lax.cond(is_eval, evaluate, lambda s: s.last_val, state)
-        improved = is_eval & (val < state.best_metric - tcfg.min_delta)
+        improved = is_eval & (val < state.best_metric - hp.min_delta)
         bad = jnp.where(is_eval, jnp.where(improved, 0, state.bad_evals + 1), state.bad_evals)
         state = state.replace(
             last_val=val, best_params=_select(improved, state.params, state.best_params),
             best_metric=jnp.where(improved, val, state.best_metric),
             best_epoch=jnp.where(improved, epoch, state.best_epoch), bad_evals=bad,
-            stopped=state.stopped | (bad >= tcfg.patience))
+            stopped=state.stopped | (hp.early_stop & (bad >= hp.patience)))
     metrics = {"loss": loss, "base": aux["base"], "rmse_fit": aux["rmse_fit"], "rmse_val": state.last_val,
-               "media_share": aux["media_share"], "lr": _phase_lr(state.opt_state, tcfg, epoch, warm, spec.static),
+               "media_share": aux["media_share"], "lr": jnp.float32(current_lr(new_opt)),
                "dag": aux["dag"], "h": h}
     metrics = {k: jnp.where(running, v, jnp.nan) for k, v in metrics.items()}
     return state, metrics
 
 
-def _phase_lr(opt_state, tcfg: TrainConfig, epoch, warm: bool, static: bool):
-    if static:
-        return jnp.float32(static_schedule(tcfg)(epoch))
-    if warm:
-        return jnp.float32(tcfg.learning_rate * tcfg.warm_start_lr_factor)
-    return jnp.float32(current_lr(opt_state, tcfg, epoch))
-
-
-def make_chunk(spec: ModelSpec, tcfg: TrainConfig, *, warm: bool, n_epochs: int, length: int, early_stop: bool):
+def make_chunk(spec: ModelSpec, *, length: int):
     """``chunk(state, data) -> (state, metrics)`` running ``length`` epochs with ``lax.scan``
-    (epochs beyond ``n_epochs`` or after a stop are no-ops; their metrics are NaN).  Not jitted:
-    wrap with ``jax.jit`` (and ``jax.vmap`` for ensembles), see :mod:`.ensemble`."""
+    (epochs beyond ``state.hyper.n_epochs`` or after a stop are no-ops; their metrics are NaN).
+    Not jitted: wrap with ``jax.jit`` (and ``jax.vmap`` for ensembles), see :mod:`.ensemble`."""
     def chunk(state: TrainState, data: TrainData):
-        step = functools.partial(_epoch, data=data, spec=spec, tcfg=tcfg, warm=warm, n_epochs=n_epochs,
-                                 early_stop=early_stop)
-        return jax.lax.scan(lambda s, _: step(s), state, None, length=length)
+        def body(s: TrainState, _):
+            # a real branch on one device: epochs after a stop or past n_epochs cost nothing (under
+            # vmap both branches run and _epoch's own masking keeps finished members unchanged)
+            running = (~s.stopped) & (s.epoch < s.hyper.n_epochs)
+            return jax.lax.cond(running, lambda s: _epoch(s, data, spec), _skip, s)
+
+        return jax.lax.scan(body, state, None, length=length)
 
     return chunk
+
+
+def _skip(state: TrainState):
+    return state, {k: jnp.float32(jnp.nan) for k in METRIC_NAMES}

@@ -22,7 +22,7 @@ Priors (``train.prior_mode``):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
@@ -32,6 +32,9 @@ from flax import struct
 from ..config import TrainConfig
 from ..model import dag as dag_lib
 from ..model.mmm import Decomposition, ModelInputs, ModelSpec, apply, transform_params
+
+if TYPE_CHECKING:
+    from .hyper import Hyper
 
 __all__ = ["TrainData", "TransformPrior", "transform_prior", "seasonal_offset_prior", "trend_prior", "coef_pooling",
            "STRUCTURAL_PARAMS", "is_structural", "masked_mean", "regularizers", "objective"]
@@ -80,7 +83,7 @@ def transform_prior(params, d: Decomposition, spec: ModelSpec, prior: TransformP
     Saturation is barely identified by weekly data (an always-on channel never shows its response
     near zero), so without a prior the fit trades channels' shares along flat directions of the
     likelihood; with weight 1 the prior counts like one observation per parameter."""
-    if prior is None or tcfg.transform_prior_weight == 0:
+    if prior is None:
         return jnp.float32(0.0)
     tp = transform_params(params, spec)
     n = jnp.maximum(w.sum(), 1.0)
@@ -189,16 +192,23 @@ def coef_pooling(coef, w):
     return (dev / (second + 1e-8)).mean()
 
 
-def objective(params, data: TrainData, spec: ModelSpec, tcfg: TrainConfig,
+def objective(params, data: TrainData, spec: ModelSpec, tcfg: TrainConfig | Hyper,
               notears: dag_lib.NotearsState | None = None, dropout_key: jax.Array | None = None,
-              loss: str = "huber"):
-    """Total loss and an aux dict of its parts (all scalars)."""
+              loss: str | jax.Array = "huber"):
+    """Total loss and an aux dict of its parts (all scalars).
+
+    ``tcfg``: a :class:`TrainConfig` or a phase's traced :class:`~.hyper.Hyper` (same field names).
+    ``loss``: ``"huber"``, ``"mse"``, or a boolean (array) that is true for MSE."""
     d = apply(params, data.inputs, spec, dropout_key=dropout_key)
     err = d.prediction - data.target
-    if loss == "huber":
-        per_cell = optax.losses.huber_loss(d.prediction, data.target, delta=tcfg.huber_delta)
+    if isinstance(loss, str):
+        if loss not in ("huber", "mse"):
+            raise ValueError(f"loss must be 'huber' or 'mse', got {loss!r}")
+        per_cell = err * err if loss == "mse" else optax.losses.huber_loss(d.prediction, data.target,
+                                                                            delta=tcfg.huber_delta)
     else:
-        per_cell = err * err
+        per_cell = jnp.where(loss, err * err, optax.losses.huber_loss(d.prediction, data.target,
+                                                                      delta=tcfg.huber_delta))
     base = masked_mean(per_cell, data.fit_w)
     reg = regularizers(params, spec, tcfg, notears)
     media_prior, seas_prior = priors(params, d, data.fit_w, base, tcfg)

@@ -1,5 +1,9 @@
 """Optax optimisers: per-group clipping, AdamW with a decay mask, LR schedules, warm start.
 
+Every number an optimiser reads lives in its state (``optax.inject_hyperparams``:
+``opt_state.hyperparams``), so the compiled training program does not depend on them; the
+optimiser object itself is built from structure only (:func:`phase_optimizer`).
+
 Main phase (the original's): clip the *coefficient* group (every parameter whose path mentions
 ``coeff``: heads, coefficient maxima, stable coefficients, seasonal coefficient) to global norm
 ``coeff_clip`` (1.0) and the rest to ``other_clip`` (2.0), then AdamW(lr 0.01, wd 5e-5).  Weight
@@ -7,7 +11,9 @@ decay skips the structural scalars (see ``objective.STRUCTURAL_PARAMS``) unless
 ``regularize_transforms``.  Schedules: ``plateau`` (``optax.contrib.reduce_on_plateau`` on the
 training loss, patience 300, factor 0.8), ``cosine`` (to ``min_lr`` over the run), ``constant``.
 
-Warm start: AdamW at lr × ``warm_start_lr_factor`` with one global clip at ``other_clip``.
+Warm start: AdamW at lr × ``warm_start_lr_factor`` with one global clip at ``other_clip``: the
+main phase's optimiser with other values (``group_clip`` 0, plateau ``min_scale`` 1), so both
+phases share one compiled program.
 
 Structural pre-fit (``train.static_epochs``): Adam with a cosine decay from ``static_learning_rate``
 to 1 % of it over the pre-fit (so it settles instead of oscillating; clip ``other_clip``)
@@ -16,14 +22,17 @@ on :func:`static_labels`' ``"static"`` leaves only; every other leaf gets a zero
 
 from __future__ import annotations
 
+import functools
+
 import jax
+import jax.numpy as jnp
 import optax
 
 from ..config import TrainConfig
 from .objective import is_structural
 
-__all__ = ["param_labels", "static_labels", "decay_mask", "make_optimizer", "make_warm_optimizer",
-           "make_static_optimizer", "static_schedule", "current_lr"]
+__all__ = ["param_labels", "static_labels", "decay_mask", "clip_groups", "reduce_on_plateau", "phase_optimizer", "optimizer_hyperparams",
+           "make_optimizer", "cosine_rate", "current_lr"]
 
 #: the control head's output bias: with the GRU state at zero it is the (constant) control effect
 CTRL_BIAS_PATH = ("ctrl_coeff_head", "dense_2", "bias")
@@ -53,51 +62,128 @@ def decay_mask(params, regularize_transforms: bool):
     return jax.tree_util.tree_map_with_path(lambda p, _: regularize_transforms or not is_structural(p), params)
 
 
-def _adamw(lr, tcfg: TrainConfig, params):
-    return optax.adamw(lr, b1=tcfg.adam_b1, b2=tcfg.adam_b2, eps=tcfg.adam_eps, weight_decay=tcfg.weight_decay,
-                       mask=decay_mask(params, tcfg.regularize_transforms))
+def clip_groups(coeff_clip, other_clip, group_clip) -> optax.GradientTransformation:
+    """Clip the ``"coeff"`` and ``"other"`` groups of :func:`param_labels` to their own global norms
+    (``group_clip`` true: the main phase) or the whole gradient to ``other_clip`` (false: the warm
+    start).  Stateless; all three arguments may be traced."""
+    grouped = optax.multi_transform({"coeff": optax.clip_by_global_norm(coeff_clip),
+                                     "other": optax.clip_by_global_norm(other_clip)}, param_labels)
+    whole = optax.clip_by_global_norm(other_clip)
+
+    def init_fn(params):
+        del params
+        return optax.EmptyState()
+
+    def update_fn(updates, state, params=None):
+        by_group, _ = grouped.update(updates, grouped.init(updates), params)
+        at_once, _ = whole.update(updates, whole.init(updates), params)
+        on = jnp.asarray(group_clip) > 0
+        return jax.tree_util.tree_map(lambda a, b: jnp.where(on, a, b), by_group, at_once), state
+
+    return optax.GradientTransformation(init_fn, update_fn)
 
 
-def make_optimizer(tcfg: TrainConfig, params, n_epochs: int) -> optax.GradientTransformationExtraArgs:
-    """Main-phase optimiser; its ``update`` accepts ``value=`` (the loss, for the plateau schedule)."""
-    if tcfg.schedule == "cosine":
-        lr = optax.cosine_decay_schedule(tcfg.learning_rate, max(n_epochs, 1),
-                                         alpha=min(tcfg.min_lr / tcfg.learning_rate, 1.0))
-    else:
-        lr = tcfg.learning_rate
-    parts = [
-        optax.multi_transform({"coeff": optax.clip_by_global_norm(tcfg.coeff_clip),
-                               "other": optax.clip_by_global_norm(tcfg.other_clip)}, param_labels(params)),
-        _adamw(lr, tcfg, params),
-    ]
-    if tcfg.schedule == "plateau":
-        parts.append(optax.contrib.reduce_on_plateau(
-            factor=tcfg.plateau_factor, patience=tcfg.plateau_patience,
-            min_scale=min(tcfg.min_lr / tcfg.learning_rate, 1.0)))
-    return optax.chain(*parts)
+def reduce_on_plateau(factor, patience, min_scale, rtol: float = 1e-4, atol: float = 0.0
+                      ) -> optax.GradientTransformationExtraArgs:
+    """``optax.contrib.reduce_on_plateau`` (``accumulation_size=1``, ``cooldown=0``) with traced
+    ``factor``, ``patience`` and ``min_scale``: optax's checks ``factor`` with a Python ``if``, so it
+    cannot take a traced factor.  Same state type and the same arithmetic as optax's, step for step:
+    after each update, a loss not below ``(1 − rtol)·best − atol`` counts toward the plateau; after
+    ``patience`` such updates the scale becomes ``max(scale·factor, min_scale)``."""
+    template = optax.contrib.reduce_on_plateau(factor=0.5, rtol=rtol, atol=atol)  # its init
+
+    def update_fn(updates, state, params=None, *, value, **extra_args):
+        del params, extra_args
+        avg = (state.count * state.avg_value + jnp.astype(value, state.avg_value.dtype)) / (state.count + 1)
+        improved = avg < (1 - rtol) * state.best_value - atol
+        best = jnp.where(improved, avg.astype(state.best_value.dtype), state.best_value)
+        plateau = jnp.where(improved, 0, state.plateau_count + 1)
+        hit = plateau == patience
+        scale = jnp.maximum(jnp.where(hit, state.scale * factor, state.scale), min_scale)
+        new_state = state._replace(plateau_count=jnp.where(hit, 0, plateau).astype(jnp.int32), best_value=best,
+                                   scale=scale.astype(state.scale.dtype), count=jnp.asarray(0, jnp.int32),
+                                   avg_value=jnp.asarray(0.0, state.avg_value.dtype))
+        return jax.tree_util.tree_map(lambda g: new_state.scale * g, updates), new_state
+
+    return optax.GradientTransformationExtraArgs(template.init, update_fn)
 
 
-def make_warm_optimizer(tcfg: TrainConfig, params) -> optax.GradientTransformationExtraArgs:
-    return optax.chain(optax.clip_by_global_norm(tcfg.other_clip),
-                       _adamw(tcfg.learning_rate * tcfg.warm_start_lr_factor, tcfg, params))
+def _main_factory(plateau: bool, regularize_transforms: bool):
+    mask = functools.partial(decay_mask, regularize_transforms=regularize_transforms)
+
+    def chain(learning_rate, weight_decay, b1, b2, eps, coeff_clip, other_clip, group_clip,
+              plateau_factor=0.8, plateau_patience=300, plateau_min_scale=0.0):
+        parts = [clip_groups(coeff_clip, other_clip, group_clip),
+                 optax.adamw(learning_rate, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay, mask=mask)]
+        if plateau:
+            parts.append(reduce_on_plateau(plateau_factor, plateau_patience, plateau_min_scale))
+        return optax.chain(*parts)
+
+    if plateau:
+        return chain
+
+    def no_plateau(learning_rate, weight_decay, b1, b2, eps, coeff_clip, other_clip, group_clip):
+        return chain(learning_rate, weight_decay, b1, b2, eps, coeff_clip, other_clip, group_clip)
+
+    return no_plateau
 
 
-def static_schedule(tcfg: TrainConfig) -> optax.Schedule:
-    """The pre-fit's learning rate by epoch: cosine from ``static_learning_rate`` to 1 % of it."""
-    return optax.cosine_decay_schedule(tcfg.static_learning_rate, max(tcfg.static_epochs, 1), alpha=0.01)
-
-
-def make_static_optimizer(tcfg: TrainConfig, params) -> optax.GradientTransformation:
+def _static_factory(learning_rate, b1, b2, eps, other_clip):
     return optax.multi_transform(
-        {"static": optax.chain(optax.clip_by_global_norm(tcfg.other_clip), optax.adam(static_schedule(tcfg))),
-         "frozen": optax.set_to_zero()}, static_labels(params))
+        {"static": optax.chain(optax.clip_by_global_norm(other_clip), optax.adam(learning_rate, b1=b1, b2=b2, eps=eps)),
+         "frozen": optax.set_to_zero()}, static_labels)
 
 
-def current_lr(opt_state, tcfg: TrainConfig, epoch) -> jax.Array:
-    """The learning rate in effect (for progress reports)."""
-    if tcfg.schedule == "plateau":
-        return tcfg.learning_rate * opt_state[-1].scale
-    if tcfg.schedule == "cosine":
-        return optax.cosine_decay_schedule(tcfg.learning_rate, max(tcfg.epochs, 1),
-                                           alpha=min(tcfg.min_lr / tcfg.learning_rate, 1.0))(epoch)
-    return tcfg.learning_rate
+def phase_optimizer(kind: str, schedule: str = "plateau", regularize_transforms: bool = False,
+                    hyperparams: dict | None = None) -> optax.GradientTransformationExtraArgs:
+    """The optimiser of a phase kind, ``optax.inject_hyperparams``-wrapped: ``"static"`` (the
+    structural pre-fit: clip + Adam on :func:`static_labels`' leaves, zero updates elsewhere) or
+    ``"main"`` (warm start and main phase: :func:`clip_groups`, AdamW with the decay mask, then
+    reduce-on-plateau when ``schedule == "plateau"``).  ``hyperparams`` (from
+    :func:`optimizer_hyperparams`) are the values ``init`` stores; ``update`` reads the state's, so the
+    same object serves every value.  Its ``update`` accepts ``value=`` (the loss, for the plateau)."""
+    values = dict(hyperparams or optimizer_hyperparams(None, "static" if kind == "static" else "main",
+                                                       schedule=schedule))
+    if kind == "static":
+        return optax.inject_hyperparams(_static_factory)(**values)
+    if kind != "main":
+        raise ValueError(f"optimiser kind must be 'static' or 'main', got {kind!r}")
+    return optax.inject_hyperparams(_main_factory(schedule == "plateau", regularize_transforms))(**values)
+
+
+def optimizer_hyperparams(tcfg: TrainConfig | None, phase: str, *, schedule: str | None = None) -> dict:
+    """The values :func:`phase_optimizer` stores for ``phase`` under ``tcfg`` (``None``: the defaults)."""
+    tcfg = tcfg or TrainConfig()
+    schedule = schedule or tcfg.schedule
+    adam = {"b1": tcfg.adam_b1, "b2": tcfg.adam_b2, "eps": tcfg.adam_eps}
+    if phase == "static":
+        return {"learning_rate": tcfg.static_learning_rate, **adam, "other_clip": tcfg.other_clip}
+    warm = phase == "warm"
+    out = {"learning_rate": tcfg.learning_rate * (tcfg.warm_start_lr_factor if warm else 1.0),
+           "weight_decay": tcfg.weight_decay, **adam, "coeff_clip": tcfg.coeff_clip, "other_clip": tcfg.other_clip,
+           "group_clip": 0.0 if warm else 1.0}
+    if schedule == "plateau":
+        out.update(plateau_factor=tcfg.plateau_factor, plateau_patience=tcfg.plateau_patience,
+                   plateau_min_scale=1.0 if warm else min(tcfg.min_lr / tcfg.learning_rate, 1.0))
+    return out
+
+
+def make_optimizer(tcfg: TrainConfig, phase: str = "main") -> optax.GradientTransformationExtraArgs:
+    """``phase``'s optimiser holding ``tcfg``'s values (what ``init_state`` uses)."""
+    kind = "static" if phase == "static" else "main"
+    return phase_optimizer(kind, tcfg.schedule, tcfg.regularize_transforms, optimizer_hyperparams(tcfg, phase))
+
+
+def cosine_rate(learning_rate, count, n_epochs, alpha):
+    """optax's cosine decay with traced arguments: ``lr·((1 − α)·½(1 + cos(π·min(t, N)/N)) + α)``."""
+    steps = jnp.maximum(n_epochs, 1).astype(jnp.float32)
+    t = jnp.minimum(count.astype(jnp.float32), steps)
+    return learning_rate * ((1.0 - alpha) * (0.5 * (1.0 + jnp.cos(jnp.pi * t / steps))) + alpha)
+
+
+def current_lr(opt_state) -> jax.Array:
+    """The learning rate the last update used: ``hyperparams["learning_rate"]`` times the plateau
+    scale when there is one (found by name, whatever the chain's order)."""
+    lr = opt_state.hyperparams["learning_rate"]
+    scale = optax.tree_utils.tree_get(opt_state, "scale", default=None)
+    return lr if scale is None else lr * scale

@@ -190,7 +190,7 @@ def _evaluate(params, data, notears, spec, tcfg, meta):
     """Forward, DAG quantities, the objective's value/aux/gradient and the clipped gradient."""
     out = {"fwd": apply(params, data.inputs, spec)}
     (loss, aux), grads = jax.value_and_grad(objective, has_aux=True)(params, data, spec, tcfg, notears)
-    opt = make_optimizer(tcfg, params, tcfg.epochs)
+    opt = make_optimizer(tcfg)
     _, state = opt.update(grads, opt.init(params), params, value=loss)
     # the first AdamW moment after one step from zero is (1 − b1)·(clipped gradient)
     out.update(loss=loss, aux=aux, grads=grads,

@@ -1,5 +1,6 @@
 """Training: determinism, early stopping, NaN guard, ensembles, sharding, metrics."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -72,8 +73,8 @@ def test_nonfinite_loss_keeps_last_good_params(small_fit):
     data = train_data_for(prep, r.split, r.panel.mask)
     bad = data.replace(target=data.target.at[0, 3].set(jnp.nan))
     tcfg = r.config.train
-    state = init_state(r.params, jax.random.PRNGKey(0), tcfg)
-    chunk = jax.jit(make_chunk(r.spec, tcfg, warm=False, n_epochs=10, length=10, early_stop=True))
+    state = init_state(r.params, jax.random.PRNGKey(0), dataclasses.replace(tcfg, epochs=10), early_stop=True)
+    chunk = jax.jit(make_chunk(r.spec, length=10))
     new, m = chunk(state, bad)
     assert bool(new.nonfinite) and bool(new.stopped)
     assert leaves_equal(new.params, r.params)
