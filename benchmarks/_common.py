@@ -313,7 +313,7 @@ def data_panel(csv: Path | None, quick_shape: tuple[int, int] | None, *, regions
         p = load_csv_panel(csv, regions)
         return p, {"source": "csv", "path": str(csv), "regions_kept": regions}
     r, t = quick_shape or fallback_shape
-    c, k = (3, 2) if quick_shape else (13, 7)
+    c, k = (3, 1) if quick_shape else (13, 7)  # --quick: the shape of the test suite's small panel
     p = synthetic_panel(r, t, c, k)
     return p, {"source": "synthetic", "generator": "causalmmm_jax.data.synthetic.generate(0)",
                "csv_missing": quick_shape is None}

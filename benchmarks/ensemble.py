@@ -36,16 +36,16 @@ def parse_args(argv=None):
     p.add_argument("--seeds", type=C.int_list, default=None, help="ensemble sizes (default 1,4,8,16; --quick 1,2)")
     p.add_argument("--csv", type=Path, default=C.DEFAULT_CSV,
                    help="example CSV (default ../shared/data/mmm_data.csv); a synthetic 190 x 109 panel "
-                        "when missing (--quick: synthetic 8 x 52)")
+                        "when missing (--quick: synthetic 5 x 70)")
     p.add_argument("--hidden", type=int, default=None, help="default 280 (--quick 8)")
-    p.add_argument("--chunk-epochs", type=int, default=None, help="epochs per timed chunk (default 5; --quick 2)")
+    p.add_argument("--chunk-epochs", type=int, default=None, help="epochs per timed chunk (default 5; --quick 20)")
     p.add_argument("--chunks", type=int, default=None, help="timed chunks (default 3; --quick 2)")
     p.add_argument("--warmup-chunks", type=int, default=1, help="untimed chunks first (default 1)")
     p.add_argument("--in-process", action="store_true", help="no subprocesses (peak RSS then is cumulative)")
     p.add_argument("--worker", type=int, default=None, help=argparse_hidden())
     p.add_argument("--worker-out", type=Path, default=None, help=argparse_hidden())
     a = p.parse_args(argv)
-    for name, full, quick in (("seeds", [1, 4, 8, 16], [1, 2]), ("hidden", 280, 8), ("chunk_epochs", 5, 2),
+    for name, full, quick in (("seeds", [1, 4, 8, 16], [1, 2]), ("hidden", 280, 8), ("chunk_epochs", 5, 20),
                               ("chunks", 3, 2)):
         if getattr(a, name) is None:
             setattr(a, name, quick if a.quick else full)
@@ -62,7 +62,7 @@ def measure(n: int, args) -> dict:
     import jax
 
     cache = C.setup_cache()
-    panel, dinfo = C.data_panel(args.csv, (8, 52) if args.quick else None)
+    panel, dinfo = C.data_panel(args.csv, (5, 70) if args.quick else None)
     n_total = (args.warmup_chunks + args.chunks) * args.chunk_epochs
     cfg = C.make_config(hidden=args.hidden, epochs=n_total, warm_start_epochs=0)
     t0 = time.perf_counter()

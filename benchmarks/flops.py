@@ -124,15 +124,15 @@ def parse_args(argv=None):
     p = C.base_parser("flops", __doc__.split("\n\n")[0])
     p.add_argument("--csv", type=Path, default=C.DEFAULT_CSV,
                    help="example CSV (default ../shared/data/mmm_data.csv); a synthetic 190 x 109 panel "
-                        "when missing (--quick: synthetic 8 x 52)")
+                        "when missing (--quick: synthetic 5 x 70)")
     p.add_argument("--hidden", type=int, default=None, help="default 280 (--quick 8)")
-    p.add_argument("--chunk-epochs", type=int, default=None, help="epochs per chunk (default 10; --quick 2)")
+    p.add_argument("--chunk-epochs", type=int, default=None, help="epochs per chunk (default 10; --quick 20)")
     p.add_argument("--chunks", type=int, default=None, help="timed chunks (default 3; --quick 2)")
     p.add_argument("--warmup-chunks", type=int, default=1, help="untimed chunks first (default 1)")
     p.add_argument("--matmul-n", type=int, default=None, help="matrix size (default 2048; --quick 256)")
     p.add_argument("--matmul-repeats", type=int, default=None, help="timed matmuls, best taken (default 10; --quick 3)")
     a = p.parse_args(argv)
-    for name, full, quick in (("hidden", 280, 8), ("chunk_epochs", 10, 2), ("chunks", 3, 2), ("matmul_n", 2048, 256),
+    for name, full, quick in (("hidden", 280, 8), ("chunk_epochs", 10, 20), ("chunks", 3, 2), ("matmul_n", 2048, 256),
                               ("matmul_repeats", 10, 3)):
         if getattr(a, name) is None:
             setattr(a, name, quick if a.quick else full)
@@ -244,7 +244,7 @@ def main(argv=None) -> int:
     mm = matmul_rate(args.matmul_n, args.matmul_repeats)
     probe = xla_loop_probe()
 
-    panel, dinfo = C.data_panel(args.csv, (8, 52) if args.quick else None)
+    panel, dinfo = C.data_panel(args.csv, (5, 70) if args.quick else None)
     L = args.chunk_epochs
     n_total = (args.warmup_chunks + args.chunks) * L
     cfg = C.make_config(hidden=args.hidden, epochs=n_total, warm_start_epochs=0)

@@ -30,19 +30,20 @@ TARGET_EXPONENT = 1.05
 
 def parse_args(argv=None):
     p = C.base_parser("scaling", __doc__.split("\n\n")[0])
-    p.add_argument("--regions", type=C.int_list, default=None, help="comma list (default 48,190,760; --quick 4,8)")
-    p.add_argument("--weeks", type=C.int_list, default=None, help="comma list (default 52,109,208; --quick 52)")
+    p.add_argument("--regions", type=C.int_list, default=None, help="comma list (default 48,190,760; --quick 5,10)")
+    p.add_argument("--weeks", type=C.int_list, default=None, help="comma list (default 52,109,208; --quick 70)")
     p.add_argument("--channels", type=int, default=None, help="default 13 (--quick 3)")
-    p.add_argument("--controls", type=int, default=None, help="default 7 (--quick 2)")
+    p.add_argument("--controls", type=int, default=None, help="default 7 (--quick 1)")
     p.add_argument("--hidden", type=int, default=None, help="default 280 (--quick 8)")
-    p.add_argument("--chunk-epochs", type=int, default=None, help="epochs per timed chunk (default 5; --quick 2)")
+    p.add_argument("--chunk-epochs", type=int, default=None, help="epochs per timed chunk (default 5; --quick 20)")
     p.add_argument("--chunks", type=int, default=None, help="timed chunks per size (default 3; --quick 2)")
     p.add_argument("--warmup-chunks", type=int, default=1, help="untimed chunks first (default 1)")
     p.add_argument("--seed", type=int, default=0, help="synthetic data seed (default 0)")
     a = p.parse_args(argv)
     q = a.quick
-    for name, full, quick in (("regions", [48, 190, 760], [4, 8]), ("weeks", [52, 109, 208], [52]),
-                              ("channels", 13, 3), ("controls", 7, 2), ("hidden", 280, 8), ("chunk_epochs", 5, 2),
+    # --quick: the test suite's small panel shape (5 × 70 × 3 × 1) and one twice as wide
+    for name, full, quick in (("regions", [48, 190, 760], [5, 10]), ("weeks", [52, 109, 208], [70]),
+                              ("channels", 13, 3), ("controls", 7, 1), ("hidden", 280, 8), ("chunk_epochs", 5, 20),
                               ("chunks", 3, 2)):
         if getattr(a, name) is None:
             setattr(a, name, quick if q else full)

@@ -15,18 +15,14 @@ import numpy as np
 import causalmmm_jax as cm
 from causalmmm_jax.data.synthetic import generate
 from causalmmm_jax.train.ensemble import batched_runner, stack_trees
-from causalmmm_jax.train.fit import train_data_for
+from causalmmm_jax.train.fit import initial_params, prepare_data
 from causalmmm_jax.train.loop import init_state
-from causalmmm_jax.model.data_init import init_from_data
-from causalmmm_jax.model import ModelSpec
 
 
-def time_epochs(data, spec, tcfg, seeds: int, length: int, repeats: int = 3) -> tuple[float, float]:
-    """(compile seconds, median seconds per epoch) for ``seeds`` vmapped members."""
-    keys = [jax.random.PRNGKey(s) for s in range(seeds)]
+def time_epochs(data, spec, inits, tcfg, seeds: int, length: int, repeats: int = 3) -> tuple[float, float]:
+    """(compile seconds, median seconds per epoch) for ``seeds`` vmapped members of the main phase."""
     endless = dataclasses.replace(tcfg, epochs=10**9)  # every timed chunk runs all its epochs
-    states = [init_state(init_from_data(k, spec, data.inputs, data.target, data.fit_w), k, endless, early_stop=False)
-              for k in keys]
+    states = [init_state(p, jax.random.PRNGKey(i), endless, early_stop=False) for i, p in enumerate(inits[:seeds])]
     state = stack_trees(states) if seeds > 1 else states[0]
     run = batched_runner(spec, length=length, batched=seeds > 1)
     t0 = time.perf_counter()
@@ -42,28 +38,23 @@ def time_epochs(data, spec, tcfg, seeds: int, length: int, repeats: int = 3) -> 
 
 
 def main(regions=190, weeks=109, hidden=280, seeds=(1, 4), length=20, small=False):
-    if small:
-        regions, weeks, hidden, seeds, length = 4, 60, 8, (1, 2), 5
-    sd = generate(0, n_regions=regions, n_weeks=weeks, n_channels=13 if not small else 3, n_controls=7 if not small else 1)
+    if small:  # the demo's quick panel and settings (the tests share its compiled programs)
+        regions, weeks, hidden, seeds, length = 5, 70, 8, (1, 2), 30
+    sd = (generate(0, n_regions=regions, n_weeks=weeks) if small else
+          generate(0, n_regions=regions, n_weeks=weeks, n_channels=13, n_controls=7))
     panel = sd.panel()
-    cfg = cm.Config().updated(model={"hidden_dim": hidden}, data={"holdout_weeks": 13 if not small else 8,
-                                                                   "min_train_weeks": 20})
-    from causalmmm_jax.data.scaling import fit_scaler
-    from causalmmm_jax.data.seasonality import fit_seasonality
-    from causalmmm_jax.data.split import temporal_split
-    from causalmmm_jax.train.prepare import prepare
-
-    split = temporal_split(panel.n_weeks, cfg.data)
-    fm = split.fit_mask(panel.mask)
-    prep = prepare(panel, fit_scaler(panel, fm, cfg.data), fit_seasonality(panel.target, fm), 0)
-    data = train_data_for(prep, split, panel.mask)
-    spec = ModelSpec(panel.n_regions, panel.n_channels, panel.n_controls, cfg.model)
+    cfg = cm.Config().updated(model={"hidden_dim": hidden}, data={"holdout_weeks": 8 if small else 13},
+                              train={"chunk_epochs": length, **({"static_epochs": 100} if small else {})})
+    # what fit does before training: split, scaling, seasonality, inputs, spec, data-driven init
+    _, _, _, _, spec, data = prepare_data(panel, cfg)
+    keys = [jax.random.PRNGKey(cfg.train.seed + i) for i in range(max(seeds))]
+    inits, data = initial_params(keys, spec, data, cfg)
     dev = jax.devices()[0]
     print(f"device: {dev.platform} {dev.device_kind} ({len(jax.devices())} device(s)), "
           f"panel {regions}×{weeks}×{panel.n_channels}, hidden {hidden}")
     out = {}
     for n in seeds:
-        c, s = time_epochs(data, spec, cfg.train, n, length)
+        c, s = time_epochs(data, spec, inits, cfg.train, n, length)
         out[n] = s
         print(f"{n:>3} seed(s): compile {c:6.1f} s, {1000 * s:8.1f} ms/epoch, {1000 * s / n:8.1f} ms/epoch/model")
     return out

@@ -14,7 +14,7 @@ from causalmmm_jax.data.synthetic import counterfactual, generate
 
 
 def main(small: bool = False):
-    data = generate(0, n_regions=6 if small else 20, n_weeks=70 if small else 104)
+    data = generate(0, n_regions=5 if small else 20, n_weeks=70 if small else 104)
     t = data.truth
     ch = t.channels[0]
     weeks = data.frame[data.mapping.time].drop_duplicates().sort_values().tolist()

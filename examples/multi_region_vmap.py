@@ -14,7 +14,7 @@ from causalmmm_jax.data.synthetic import generate
 
 
 def main(seeds: int = 8, small: bool = False) -> dict:
-    data = generate(3, n_regions=6 if small else 30, n_weeks=70 if small else 104)
+    data = generate(3, n_regions=5 if small else 30, n_weeks=70 if small else 104)
     config = cm.Config().updated(
         model={"hidden_dim": 8 if small else 32},
         train={"epochs": 30 if small else 600, "chunk_epochs": 30 if small else 100, "warm_start_epochs": 5,

@@ -11,7 +11,7 @@ from causalmmm_jax.data.synthetic import generate
 
 
 def main(small: bool = False) -> dict:
-    data = generate(0, n_regions=6 if small else 20, n_weeks=70 if small else 104)
+    data = generate(0, n_regions=5 if small else 20, n_weeks=70 if small else 104)
     config = cm.Config().updated(
         model={"hidden_dim": 8 if small else 64},
         train={"epochs": 30 if small else 800, "chunk_epochs": 30 if small else 100, "warm_start_epochs": 5 if small else 50,

@@ -12,7 +12,7 @@ from causalmmm_jax.data.synthetic import generate
 
 
 def main(small: bool = False):
-    data = generate(0, n_regions=6 if small else 20, n_weeks=70 if small else 104)
+    data = generate(0, n_regions=5 if small else 20, n_weeks=70 if small else 104)
     cfg = cm.Config().updated(model={"hidden_dim": 8 if small else 32},
                               train={"epochs": 30 if small else 1500, "chunk_epochs": 30 if small else 250,
                                      "warm_start_epochs": 5 if small else 50,

@@ -160,6 +160,9 @@ def chunk_length(tcfg, phase: str) -> int:
 
 def _run_phase(states: TrainState, data: TrainData, spec: ModelSpec, cfg: Config, *, phase: str, n_epochs: int,
                batched: bool, progress: Callable | None, timing: dict, tag: str):
+    if n_epochs <= 0:  # nothing to train (e.g. epochs = 0: the data-driven start is the model)
+        timing.update({f"{tag}_compile_seconds": 0.0, f"{tag}_seconds": 0.0, f"{tag}_epochs": 0})
+        return states, {k: np.zeros(np.shape(states.epoch) + (0,), np.float32) for k in METRIC_NAMES}
     length = chunk_length(cfg.train, phase)
     runner = batched_runner(spec, length=length, batched=batched)
     t0 = time.perf_counter()

@@ -17,6 +17,7 @@ import causalmmm_jax as cm
 from causalmmm_jax.cli import main
 from causalmmm_jax.errors import UserError
 
+from train_config import small_config
 from test_validate_cli import MAP_ARGS, csv_file  # noqa: F401  (same mapping and CSV fixture)
 
 MAPPING = cm.ColumnMapping(region="region", time="week", target="sales", media=("*_imps",), controls=("ctrl_*",))
@@ -158,7 +159,7 @@ def test_single_region_single_channel_all_zero_channel_and_api(long_frame, tmp_p
     assert np.isfinite(r.metrics["channels"]["tv_imps"]["contribution"])
     df2 = long_frame(n_regions=2, n_weeks=60, n_channels=2)
     df2["radio_imps"] = 0.0  # an all-zero channel: contributes exactly 0
-    r2 = cm.fit(df2, MAPPING, cfg)
+    r2 = cm.fit(df2, MAPPING, cfg.updated(train={"static_epochs": 0}))  # (one compiled program fewer)
     assert r2.metrics["channels"]["radio_imps"]["contribution"] == pytest.approx(0.0, abs=1e-6)
     with pytest.raises(UserError, match="zero mean"):  # a region with zero KPI in training
         df3 = long_frame(n_regions=2, n_weeks=60)
@@ -187,21 +188,24 @@ def test_huge_values_validate(csv_file, capsys):
 
 def test_huge_values_fit(csv_file, tmp_path, capsys):
     """...and ``fit`` handles it: exit 0, no non-finite warning, every metric, channel effect and
-    contribution finite (the scaling absorbs the spike; it is not an error)."""
-    path = csv_file(HUGE)
+    contribution finite (the scaling absorbs the spike; it is not an error).  The train tests'
+    panel shape and small configuration, so the compiled programs are the suite's."""
+    path = csv_file(HUGE, n_regions=5, n_weeks=70, n_channels=3)
     run = tmp_path / "run"
-    code = main(["fit", str(path), *MAP_ARGS, "--out", str(run), "--epochs", "2", "--quiet"])
+    cfg = tmp_path / "small.json"
+    small_config().save(cfg)
+    code = main(["fit", str(path), *MAP_ARGS, "--out", str(run), "--config", str(cfg), "--epochs", "2", "--quiet"])
     err = capsys.readouterr().err
     assert code == 0, err
     assert "Traceback" not in err and "non-finite" not in err
     m = json.loads((run / "metrics.json").read_text())
-    n_regions = 3
+    n_regions = 5
     assert m["train"]["n"] == n_regions * m["split"]["n_train"]
     assert m["holdout"]["n"] == n_regions * m["split"]["n_holdout"] > 0
     for block in ("train", "holdout"):
         for k in ("r2", "rmse", "mae", "mape", "r2_within_region"):
             assert _finite(m[block][k]), (block, k, m[block][k])
-    assert set(m["channels"]) == {"tv_imps", "radio_imps"}
+    assert set(m["channels"]) == {"tv_imps", "radio_imps", "search_imps"}
     for ch, v in m["channels"].items():
         assert _finite(v["contribution"]) and _finite(v["share"]) and 0.0 <= v["share"] <= 1.0, (ch, v)
     assert all(_finite(v) for v in m["attribution"].values()), m["attribution"]

@@ -141,7 +141,7 @@ def test_fit_and_predict_cli(small_data, tmp_path, capsys):
     write_csv(small_data, csv)
     cfg = tmp_path / "cfg.toml"
     cfg.write_text('[model]\nhidden_dim = 8\n[train]\nepochs = 20\nchunk_epochs = 20\nwarm_start_epochs = 5\n'
-                   '[data]\nmin_train_weeks = 20\n')
+                   'static_epochs = 100\n[data]\nmin_train_weeks = 20\n')
     m = small_data.mapping
     args = ["--region", m.region, "--time", m.time, "--target", m.target, "--media", ",".join(m.media),
             "--controls", ",".join(m.controls), "--spend", ",".join(m.spend)]
