@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from causalmmm_jax.data.synthetic import generate
-from causalmmm_jax.train.fit import fit
-from causalmmm_jax.train.loop import init_state, make_chunk
+from causalmmm_jax.train.fit import chunk_length, fit
+from causalmmm_jax.train.ensemble import batched_runner
+from causalmmm_jax.train.loop import init_state
 from causalmmm_jax.train.metrics import regression_metrics
 from causalmmm_jax.train.objective import STRUCTURAL_PARAMS, objective
 
@@ -78,7 +79,7 @@ def test_nonfinite_loss_keeps_last_good_params(small_fit):
     bad = data.replace(target=data.target.at[0, 3].set(jnp.nan))
     tcfg = r.config.train
     state = init_state(r.params, jax.random.PRNGKey(0), dataclasses.replace(tcfg, epochs=10), early_stop=True)
-    chunk = jax.jit(make_chunk(r.spec, length=10))
+    chunk = batched_runner(r.spec, length=chunk_length(tcfg, "main"), batched=False)  # the fit's own program
     new, m = chunk(state, bad)
     assert bool(new.nonfinite) and bool(new.stopped)
     assert leaves_equal(new.params, r.params)
@@ -110,6 +111,7 @@ def test_structural_params_are_not_regularised(small_fit):
     assert "hill_a_raw" in STRUCTURAL_PARAMS
 
 
+@pytest.mark.xdist_group("train-fit")  # the 2-member programs of the sweep and sharding tests
 def test_ensemble_bands_contain_the_mean(small_panel):
     r = fit(small_panel, small_config(), seeds=2)
     assert r.n_seeds == 2
@@ -138,6 +140,7 @@ SHARD_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.xdist_group("train-fit")
 def test_sharded_ensemble_equals_single_device(tmp_path):
     """A 2-member ensemble sharded over 2 (forced host) devices in a subprocess equals the same
     ensemble trained on this process's single device."""
