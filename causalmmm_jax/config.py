@@ -218,6 +218,12 @@ class ModelConfig(_Section):
 class TrainConfig(_Section):
     """Objective, optimiser and loop.
 
+    epochs: main-phase epochs (an upper bound with early stopping); 0 trains nothing in that phase
+        (with ``static_epochs = warm_start_epochs = 0`` the data-driven start is the model).
+        Every number here is a traced value of the compiled training program (see
+        ``causalmmm_jax.train.hyper``) except ``schedule``, ``prior_mode``,
+        ``regularize_transforms`` and the chunk length (``chunk_epochs``, shortened for short runs):
+        changing them compiles new programs.
     media_l1_weight: shrinkage toward zero effect: weight·Σ_c mean over fit cells of channel c's
         (scaled) contribution; a channel whose data support is weaker than the weight ends at ~0.
     calibration_weight: weight of the lift-test term (mean z²); the default 1e-5 is near the

@@ -95,7 +95,7 @@ def _epoch(state: TrainState, data: TrainData, spec: ModelSpec):
 
     running = (~state.stopped) & (state.epoch < hp.n_epochs)
     # one reduction: the global norm is non-finite iff some gradient element is (or it overflows)
-    finite = jnp.isfinite(loss) & jnp.isfinite(optax.global_norm(grads))
+    finite = jnp.isfinite(loss) & jnp.isfinite(optax.tree.norm(grads))
     step_ok = running & finite
     # lax.cond rather than an element-wise select over every leaf: same values, a much smaller
     # program to compile (under vmap it becomes that select)

@@ -113,7 +113,7 @@ def test_structural_params_are_not_regularised(small_fit):
 
 @pytest.mark.xdist_group("train-fit")  # the 2-member programs of the sweep and sharding tests
 def test_ensemble_bands_contain_the_mean(small_panel):
-    r = fit(small_panel, small_config(), seeds=2)
+    r = fit(small_panel, small_config(static_epochs=0), seeds=2)  # (no pre-fit: one program fewer)
     assert r.n_seeds == 2
     assert jax.tree_util.tree_leaves(r.params)[0].shape[0] == 2
     for ch, v in r.metrics["channels"].items():
@@ -132,8 +132,8 @@ SHARD_SCRIPT = textwrap.dedent("""
     from causalmmm_jax.train.fit import fit
     enable_compilation_cache(os.environ["CAUSALMMM_CACHE_DIR"])
     assert len(jax.devices()) == 2, jax.devices()
-    a = fit(generate(1, n_regions=5, n_weeks=70, n_channels=3, n_controls=1).panel(), small_config(epochs=20),
-            seeds=2, devices=2)
+    a = fit(generate(1, n_regions=5, n_weeks=70, n_channels=3, n_controls=1).panel(),
+            small_config(epochs=20, static_epochs=0), seeds=2, devices=2)
     leaves = jax.tree_util.tree_leaves(a.params)
     assert len(leaves[0].sharding.device_set) == 2, leaves[0].sharding
     np.savez({out!r}, *[np.asarray(x) for x in leaves])
@@ -151,7 +151,7 @@ def test_sharded_ensemble_equals_single_device(tmp_path):
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     panel = generate(1, n_regions=5, n_weeks=70, n_channels=3, n_controls=1).panel()
-    single = jax.tree_util.tree_leaves(fit(panel, small_config(epochs=20), seeds=2).params)
+    single = jax.tree_util.tree_leaves(fit(panel, small_config(epochs=20, static_epochs=0), seeds=2).params)
     with np.load(out) as z:
         sharded = [z[f"arr_{i}"] for i in range(len(z.files))]
     assert len(sharded) == len(single)
