@@ -373,7 +373,7 @@ def init_states(tr, params_list, *, warm: bool, fold: int, static: bool = False,
 
 
 def run_static_phase(tr, timing: dict, *, compile_only: bool = False):
-    """The structural pre-fit as ``fit`` runs it (one chunk of ``train.static_epochs``); returns the
+    """The structural pre-fit as ``fit`` runs it (chunks of ``chunk_length(train, "static")`` epochs); returns the
     per-seed parameters the warm start begins from and fills ``timing['static_*']``."""
     import dataclasses
 
@@ -383,12 +383,17 @@ def run_static_phase(tr, timing: dict, *, compile_only: bool = False):
     timing["static_compile_seconds"] = timing["static_seconds"] = 0.0
     if n <= 0:
         return tr.inits
+    from causalmmm_jax.train.fit import chunk_length
+
     spec = dataclasses.replace(tr.spec, static=True)
     states = init_states(tr, tr.inits, warm=False, fold=3, static=True)
-    compiled, timing["static_compile_seconds"], _ = compile_runner(tr, states, length=n, spec=spec)
+    length = chunk_length(tr.cfg.train, "static")  # fit's chunks (and so fit's program)
+    compiled, timing["static_compile_seconds"], _ = compile_runner(tr, states, length=length, spec=spec)
     if compile_only:
         return tr.inits
-    states, _, timing["static_seconds"] = run_chunk(compiled, states, tr.data)
+    for _ in range(math.ceil(n / length)):
+        states, _, dt = run_chunk(compiled, states, tr.data)
+        timing["static_seconds"] += dt
     return unstack(tr, with_static_coefficients(states.params, spec, batched=tr.batched))
 
 

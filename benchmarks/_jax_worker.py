@@ -41,6 +41,8 @@ def main(argv=None) -> int:
     ap.add_argument("--eval-every", type=int, default=50, help="epochs per chunk = holdout evaluation cadence")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--preset", default="default", help="causalmmm-jax config preset (default | deepcausalmmm-1.0.21)")
+    ap.add_argument("--static-epochs", type=int, default=None,
+                    help="structural pre-fit epochs (default: the preset's, 2000 by default)")
     ap.add_argument("--cache-dir", type=Path, default=None,
                     help="enable JAX's persistent compilation cache in this folder (default: no persistent cache)")
     ap.add_argument("--compile-only", action="store_true")
@@ -64,13 +66,17 @@ def main(argv=None) -> int:
 
     # ---- wall time starts here (as the original's worker: after loading the CSV)
     t_start = time.perf_counter()
+    K = max(1, min(args.eval_every, max(args.epochs, 1)))
+    # chunks of K epochs in every phase (the pre-fit included, as fit runs it with chunk_epochs = K)
     cfg = C.make_config(hidden=args.hidden, epochs=args.epochs, warm_start_epochs=args.warm_start_epochs,
-                        seed=args.seed, preset=args.preset)
+                        seed=args.seed, preset=args.preset,
+                        train={"chunk_epochs": K, **({} if args.static_epochs is None
+                                                     else {"static_epochs": args.static_epochs})})
     tr = C.prepare_training(panel, cfg)
     jax.block_until_ready(tr.inits)
     t_prep = time.perf_counter()
     timing: dict = {"import_seconds": t_import, "load_seconds": load_seconds, "prepare_seconds": t_prep - t_start}
-    W, N, K = args.warm_start_epochs, args.epochs, max(1, min(args.eval_every, max(args.epochs, 1)))
+    W, N = args.warm_start_epochs, args.epochs
 
     # structural pre-fit (as fit; 0 epochs under the parity preset), then the warm start: one chunk of W epochs
     params = C.run_static_phase(tr, timing, compile_only=args.compile_only)

@@ -51,15 +51,15 @@ def parse_args(argv=None):
     p.add_argument("--csv", type=Path, default=C.DEFAULT_CSV,
                    help="the example CSV (default ../shared/data/mmm_data.csv); when missing, a synthetic "
                         "panel in the same column format is written to a temporary CSV and used by both sides")
-    p.add_argument("--epochs", type=int, default=None, help="main epochs for both (default 1500; --quick 6)")
+    p.add_argument("--epochs", type=int, default=None, help="main epochs for both (default 1500; --quick 40)")
     p.add_argument("--warm-start-epochs", type=int, default=None,
-                   help="warm-start epochs for both (default 50; --quick 2)")
-    p.add_argument("--hidden", type=int, default=None, help="hidden size for both (default 280; --quick 16)")
-    p.add_argument("--regions", type=int, default=None, help="keep the first N regions (default all; --quick 8)")
+                   help="warm-start epochs for both (default 50; --quick 5)")
+    p.add_argument("--hidden", type=int, default=None, help="hidden size for both (default 280; --quick 8)")
+    p.add_argument("--regions", type=int, default=None, help="keep the first N regions (default all)")
     p.add_argument("--repeats", type=int, default=1, help="original/jax pairs, run alternately (default 1)")
     p.add_argument("--eval-every", type=int, default=None,
                    help="jax: epochs per chunk = holdout evaluation cadence for time to quality "
-                        "(default 50; --quick 2)")
+                        "(default 50; --quick 20)")
     p.add_argument("--seed", type=int, default=42, help="seed of both (default 42)")
     p.add_argument("--preset", default="default",
                    help="causalmmm-jax config preset: default | deepcausalmmm-1.0.21 (default: default)")
@@ -81,22 +81,23 @@ def parse_args(argv=None):
     p.add_argument("--timeout", type=float, default=None, help="seconds per worker process (default: none)")
     args = p.parse_args(argv)
     q = args.quick
-    for name, full, quick in (("epochs", 1500, 6), ("warm_start_epochs", 50, 2), ("hidden", 280, 16),
-                              ("eval_every", 50, 2)):
+    # --quick: a synthetic 5 × 70 × 3 × 1 panel in the example CSV's format with the test suite's
+    # small settings (hidden 8, 20-epoch chunks, 100 pre-fit epochs), so the smoke test loads the
+    # suite's compiled programs
+    for name, full, quick in (("epochs", 1500, 40), ("warm_start_epochs", 50, 5), ("hidden", 280, 8),
+                              ("eval_every", 50, 20)):
         if getattr(args, name) is None:
             setattr(args, name, quick if q else full)
-    if q and args.regions is None:
-        args.regions = 8
     return args
 
 
 def synthetic_csv(path: Path, regions: int | None, quick: bool) -> Path:
-    """A synthetic panel written in the example CSV's column format (dmacode, weekid, ...)."""
+    """A synthetic panel written in the example CSV's column format (dmacode, weekid, ...):
+    190 (or ``regions``) × 109 × 13 × 7, or 5 × 70 × 3 × 1 with ``quick``."""
     from causalmmm_jax.data.synthetic import generate
 
-    r = regions or 190
-    c, k = (3, 2) if quick else (13, 7)
-    d = generate(0, n_regions=r, n_weeks=109, n_channels=c, n_controls=k, dates=False)
+    r, t, c, k = (5, 70, 3, 1) if quick else (regions or 190, 109, 13, 7)
+    d = generate(0, n_regions=r, n_weeks=t, n_channels=c, n_controls=k, dates=False)
     m = d.mapping
     df = d.frame.rename(columns={m.region: "dmacode", m.time: "weekid", m.target: "target_visits"})
     df = df.drop(columns=list(m.spend or ()))
@@ -224,21 +225,24 @@ def main(argv=None) -> int:
     try:
         csv = args.csv
         data_info = {"source": "csv", "path": str(csv)}
-        if not Path(csv).exists():
+        if args.quick or not Path(csv).exists():
             csv = synthetic_csv(workdir / "synthetic.csv", args.regions, args.quick)
-            data_info = {"source": "synthetic", "path": None, "note": f"{args.csv} not found; synthetic panel "
-                         "(generate(0), 109 weeks) written in the example CSV's column format"}
+            why = "--quick" if args.quick else f"{args.csv} not found"
+            data_info = {"source": "synthetic", "path": None, "note": f"{why}; synthetic panel "
+                         "(generate(0)) written in the example CSV's column format"}
         run_original = not args.skip_original
         skip_reason = "--skip-original" if args.skip_original else None
         if run_original and not Path(args.parity_python).exists():
             run_original, skip_reason = False, f"{args.parity_python} not found"
         common = ["--csv", str(csv), "--epochs", str(args.epochs), "--warm-start-epochs", str(args.warm_start_epochs),
                   "--hidden", str(args.hidden), "--seed", str(args.seed)]
-        if args.regions:
+        if args.regions and not args.quick:
             common += ["--regions", str(args.regions)]
         cache = C.bench_cache_dir()
-        jax_cmd = [sys.executable, str(C.BENCH_DIR / "_jax_worker.py"), *common, "--eval-every", str(args.eval_every),
-                   "--preset", args.preset] + (["--cache-dir", str(cache)] if cache else [])
+        jax_extra = ["--eval-every", str(args.eval_every), "--preset", args.preset] + (
+            ["--static-epochs", "100"] if args.quick else [])
+        jax_cmd = [sys.executable, str(C.BENCH_DIR / "_jax_worker.py"), *common, *jax_extra] + (
+            ["--cache-dir", str(cache)] if cache else [])
         orig_cmd = [str(args.parity_python), str(C.BENCH_DIR / "_original_worker.py"), *common] + (
             ["--threads", str(args.torch_threads)] if args.torch_threads else [])
 
@@ -259,8 +263,8 @@ def main(argv=None) -> int:
             for kind in ("cold", "warm"):
                 out = workdir / f"compile-{kind}.json"
                 compile_runs[kind] = run_worker(
-                    [sys.executable, str(C.BENCH_DIR / "_jax_worker.py"), *common, "--eval-every",
-                     str(args.eval_every), "--preset", args.preset, "--compile-only", "--cache-dir", str(cdir),
+                    [sys.executable, str(C.BENCH_DIR / "_jax_worker.py"), *common, *jax_extra,
+                     "--compile-only", "--cache-dir", str(cdir),
                      "--out", str(out)], out, args.timeout, f"compile {kind} cache")
         summary = summarise(args, orig_runs, jax_runs, compile_runs)
         summary["compile_cache"]["cache"] = compile_cache_kind
