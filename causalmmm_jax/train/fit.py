@@ -30,7 +30,8 @@ from .loop import METRIC_NAMES, TrainState, init_state
 from .objective import TrainData, TransformPrior
 from .prepare import Prepared, prepare, slice_inputs
 
-__all__ = ["FitResult", "fit", "train_data_for", "prepare_data", "initial_params", "with_static_coefficients"]
+__all__ = ["FitResult", "fit", "train_data_for", "prepare_data", "initial_params", "with_static_coefficients",
+           "chunk_length"]
 
 
 @dataclass
