@@ -23,7 +23,7 @@ from flax import struct
 
 from ..config import TrainConfig
 
-__all__ = ["Hyper", "phase_hyper", "PHASES", "LOSS_FIELDS"]
+__all__ = ["Hyper", "phase_hyper", "phase_rate", "PHASES", "LOSS_FIELDS"]
 
 PHASES = ("static", "warm", "main")
 
@@ -92,6 +92,18 @@ def _array(name: str, value):
     return jnp.asarray(float(value), jnp.float32)
 
 
+def phase_rate(tcfg: TrainConfig, phase: str) -> tuple[float, float]:
+    """``(learning rate, floor)`` of a phase: the base rate and the lowest fraction of it the
+    schedule reaches (the cosine's final ratio; the plateau's ``min_scale``): pre-fit
+    ``static_learning_rate`` down to 1 %, warm start ``learning_rate × warm_start_lr_factor``
+    held constant, main phase ``learning_rate`` down to ``min_lr``."""
+    if phase == "static":
+        return tcfg.static_learning_rate, 0.01
+    if phase == "warm":
+        return tcfg.learning_rate * tcfg.warm_start_lr_factor, 1.0
+    return tcfg.learning_rate, min(tcfg.min_lr / tcfg.learning_rate, 1.0)
+
+
 def phase_hyper(tcfg: TrainConfig, phase: str = "main", *, early_stop: bool | None = None) -> Hyper:
     """The :class:`Hyper` of ``phase`` (``"static"``, ``"warm"`` or ``"main"``) under ``tcfg``.
 
@@ -106,15 +118,9 @@ def phase_hyper(tcfg: TrainConfig, phase: str = "main", *, early_stop: bool | No
                   notears_rho_max=tcfg.notears_rho_max, notears_warmup_epochs=tcfg.notears_warmup_epochs,
                   loss_mse=phase == "warm", dual_updates=main,
                   early_stop=main and (tcfg.early_stopping if early_stop is None else early_stop))
-    schedule = tcfg.schedule
-    if phase == "static":
-        values.update(n_epochs=tcfg.static_epochs, learning_rate=tcfg.static_learning_rate, cosine_alpha=0.01)
-        schedule = "cosine"
-    elif phase == "warm":
-        values.update(n_epochs=tcfg.warm_start_epochs, learning_rate=tcfg.learning_rate * tcfg.warm_start_lr_factor,
-                      cosine_alpha=1.0)
-    else:
-        values.update(n_epochs=tcfg.epochs, learning_rate=tcfg.learning_rate,
-                      cosine_alpha=min(tcfg.min_lr / tcfg.learning_rate, 1.0))
+    rate, floor = phase_rate(tcfg, phase)
+    epochs = {"static": tcfg.static_epochs, "warm": tcfg.warm_start_epochs, "main": tcfg.epochs}[phase]
+    values.update(n_epochs=epochs, learning_rate=rate, cosine_alpha=floor)
+    schedule = "cosine" if phase == "static" else tcfg.schedule
     return Hyper(**{k: _array(k, v) for k, v in values.items()}, schedule=schedule, prior_mode=tcfg.prior_mode,
                  regularize_transforms=tcfg.regularize_transforms)

@@ -29,10 +29,11 @@ import jax.numpy as jnp
 import optax
 
 from ..config import TrainConfig
+from .hyper import phase_rate
 from .objective import is_structural
 
-__all__ = ["param_labels", "static_labels", "decay_mask", "clip_groups", "reduce_on_plateau", "phase_optimizer", "optimizer_hyperparams",
-           "make_optimizer", "cosine_rate", "current_lr"]
+__all__ = ["param_labels", "static_labels", "decay_mask", "clip_groups", "reduce_on_plateau", "phase_optimizer",
+           "optimizer_hyperparams", "make_optimizer", "cosine_rate", "current_lr"]
 
 #: the control head's output bias: with the GRU state at zero it is the (constant) control effect
 CTRL_BIAS_PATH = ("ctrl_coeff_head", "dense_2", "bias")
@@ -156,15 +157,13 @@ def optimizer_hyperparams(tcfg: TrainConfig | None, phase: str, *, schedule: str
     tcfg = tcfg or TrainConfig()
     schedule = schedule or tcfg.schedule
     adam = {"b1": tcfg.adam_b1, "b2": tcfg.adam_b2, "eps": tcfg.adam_eps}
+    rate, floor = phase_rate(tcfg, phase)
     if phase == "static":
-        return {"learning_rate": tcfg.static_learning_rate, **adam, "other_clip": tcfg.other_clip}
-    warm = phase == "warm"
-    out = {"learning_rate": tcfg.learning_rate * (tcfg.warm_start_lr_factor if warm else 1.0),
-           "weight_decay": tcfg.weight_decay, **adam, "coeff_clip": tcfg.coeff_clip, "other_clip": tcfg.other_clip,
-           "group_clip": 0.0 if warm else 1.0}
+        return {"learning_rate": rate, **adam, "other_clip": tcfg.other_clip}
+    out = {"learning_rate": rate, "weight_decay": tcfg.weight_decay, **adam, "coeff_clip": tcfg.coeff_clip,
+           "other_clip": tcfg.other_clip, "group_clip": 0.0 if phase == "warm" else 1.0}
     if schedule == "plateau":
-        out.update(plateau_factor=tcfg.plateau_factor, plateau_patience=tcfg.plateau_patience,
-                   plateau_min_scale=1.0 if warm else min(tcfg.min_lr / tcfg.learning_rate, 1.0))
+        out.update(plateau_factor=tcfg.plateau_factor, plateau_patience=tcfg.plateau_patience, plateau_min_scale=floor)
     return out
 
 
