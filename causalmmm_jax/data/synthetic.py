@@ -57,8 +57,10 @@ Truth
     ``counterfactual_kpi[c][m]`` = Σ_{r,t} KPI when channel ``c``'s spend and impressions are
     multiplied by ``m`` in every week (adstock is linear, so ``A → m·A``; ``m_{rc}`` and the
     noise stay fixed), for ``m ∈ {0, 0.5, 1, 1.5, 2}``; :func:`counterfactual` gives the ``[R,T]``
-    KPI for any ``m``.  Truth arrays cover the full ``R × T`` grid even when ``missing_cells``
-    rows are dropped from the frame.
+    KPI for any ``m``; :func:`true_kpi` gives the ``[R,T]`` KPI of any spend plan ``[R,T,C]``
+    (impressions follow spend at each cell's cost per mille; NumPy or ``jax.numpy``, so a plan can
+    be optimised against the truth).  Truth arrays cover the full ``R × T`` grid even when
+    ``missing_cells`` rows are dropped from the frame.
 """
 
 from __future__ import annotations
@@ -73,13 +75,15 @@ import pandas as pd
 from causalmmm_jax.data.panel import ColumnMapping, Panel
 from causalmmm_jax.errors import ConfigError
 
-from ._synthetic_series import ar1, flighting, stratified
+from ._synthetic_series import ar1, stratified
+from ._synthetic_series import flighting as _flighting
 
 __all__ = [
     "SyntheticTruth",
     "SyntheticData",
     "generate",
     "counterfactual",
+    "true_kpi",
     "write_csv",
     "COUNTERFACTUAL_MULTIPLIERS",
     "BASE_LEVEL",
@@ -93,10 +97,12 @@ SIZE_SPREAD = 10.0
 _CHANNEL_NAMES = ("tv", "search", "social", "display", "video", "audio", "ooh", "print",
                   "email", "affiliate", "podcast", "cinema")
 # flighting pattern per channel name
-_PATTERN = {"tv": "burst", "search": "always_on", "social": "always_on", "display": "pulsed",
+_PATTERN = {"radio": "burst", "tv": "burst", "search": "always_on", "social": "always_on", "display": "pulsed",
             "video": "burst", "audio": "burst", "ooh": "burst", "print": "pulsed", "email": "always_on",
             "affiliate": "always_on", "podcast": "pulsed", "cinema": "burst", "null_radio": "burst"}
 # (name, location, scale) of the controls' raw columns
+_PATTERNS = ("always_on", "burst", "pulsed")
+DRIFT_PERIOD_WEEKS = 104
 _CONTROLS = (("price_index", 100.0, 4.0), ("competitor_spend", 2.5e5, 6.0e4), ("temperature", 15.0, 7.0),
              ("consumer_confidence", 95.0, 6.0), ("promo_depth", 0.12, 0.04), ("unemployment", 5.0, 0.8))
 
@@ -189,7 +195,7 @@ def _channel_contribution(truth: SyntheticTruth, c: int, multiplier: float) -> n
     ad = _adstock(x[:, :, None], np.array([p["adstock_decay"][truth.channels[c]]]))[:, :, 0]
     ch = truth.channels[c]
     h = _hill(ad, p["hill_slope"][ch], p["hill_half_saturation"][ch])
-    return p["region_size"][:, None] * p["beta"][ch] * h
+    return p["region_size"][:, None] * p["beta"][ch] * p["effect_multiplier"][:, :, c] * h
 
 
 def counterfactual(data: SyntheticData | SyntheticTruth, channel: str, multiplier: float) -> np.ndarray:
@@ -204,8 +210,62 @@ def counterfactual(data: SyntheticData | SyntheticTruth, channel: str, multiplie
     return _sum_kpi(truth.baseline, truth.seasonality, truth.controls_effect, contrib, truth.noise)
 
 
+def true_kpi(data: SyntheticData | SyntheticTruth, spend, *, xp=np):
+    """``[R,T]`` true KPI when the spend is ``spend [R,T,C]`` (full grid, the generator's channel
+    order) instead of the observed spend: each cell's impressions move with its spend at the
+    cell's cost per mille; baseline, seasonality, controls and noise stay as drawn, and the media
+    scale ``m_rc`` stays fixed (as in :func:`counterfactual`).  ``xp``: ``numpy`` (float64) or
+    ``jax.numpy`` (traceable: ``jax.grad`` through a plan).  Adstock is computed as a product with
+    ``[C,T,T]`` decay matrices, so it agrees with the generator to rounding (1e-12 relative)."""
+    truth = data.truth if isinstance(data, SyntheticData) else data
+    p = truth.params
+    R, T, C = truth.impressions.shape
+    if tuple(getattr(spend, "shape", ())) != (R, T, C):
+        raise ConfigError(f"spend must have shape {(R, T, C)} (regions, weeks, channels), got "
+                          f"{tuple(getattr(spend, 'shape', ()))}")
+    ch = truth.channels
+    alpha = np.array([p["adstock_decay"][c] for c in ch])
+    lag = np.arange(T)[:, None] - np.arange(T)[None, :]
+    decay = np.where(lag[None] >= 0, alpha[:, None, None] ** np.maximum(lag, 0)[None], 0.0)  # [C,T,T]
+    x = spend * p["impressions_per_spend"] / p["media_scale"][:, None, :]
+    ad = xp.einsum("cts,rsc->rtc", xp.asarray(decay), x)
+    slope = np.array([p["hill_slope"][c] for c in ch])
+    half = np.array([p["hill_half_saturation"][c] for c in ch])
+    beta = np.array([p["beta"][c] for c in ch])
+    an = xp.maximum(ad, 1e-300 if xp is np else 0.0) ** slope
+    h = an / (an + half ** slope)
+    contrib = p["region_size"][:, None, None] * beta * p["effect_multiplier"] * h
+    return (truth.baseline + truth.seasonality + truth.controls_effect + truth.noise) + contrib.sum(axis=-1)
+
+
 # ---------------------------------------------------------------------------------------------
 # generator pieces
+
+
+def _check_design(n_channels, null_channel, effect_drift, drift_channel, region_effects, hill_slope_range,
+                  half_saturation_range, flighting_, channel_names):
+    n_eff = n_channels - 1 if null_channel else n_channels
+    if not 0.0 <= effect_drift < 1.0:
+        raise ConfigError(f"effect_drift must be in [0, 1), got {effect_drift}")
+    if region_effects < 0:
+        raise ConfigError(f"region_effects must be >= 0, got {region_effects}")
+    for name, (lo, hi), floor in (("hill_slope_range", hill_slope_range, 0.0),
+                                  ("half_saturation_range", half_saturation_range, 0.0)):
+        if not (floor < lo <= hi and np.isfinite(hi)):
+            raise ConfigError(f"{name} must be (low, high) with 0 < low <= high, got {(lo, hi)}")
+    if flighting_ is not None:
+        bad = [f for f in flighting_ if f not in _PATTERNS]
+        if len(flighting_) != n_eff or bad:
+            raise ConfigError(f"flighting needs one pattern per non-null channel ({n_eff}) from {_PATTERNS}, "
+                              f"got {list(flighting_)}")
+    if channel_names is not None:
+        if len(channel_names) != n_eff or len(set(channel_names)) != n_eff or "null_radio" in channel_names:
+            raise ConfigError(f"channel_names needs {n_eff} distinct names (the null channel is named "
+                              f"null_radio), got {list(channel_names)}")
+    if drift_channel is not None and effect_drift > 0:
+        names = list(channel_names) if channel_names is not None else _channel_names(n_channels, null_channel)[:n_eff]
+        if drift_channel not in names:
+            raise ConfigError(f"drift_channel {drift_channel!r} is not one of the channels {names}")
 
 
 def _check(n_regions, n_weeks, n_channels, n_controls, media_share, noise, null_channel, missing_cells):
@@ -228,9 +288,10 @@ def _check(n_regions, n_weeks, n_channels, n_controls, media_share, noise, null_
                           f"got {missing_cells}")
 
 
-def _channel_names(n: int, null_channel: bool) -> list[str]:
+def _channel_names(n: int, null_channel: bool, given=None) -> list[str]:
     n_eff = n - 1 if null_channel else n
-    names = [(_CHANNEL_NAMES[i] if i < len(_CHANNEL_NAMES) else f"channel_{i + 1:02d}") for i in range(n_eff)]
+    names = list(given) if given is not None else [
+        (_CHANNEL_NAMES[i] if i < len(_CHANNEL_NAMES) else f"channel_{i + 1:02d}") for i in range(n_eff)]
     if null_channel:
         names.append("null_radio")
     return names
@@ -258,17 +319,29 @@ def generate(
     null_channel: bool = True,
     dates: bool = True,
     missing_cells: int = 0,
+    effect_drift: float = 0.0,
+    drift_channel: str | None = None,
+    region_effects: float = 0.0,
+    hill_slope_range: tuple[float, float] = (1.0, 3.0),
+    half_saturation_range: tuple[float, float] = (0.5, 1.5),
+    flighting: tuple[str, ...] | None = None,
+    channel_names: tuple[str, ...] | None = None,
 ) -> SyntheticData:
     """Generate a panel with known truth (see the module docstring for the process).
 
     ``n_channels`` includes the null channel when ``null_channel=True`` (it is the last one).
     ``missing_cells`` random (region, week) rows, never of the first region, are dropped from the
-    frame; truth arrays keep the full grid.
+    frame; truth arrays keep the full grid.  ``effect_drift``, ``drift_channel``,
+    ``region_effects``, ``hill_slope_range``, ``half_saturation_range``, ``flighting`` and
+    ``channel_names`` shape the design (module docstring); names are short (``"tv"``).
     """
     _check(n_regions, n_weeks, n_channels, n_controls, media_share, noise, null_channel, missing_cells)
+    _check_design(n_channels, null_channel, effect_drift, drift_channel, region_effects, hill_slope_range,
+                  half_saturation_range, flighting, channel_names)
     R, T, C, K = int(n_regions), int(n_weeks), int(n_channels), int(n_controls)
-    rng_size, rng_media, rng_ctrl, rng_eff, rng_noise, rng_miss = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)
+    # children 6 and 7 are new streams: adding them left children 0-5 (and the default panel) unchanged
+    rng_size, rng_media, rng_ctrl, rng_eff, rng_noise, rng_miss, rng_drift, rng_region = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)
     )
     L0 = BASE_LEVEL
     t = np.arange(T, dtype=float)
@@ -287,7 +360,9 @@ def generate(
     seasonality = (size * L0 * amp)[:, None] * shape[None, :]
 
     # media inputs
-    names = _channel_names(C, null_channel)
+    names = _channel_names(C, null_channel, channel_names)
+    patterns = {n: (flighting[i] if flighting is not None and i < len(flighting) else _PATTERN.get(n, "burst"))
+                for i, n in enumerate(names)}
     media_cols = tuple(f"impressions_{n}" for n in names)
     spend_cols = tuple(f"spend_{n}" for n in names)
     budget = rng_media.uniform(1000.0, 4000.0, C)
@@ -295,12 +370,14 @@ def generate(
     sigma = rng_media.uniform(0.1, 0.3, C)
     spend = np.empty((R, T, C))
     impressions = np.empty((R, T, C))
+    per_spend = np.empty((R, T, C))
     for c, n in enumerate(names):
-        f = flighting(rng_media, _PATTERN.get(n, "burst"), R, T)
+        f = _flighting(rng_media, patterns[n], R, T)
         eps = rng_media.normal(0.0, sigma[c], (R, T))
         spend[:, :, c] = budget[c] * size[:, None] * f * np.exp(eps - sigma[c] ** 2 / 2)
         cpm_rt = cpm[c] * np.exp(rng_media.normal(0.0, 0.05, (R, T)))
         impressions[:, :, c] = spend[:, :, c] / cpm_rt * 1000.0
+        per_spend[:, :, c] = 1000.0 / cpm_rt
 
     # controls
     cdefs = _control_names(K)
@@ -324,8 +401,8 @@ def generate(
     # media response
     n_eff = C - 1 if null_channel else C
     alpha = np.concatenate([stratified(rng_eff, n_eff, 0.1, 0.7), rng_eff.uniform(0.1, 0.7, C - n_eff)])
-    slope = np.concatenate([stratified(rng_eff, n_eff, 1.0, 3.0), rng_eff.uniform(1.0, 3.0, C - n_eff)])
-    kappa = rng_eff.uniform(0.5, 1.5, C)
+    slope = np.concatenate([stratified(rng_eff, n_eff, *hill_slope_range), rng_eff.uniform(*hill_slope_range, C - n_eff)])
+    kappa = rng_eff.uniform(*half_saturation_range, C)
     rel = rng_eff.uniform(0.5, 1.5, C)
     if null_channel:
         rel[-1] = 0.0
@@ -333,7 +410,19 @@ def generate(
     x = impressions / media_scale[:, None, :]
     ad = _adstock(x, alpha)
     half = kappa * ad.reshape(-1, C).mean(axis=0)
-    unit = size[:, None, None] * rel * _hill(ad, slope, half)  # contributions for k = 1
+    mult = np.ones((R, T, C))  # effect multiplier: drift over time, differences between regions
+    drift_path = np.ones((T, C))
+    if effect_drift > 0 and n_eff > 0:
+        dch = drift_channel if drift_channel is not None else names[min(1, n_eff - 1)]
+        phase = rng_drift.uniform(0.0, 2 * np.pi)
+        drift_path[:, names.index(dch)] = 1.0 + effect_drift * np.sin(2 * np.pi * t / DRIFT_PERIOD_WEEKS + phase)
+        mult = mult * drift_path[None]
+    else:
+        dch = None
+    if region_effects > 0:
+        zr = rng_region.normal(size=(R, C))
+        mult = mult * np.exp(region_effects * zr - region_effects**2 / 2)[:, None, :]
+    unit = size[:, None, None] * rel * mult * _hill(ad, slope, half)  # contributions for k = 1
 
     noise_sd = noise * baseline.mean(axis=1)
     noise_arr = rng_noise.normal(size=(R, T)) * noise_sd[:, None]
@@ -341,7 +430,7 @@ def generate(
     m1 = float(unit.sum())
     kfac = 0.0 if media_share == 0 or m1 == 0 else media_share * other / ((1.0 - media_share) * m1)
     beta = kfac * rel
-    contributions = size[:, None, None] * beta * _hill(ad, slope, half)
+    contributions = size[:, None, None] * beta * mult * _hill(ad, slope, half)
     if null_channel:
         contributions[:, :, -1] = 0.0
 
@@ -364,7 +453,13 @@ def generate(
         "beta_factor": kfac,
         "cpm": dict(zip(media_cols, map(float, cpm))),
         "weekly_budget_per_size": dict(zip(media_cols, map(float, budget))),
-        "flighting": {col: _PATTERN.get(n, "burst") for col, n in zip(media_cols, names)},
+        "flighting": {col: patterns[n] for col, n in zip(media_cols, names)},
+        "effect_multiplier": mult,
+        "drift_path": drift_path,
+        "drift_channel": None if dch is None else f"impressions_{dch}",
+        "effect_drift": float(effect_drift),
+        "region_effects": float(region_effects),
+        "impressions_per_spend": per_spend,
         "media_scale": media_scale,
         "region_size": size,
         "base_level": L0,

@@ -14,6 +14,7 @@ from causalmmm_jax.data.synthetic import (
     SyntheticData,
     counterfactual,
     generate,
+    true_kpi,
     write_csv,
 )
 from causalmmm_jax.errors import ConfigError
@@ -204,6 +205,87 @@ def test_invalid_arguments():
         generate(0, n_regions=2, n_weeks=10, missing_cells=11)
     with pytest.raises(ConfigError):
         generate(0, n_channels=1, null_channel=True)
+
+
+def test_design_options_leave_the_default_panel_alone():
+    """The design options draw from their own seed streams: off, they change nothing."""
+    a = generate(2, **SMALL)
+    b = generate(2, effect_drift=0.0, region_effects=0.0, **SMALL)
+    pd.testing.assert_frame_equal(a.frame, b.frame)
+    assert (a.truth.params["effect_multiplier"] == 1.0).all()
+    c = generate(2, effect_drift=0.25, **SMALL)  # media draws identical, KPI moves
+    np.testing.assert_array_equal(a.truth.spend, c.truth.spend)
+    assert not np.array_equal(a.truth.kpi, c.truth.kpi)
+
+
+def test_effect_drift_and_region_effects():
+    d = generate(1, n_regions=8, n_weeks=104, effect_drift=0.25, drift_channel="social", region_effects=0.3)
+    p, tr = d.truth.params, d.truth
+    c = tr.channel_index("social")
+    path = p["drift_path"][:, c]
+    assert path.max() == pytest.approx(1.25, abs=0.01) and path.min() == pytest.approx(0.75, abs=0.01)
+    others = np.delete(p["drift_path"], c, axis=1)
+    assert (others == 1.0).all() and p["drift_channel"] == "impressions_social"
+    mult = p["effect_multiplier"]
+    # regional factors: constant over time per (region, channel), different between regions
+    ratio = mult[:, :, 0] / mult[:, :1, 0]
+    np.testing.assert_allclose(ratio, 1.0)
+    assert mult[:, 0, 0].std() > 0.1
+    # the contributions carry the multiplier: off the drift, the same weeks and regions scale with it
+    assert tr.media_share == pytest.approx(0.3, abs=1e-9)
+    m2 = counterfactual(d, "social", 2.0) - tr.kpi
+    assert (m2[:, path > 1.2] > 0).all()
+
+
+def test_design_shapes_and_patterns():
+    d = generate(3, n_regions=4, n_weeks=60, n_channels=4, channel_names=("tv", "search", "radio"),
+                 flighting=("always_on", "burst", "burst"), hill_slope_range=(1.0, 1.2),
+                 half_saturation_range=(3.0, 4.0))
+    p = d.truth.params
+    assert d.truth.channels == ("impressions_tv", "impressions_search", "impressions_radio", "impressions_null_radio")
+    assert p["flighting"]["impressions_tv"] == "always_on" and p["flighting"]["impressions_search"] == "burst"
+    assert (d.truth.spend[:, :, 1] == 0).any() and (d.truth.spend[:, :, 0] > 0).all()
+    assert all(1.0 <= v <= 1.2 for k, v in p["hill_slope"].items() if "null" not in k)
+    assert all(3.0 <= v <= 4.0 for v in p["hill_half_saturation_factor"].values())
+
+
+def test_true_kpi_is_the_generator():
+    d = generate(5, n_regions=4, n_weeks=60, effect_drift=0.2, region_effects=0.2)
+    tr = d.truth
+    np.testing.assert_allclose(true_kpi(d, tr.spend), tr.kpi, rtol=1e-12)
+    spend = tr.spend.copy()
+    spend[:, :, 2] *= 1.7
+    np.testing.assert_allclose(true_kpi(d, spend), counterfactual(d, tr.channels[2], 1.7), rtol=1e-12)
+    # carry-over: spend in week 30 only raises the KPI from week 30 on
+    bump = tr.spend.copy()
+    bump[:, 30, 0] *= 3.0
+    diff = true_kpi(d, bump) - tr.kpi
+    assert np.abs(diff[:, :30]).max() < 1e-12 * tr.kpi.max() and (diff[:, 30:32] > 1e-6 * tr.kpi.max()).all()
+    with pytest.raises(ConfigError, match="shape"):
+        true_kpi(d, tr.spend[:, :10])
+
+
+def test_true_kpi_traces_in_jax():
+    import jax
+    import jax.numpy as jnp
+
+    d = generate(5, n_regions=3, n_weeks=30)
+    with jax.enable_x64(True):
+        f = lambda u: true_kpi(d, jnp.asarray(d.truth.spend) * u, xp=jnp).sum()  # noqa: E731
+        g = np.asarray(jax.grad(f)(jnp.ones(5)))
+    up = true_kpi(d, d.truth.spend * np.array([1.001, 1, 1, 1, 1])).sum()
+    dn = true_kpi(d, d.truth.spend * np.array([0.999, 1, 1, 1, 1])).sum()
+    assert g[0] == pytest.approx((up - dn) / 0.002, rel=1e-4)
+    assert g[-1] == 0.0  # the null channel
+
+
+def test_invalid_design_arguments():
+    for kw in (dict(effect_drift=1.0), dict(region_effects=-0.1), dict(hill_slope_range=(0.0, 2.0)),
+               dict(half_saturation_range=(2.0, 1.0)), dict(flighting=("burst",)),
+               dict(flighting=("burst", "weekly", "burst", "burst")), dict(channel_names=("a", "a", "b", "c")),
+               dict(effect_drift=0.2, drift_channel="nope")):
+        with pytest.raises(ConfigError):
+            generate(0, n_regions=2, n_weeks=20, **kw)
 
 
 def test_write_csv(tmp_path):
