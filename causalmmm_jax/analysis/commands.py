@@ -5,7 +5,8 @@
   (channel, multiplier, spend if known, exposure, kpi, incremental) and ``RUN_DIR/curve_params.csv``.
 * ``causalmmm-jax optimize RUN_DIR [--budget B] [--weeks N] [--bounds CH=LOW:HIGH ...]
   [--method projected|slsqp|trust-constr|de] [--on curves|model]`` → ``RUN_DIR/allocation.csv``
-  (by-channel table) and ``RUN_DIR/allocation.json`` (success, method, allocation, responses, uplift).
+  (by-channel table) and ``RUN_DIR/allocation.json`` (success, method, allocation, responses, uplift,
+  the share of the plan beyond the observed spend range).
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ def _add_optimize(sub: argparse._SubParsersAction) -> None:
         description="Maximise the predicted response of a fitted run subject to the total budget over a horizon "
                     "of N weeks (spent flat) and per-channel bounds; write RUN_DIR/allocation.csv and "
                     "RUN_DIR/allocation.json. Amounts are totals over the horizon in spend units (exposure units "
-                    "when the run has no spend columns).")
+                    "when the run has no spend columns). Says how much of the plan lies above the largest weekly "
+                    "spend seen in training, where the response is extrapolated.")
     p.add_argument("run_dir", metavar="RUN_DIR", help="folder of a saved run")
     p.add_argument("--budget", type=float, default=None, metavar="B",
                    help="total budget over the horizon (default: the historical spend of the last N training weeks, "
@@ -106,7 +108,12 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     print(f"{res.method} on {res.on} ({status}): predicted response {res.predicted_response:.6g} vs current "
           f"{res.current_response:.6g} (uplift {res.uplift:+.6g}, {res.uplift_pct:+.2f} %) over {res.weeks} weeks")
     for row in res.by_channel.itertuples(index=False):
-        print(f"  {row.channel}: {row.total_spend:.6g} ({row.spend_pct:.1f} %)")
+        beyond = (f", {row.beyond_observed_pct:.0f} % above the largest weekly spend seen"
+                  if getattr(row, "beyond_observed_pct", 0) > 0.5 else "")
+        print(f"  {row.channel}: {row.total_spend:.6g} ({row.spend_pct:.1f} %){beyond}")
+    if res.beyond_observed_pct:
+        print(f"  {res.beyond_observed_pct:.1f} % of the planned spend lies beyond the spend levels seen in training "
+              "(per region and week): the model extrapolates there, treat those channels' gains with caution")
     print(f"wrote {out / 'allocation.csv'} and {out / 'allocation.json'}")
     return 0
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from causalmmm_jax.analysis._jaxopt import use_fallback
-from causalmmm_jax.analysis.budget import (METHODS, maximize_allocation, optimize_budget, optimize_curves,
-                                           parse_bounds, resolve_bounds)
+from causalmmm_jax.analysis.budget import (METHODS, beyond_observed, maximize_allocation, optimize_budget,
+                                           optimize_curves, parse_bounds, resolve_bounds)
 from causalmmm_jax.errors import ConfigError, UserError
 
 TOP = np.array([500.0, 800.0, 300.0, 1000.0, 50.0])
@@ -157,6 +157,30 @@ def test_optimize_fitted_run(fitted, on):
     np.testing.assert_allclose([res.current_allocation[c] for c in chans], hist * budget / hist.sum(), rtol=1e-9)
     assert res.predicted_response >= res.current_response * (1 - 1e-4)
     assert len(res.by_channel) == len(chans)
+    by = res.by_channel.set_index("channel")
+    assert ((by["beyond_observed_pct"] >= 0) & (by["beyond_observed_pct"] <= 100)).all()
+    w = by["total_spend"] / by["total_spend"].sum()
+    assert res.beyond_observed_pct == pytest.approx(float((w * by["beyond_observed_pct"]).sum()))
+    assert set(res.to_dict()["beyond_observed"]) == set(chans)
+
+
+def test_beyond_observed(fitted):
+    """The historical plan never leaves the observed range; tripling one channel puts exactly the
+    part of each region-week above that region's largest training week beyond it."""
+    n, weeks = fitted.split.n_train, 13
+    spend = fitted.panel.spend[:, :n]
+    hist = spend[:, n - weeks:].sum(axis=(0, 1))
+    pct, ratio = beyond_observed(fitted, hist, hist, weeks)
+    np.testing.assert_array_equal(pct, 0.0)
+    assert np.all(ratio <= 1.0 + 1e-12)
+    x = hist.copy()
+    x[1] *= 3.0
+    pct, ratio = beyond_observed(fitted, x, hist, weeks)
+    planned = 3.0 * spend[:, n - weeks:, 1]
+    peak = spend[:, :, 1].max(axis=1)[:, None]
+    assert pct[1] == pytest.approx(100 * np.maximum(planned - peak, 0).sum() / planned.sum())
+    assert pct[1] > 0 and ratio[1] == pytest.approx((planned / peak).max())
+    np.testing.assert_array_equal(np.delete(pct, 1), 0.0)
 
 
 def test_model_route_scipy_method(fitted):
