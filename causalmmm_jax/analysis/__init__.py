@@ -1,5 +1,6 @@
 """Post-fit analysis: contributions, ROI / marginal ROI, response curves, budget optimisation,
-lift-test calibration and the channel-interaction graph.
+lift-test calibration, the channel-interaction graph, and scoring a fit and its plans against a
+generator's planted truth (:mod:`.recovery`).
 
 Names are imported lazily (the training step imports :mod:`.calibration`, and importing this
 package must stay cheap and free of import cycles).
@@ -13,7 +14,8 @@ _EXPORTS = {
     "roi_table": "curves", "response_curves": "curves", "curve_params": "curves", "posthoc_curves": "curves",
     "fit_hill": "curves", "hill": "curves",
     "optimize_budget": "budget", "optimize_curves": "budget", "maximize_allocation": "budget",
-    "BudgetResult": "budget", "parse_bounds": "budget",
+    "BudgetResult": "budget", "parse_bounds": "budget", "beyond_observed": "budget",
+    "evaluate_against_truth": "recovery",
     "read_lift_tests": "calibration", "lift_data": "calibration", "lift_loss": "calibration",
     "lift_report": "calibration", "LiftData": "calibration",
     "dag_report": "graph", "write_dag_csv": "graph",

@@ -33,8 +33,8 @@ import pandas as pd
 import scipy.optimize as so
 
 from ..errors import ConfigError
-from ._jaxopt import project_box_section, project_box_section_np, simplex_box_minimize
 from ..model.mmm import apply
+from ._jaxopt import project_box_section, project_box_section_np, simplex_box_minimize
 from .curves import channel_totals, curve_params, hill, require_level, stacked_params, train_sequence
 
 __all__ = ["BudgetResult", "METHODS", "optimize_budget", "optimize_curves", "maximize_allocation",
@@ -314,12 +314,15 @@ def _with_extrapolation(res: BudgetResult, result, x: np.ndarray, hist: np.ndarr
 # --------------------------------------------------------------------------- entry point
 
 def optimize_budget(result, budget: float | None = None, *, weeks: int | None = None, bounds: dict | None = None,
-                    method: str | None = None, on: str | None = None, seed: int = 0) -> BudgetResult:
+                    method: str | None = None, on: str | None = None, seed: int = 0,
+                    curves: pd.DataFrame | None = None) -> BudgetResult:
     """Allocate ``budget`` (total over ``weeks`` weeks; default ``analysis.budget_weeks``) across
     channels to maximise the predicted response (see the module docstring).  ``budget=None``:
     the historical spend of the horizon (re-allocate what was spent).
 
     ``bounds``: ``{channel: (lower, upper)}`` totals over the horizon (None = 0 / budget).
+    ``curves``: the run's :func:`~causalmmm_jax.analysis.curves.curve_params` when already
+    computed (several plans on one run need them once).
     Raises :class:`ConfigError` for infeasible bounds, an unknown method, an ``on="model"`` horizon
     longer than the training period, or a share-of-voice model."""
     acfg = result.config.analysis
@@ -342,7 +345,7 @@ def optimize_budget(result, budget: float | None = None, *, weeks: int | None = 
     budget = float(hist.sum()) if budget is None else float(budget)
     lower, upper = resolve_bounds(channels, budget, bounds)
     cur = hist * (budget / hist.sum()) if hist.sum() > 0 else np.full(len(channels), budget / len(channels))
-    params = curve_params(result)
+    params = curve_params(result) if curves is None else curves
     if on == "curves":
         res = optimize_curves(params, budget, weeks=weeks, bounds=bounds, method=method,
                               current=dict(zip(channels, cur)), historical=dict(zip(channels, hist)), unit=unit)

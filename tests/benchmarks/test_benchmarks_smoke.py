@@ -156,6 +156,28 @@ def test_quality_quick(tmp_path, bench_env):
     assert "planted" in stdout and "original (example)" in stdout
 
 
+def test_decisions_quick(tmp_path, bench_env):
+    """``decisions.py`` fits one tiny generated panel, scores it against the truth and prints the
+    docs tables from its own JSON."""
+    d, stdout = run_script("decisions", tmp_path, bench_env)
+    (p,) = d["panels"]
+    assert p["design"] == "quick" and p["generator"]["effect_drift"] == 0.25
+    s = p["summary"]
+    assert set(s["captured"]) == {"curves 1x", "curves 1.5x", "model 1x", "model 1.5x"}
+    for k in ("response_0.5x_abs_rel_error_median", "null_pct_of_kpi", "weekly_error_median", "drift_correlation",
+              "media_total_ratio", "holdout_r2"):
+        assert math.isfinite(s[k]), k
+    assert [r["on"] for r in p["regret"]] == ["curves", "curves", "model", "model"]
+    assert set(d["targets"]) >= {"captured_1x_median", "null_pct_of_kpi_max", "drift_correlation_median"}
+    assert all(t["met"] is None for t in d["targets"].values())  # --quick: nothing is judged
+    assert "decisions over 1 panels" in stdout
+    out = tmp_path / "results" / "decisions.json"
+    proc = subprocess.run([sys.executable, str(BENCH / "decisions.py"), "--markdown", str(out)], cwd=REPO,
+                          env=bench_env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "| target (issue #15) |" in proc.stdout and "| quick | 1 |" in proc.stdout
+
+
 def test_flop_counter_units():
     """The jaxpr FLOP counter: matmul = 2mnk, scan bodies times their length, cond = costliest branch."""
     import jax

@@ -1,0 +1,298 @@
+"""A fitted model against a generator's planted truth: the numbers a marketer acts on, and the
+decisions taken on them.
+
+:func:`evaluate_against_truth` takes a :class:`~causalmmm_jax.train.fit.FitResult` fitted on a
+:func:`~causalmmm_jax.data.synthetic.generate` panel and scores, per channel (over the observed
+training cells, KPI units):
+
+* **response**: the KPI change when the channel's spend is multiplied by ``m`` in every training
+  week, for ``m`` in 0, 0.5, 1.5, 2 (0× is minus the incremental effect), model
+  (:func:`~causalmmm_jax.analysis.curves.response_curves`) against the truth
+  (:func:`~causalmmm_jax.data.synthetic.counterfactual`), as a relative error;
+* **marginal ROI** (KPI per extra unit of spend at today's spend; the truth by a ±1 % central
+  difference), **ROI** (contribution / spend), **share** of media;
+* **weekly contribution error**: per channel × region, RMSE of the model's weekly contribution
+  against the true one over the mean of the true series (channels with a true effect only);
+* **coefficient path**: for a channel whose effect the generator drifts, the correlation over
+  training weeks of the model's implied effect multiplier (attributed contribution over the
+  model's saturated media, pooled over regions) with the planted multiplier;
+* **decision regret**: the plan :func:`~causalmmm_jax.analysis.budget.optimize_budget`
+  recommends (``on="curves"``, the default, and ``on="model"``) for the last ``horizon`` training weeks at ``budget_factor`` ×
+  their actual spend, evaluated in the true KPI (:func:`~causalmmm_jax.data.synthetic.true_kpi`:
+  KPI over the training weeks from the plan's first week on, carry-over inside them counted), as
+  the fraction of the achievable uplift it captures: ``(V(plan) − V(current)) / (V(best) −
+  V(current))`` with ``current`` = today's mix scaled to the budget and ``best`` the
+  truth-optimal plan under the same constraints (multi-start SLSQP on the generator itself, in
+  float64 with ``jax.grad``); also the loss ``V(best) − V(plan)`` in % of the KPI of those weeks;
+* the **null channel**'s contribution in % of the KPI, total media against the truth, and the
+  fit's holdout R².
+
+Everything is plain floats and dicts (JSON-ready).  Ensembles are scored by their member mean.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import scipy.optimize as so
+
+from ..data.synthetic import SyntheticData, counterfactual
+from ..errors import ConfigError
+from ._jaxopt import project_box_section_np
+from .budget import optimize_budget
+from .contributions import original_units
+from .curves import channel_totals, curve_params, response_curves, roi_table
+
+__all__ = ["evaluate_against_truth", "truth_optimal_plan", "RESPONSE_MULTIPLIERS"]
+
+RESPONSE_MULTIPLIERS = (0.0, 0.5, 1.5, 2.0)
+_MROI_STEP = 0.01
+
+
+def _rel(model: float, true: float) -> float | None:
+    return None if true == 0 else float((model - true) / abs(true))
+
+
+def _check_alignment(result, data: SyntheticData) -> None:
+    truth, panel = data.truth, result.panel
+    r, t, c = truth.impressions.shape
+    if (panel.n_regions, panel.n_weeks) != (r, t) or list(panel.channels) != list(truth.channels):
+        raise ConfigError(f"the fit's panel ({panel.n_regions} regions × {panel.n_weeks} weeks, channels "
+                          f"{list(panel.channels)}) is not the generated panel ({r} × {t}, {list(truth.channels)})")
+    cells = np.asarray(panel.mask, bool) if panel.mask is not None else np.ones((r, t), bool)
+    if not np.allclose(np.asarray(panel.media)[cells], truth.impressions[cells], rtol=1e-5):
+        raise ConfigError("the fit's media do not match the generated panel's impressions (regions or weeks in "
+                          "another order?)")
+
+
+def _window_value(data: SyntheticData, cells: np.ndarray, start: int, stop: int, dtype=jnp.float64):
+    """``value(u [C]) -> scalar``: true KPI over ``cells`` in weeks [start, stop) when each
+    channel's spend in those weeks is multiplied by ``u`` (JAX-traceable, float64 under x64).
+
+    Adstock is linear, so over those weeks ``A(u) = A(1) + (u − 1)·A_window`` with ``A_window`` the
+    adstock of the window's input alone: both are computed once (by :func:`true_kpi`'s own
+    adstock on the full history), and ``value`` only re-applies the Hill curves (the same
+    numbers as ``true_kpi(spend(u))[:, start:stop]``, at a fraction of the cost)."""
+    truth = data.truth
+    p, ch = truth.params, truth.channels
+    t = truth.spend.shape[1]
+    win = np.zeros(t)
+    win[start:stop] = 1.0
+    x = truth.impressions / p["media_scale"][:, None, :]
+    alpha = np.array([p["adstock_decay"][c] for c in ch])
+    lag = np.arange(t)[:, None] - np.arange(t)[None, :]
+    decay = np.where(lag[None] >= 0, alpha[:, None, None] ** np.maximum(lag, 0)[None], 0.0)
+    ad_all = np.einsum("cts,rsc->rtc", decay, x)[:, start:stop]
+    ad_win = np.einsum("cts,rsc->rtc", decay, x * win[None, :, None])[:, start:stop]
+    slope = np.array([p["hill_slope"][c] for c in ch])
+    half = np.array([p["hill_half_saturation"][c] for c in ch])
+    scale = p["region_size"][:, None, None] * np.array([p["beta"][c] for c in ch]) * p["effect_multiplier"][:, start:stop]
+    w = cells[:, start:stop].astype(np.float64)
+    other = float(((truth.baseline + truth.seasonality + truth.controls_effect + truth.noise)[:, start:stop] * w).sum())
+    ad_all, ad_win, scale, w_j = (jnp.asarray(a, dtype) for a in (ad_all, ad_win, scale, w[..., None]))
+
+    def value(u):
+        a = jnp.maximum(ad_all + (u[None, None, :] - 1.0) * ad_win, 0.0)
+        an = jnp.where(a > 0, a, 1.0) ** slope
+        h = jnp.where(a > 0, an / (an + half ** slope), 0.0)
+        return other + (scale * h * w_j).sum()
+
+    return value
+
+
+def truth_optimal_plan(value, budget: float, lower, upper, starts, *, maxiter: int = 500) -> np.ndarray:
+    """Maximise ``value(x)`` (JAX, float64) over ``{lower ≤ x ≤ upper, Σx = budget}`` by SLSQP
+    from each of ``starts`` (rows); returns the best ``x``.  The truth is cheap and smooth, but
+    S-shaped Hill curves make it non-concave: hence several starts."""
+    b = float(budget)
+    lo, hi = np.asarray(lower, float) / b, np.asarray(upper, float) / b
+    vg = jax.jit(jax.value_and_grad(lambda z: -value(z * b)))
+    fg = lambda z: tuple(np.asarray(a, np.float64) for a in vg(jnp.asarray(z, jnp.float64)))  # noqa: E731
+    scale = abs(float(fg(np.asarray(starts[0], float) / b)[0])) or 1.0
+    best, best_f = None, np.inf
+    for s in starts:
+        z0 = np.clip(np.asarray(s, float) / b, lo, hi)
+        r = so.minimize(lambda z: float(fg(z)[0]) / scale, z0, jac=lambda z: fg(z)[1] / scale, method="SLSQP",
+                        bounds=list(zip(lo, hi)), options={"maxiter": maxiter, "ftol": 1e-12},
+                        constraints=[{"type": "eq", "fun": lambda z: z.sum() - 1.0,
+                                      "jac": lambda z: np.ones_like(z)}])
+        z = project_box_section_np(np.asarray(r.x, np.float64), lo, hi, 1.0)
+        f = float(fg(z)[0])
+        if f < best_f:
+            best, best_f = z, f
+    return best * b
+
+
+def _regret(result, data: SyntheticData, cells: np.ndarray, horizon: int, factor: float, seed: int,
+            on: str, curves) -> dict:
+    n = result.split.n_train
+    start = n - horizon
+    _, spend = channel_totals(result, slice(start, n))
+    if spend is None:
+        raise ConfigError("decision regret needs spend columns (the generator writes them)")
+    channels = list(result.panel.channels)
+    dead = [c for c, s in zip(channels, spend) if s <= 0]
+    budget = float(factor * spend.sum())
+    bounds = {c: (0.0, 0.0) for c in dead}
+    plan = optimize_budget(result, budget, weeks=horizon, on=on, bounds=bounds, seed=seed, curves=curves)
+    x_plan = np.array([plan.allocation[c] for c in channels])
+    safe = np.where(spend > 0, spend, 1.0)
+    current = np.where(spend > 0, factor * spend, 0.0)
+    with jax.enable_x64(True):
+        value = _window_value(data, cells, start, n)
+        v = lambda x: float(value(jnp.asarray(np.where(spend > 0, x / safe, 0.0), jnp.float64)))  # noqa: E731
+        lower = np.zeros(len(channels))
+        upper = np.where(spend > 0, budget, 0.0)
+        rng = np.random.default_rng(seed)
+        starts = [current, x_plan, upper / max((spend > 0).sum(), 1)]
+        starts += [budget * rng.dirichlet(np.ones(len(channels))) * (spend > 0) for _ in range(4)]
+        starts = [s * budget / s.sum() for s in starts]
+        # value of a spend vector x: multipliers u = x / spend (window only)
+        value_x = lambda x: value(jnp.where(jnp.asarray(spend) > 0, x / jnp.asarray(safe), 0.0))  # noqa: E731
+        best = truth_optimal_plan(value_x, budget, lower, upper, starts)
+        v_cur, v_plan, v_best = v(current), v(x_plan), v(best)
+        if v_plan > v_best:  # the model's plan is the better optimum: it is the truth's best found
+            best, v_best = x_plan, v_plan
+    window_kpi = float((data.truth.kpi * cells)[:, start:n].sum())
+    achievable = v_best - v_cur
+    return {
+        "on": on, "budget_factor": float(factor), "horizon_weeks": int(horizon), "budget": budget,
+        "plan_beyond_observed_pct": plan.beyond_observed_pct,
+        "channels_without_spend": dead,
+        "plan": dict(zip(channels, map(float, x_plan))), "current": dict(zip(channels, map(float, current))),
+        "truth_optimal": dict(zip(channels, map(float, best))),
+        "model_predicted_uplift": float(plan.uplift),
+        "true_uplift_of_plan": float(v_plan - v_cur), "achievable_uplift": float(achievable),
+        "achievable_uplift_pct_of_kpi": float(100.0 * achievable / window_kpi),
+        "captured": float((v_plan - v_cur) / achievable) if achievable > 1e-9 * window_kpi else None,
+        "loss_pct_of_kpi": float(100.0 * (v_best - v_plan) / window_kpi),
+    }
+
+
+def _coefficient_path(result, data: SyntheticData, model_media: np.ndarray, saturated: np.ndarray,
+                      cells: np.ndarray) -> dict:
+    truth = data.truth
+    p = truth.params
+    ch = p.get("drift_channel")
+    if not ch:
+        return {}
+    c = truth.channel_index(ch)
+    n = result.split.n_train
+    tm = np.asarray(result.scaler.target_mean, np.float64)
+    w = cells[:, :n].astype(np.float64)
+    num = (model_media[:, :n, c] * w).sum(axis=0)
+    den = (saturated[:, :n, c] * tm[:, None] * w).sum(axis=0)
+    ok = den > 1e-12 * max(den.max(), 1e-300)
+    implied = np.where(ok, num / np.where(ok, den, 1.0), np.nan)
+    true = p["drift_path"][:n, c]
+    keep = ok & np.isfinite(implied)
+    corr = float(np.corrcoef(implied[keep], true[keep])[0, 1]) if keep.sum() > 2 and implied[keep].std() > 0 else 0.0
+    amp = lambda a: float(a.std() / a.mean()) if a.mean() else None  # noqa: E731
+    return {"channel": ch, "correlation": corr, "relative_amplitude_model": amp(implied[keep]),
+            "relative_amplitude_truth": amp(true[keep])}
+
+
+def evaluate_against_truth(result, data: SyntheticData, *, horizon: int = 13, budget_factors=(1.0, 1.5),
+                           routes=("curves", "model"), seed: int = 0) -> dict:
+    """Score ``result`` (fitted on ``data.panel()``) against ``data.truth`` (module docstring).
+
+    ``routes``: the ``optimize_budget(on=...)`` routes whose plans are scored (``"curves"`` is
+    the default of ``optimize``).  Returns ``{"channels": {column: {...}}, "regret": [{...} per
+    route and budget factor], "coefficient_path": {...}, "summary": {...}}``; relative errors are
+    ``(model − truth) / |truth|`` (None where the truth is 0); summary keys of the regret are
+    ``"<route> <factor>x"``."""
+    _check_alignment(result, data)
+    truth = data.truth
+    n = result.split.n_train
+    if not 1 <= horizon < n:
+        raise ConfigError(f"horizon must be in [1, {n - 1}] training weeks, got {horizon}")
+    mask = np.asarray(result.panel.mask, bool) if result.panel.mask is not None else np.ones(truth.kpi.shape, bool)
+    cells = result.split.train_mask(mask).astype(bool)
+    cw = cells.astype(np.float64)
+    channels = list(truth.channels)
+    null = truth.null_channel
+
+    grid = sorted(set(result.config.analysis.curve_multipliers) | {1.0, *RESPONSE_MULTIPLIERS})
+    curve_df = response_curves(result, grid)  # once: the scores and optimize's Hill curves share it
+    curves = curve_df.set_index(["channel", "multiplier"])["kpi"]
+    roi = roi_table(result).set_index("channel")
+    dec = result.decompose()
+    comps = original_units(dec, result.scaler.target_mean)
+    media = comps.media.mean(axis=0) if result.n_seeds > 1 else comps.media
+    sat = np.asarray(dec.saturated, np.float64)
+    sat = sat.mean(axis=0) if result.n_seeds > 1 else sat
+    true_media = truth.contributions
+    kpi_total = float((truth.kpi * cw).sum())
+    base_true = float((truth.kpi * cw).sum())
+    _, spend = channel_totals(result)
+    true_contrib = (true_media * cw[..., None]).sum(axis=(0, 1))
+    model_contrib = (media * cw[..., None]).sum(axis=(0, 1))
+
+    out_ch: dict[str, dict] = {}
+    for ci, ch in enumerate(channels):
+        row: dict = {"is_null": ch == null, "flighting": truth.params["flighting"][ch]}
+        for m in RESPONSE_MULTIPLIERS:
+            model = float(curves[(ch, m)] - curves[(ch, 1.0)])
+            true = float((counterfactual(truth, ch, m) * cw).sum() - base_true)
+            row[f"change_{m:g}x"], row[f"change_{m:g}x_truth"] = model, true
+            row[f"change_{m:g}x_rel_error"] = _rel(model, true)
+        up = float((counterfactual(truth, ch, 1 + _MROI_STEP) * cw).sum())
+        dn = float((counterfactual(truth, ch, 1 - _MROI_STEP) * cw).sum())
+        sp = float(spend[ci]) if spend is not None else float("nan")
+        row["mroi"], row["mroi_truth"] = float(roi.loc[ch, "mroi"]), (up - dn) / (2 * _MROI_STEP) / sp
+        row["mroi_rel_error"] = _rel(row["mroi"], row["mroi_truth"])
+        row["roi"], row["roi_truth"] = float(roi.loc[ch, "roi"]), float(true_contrib[ci] / sp)
+        row["roi_rel_error"] = _rel(row["roi"], row["roi_truth"])
+        row["share"] = float(model_contrib[ci] / model_contrib.sum())
+        row["share_truth"] = float(true_contrib[ci] / true_contrib.sum())
+        row["pct_of_kpi"] = float(100.0 * model_contrib[ci] / kpi_total)
+        if ch != null:
+            errs = []
+            for r in range(truth.kpi.shape[0]):
+                k = cells[r]
+                tr = true_media[r, k, ci]
+                if k.sum() and tr.mean() > 0:
+                    errs.append(float(np.sqrt(((media[r, k, ci] - tr) ** 2).mean()) / tr.mean()))
+            row["weekly_error_median"] = float(np.median(errs)) if errs else None
+            row["weekly_error_by_region"] = errs
+        out_ch[ch] = row
+
+    for on in routes:
+        if on not in ("curves", "model"):
+            raise ConfigError(f"routes must be 'curves' and/or 'model', got {on!r}")
+    hill = curve_params(result, curve_df)
+    regret = [_regret(result, data, cells, horizon, f, seed, on, hill) for on in routes for f in budget_factors]
+    path = _coefficient_path(result, data, media, sat, cells)
+    real = [c for c in channels if c != null]
+    flighted = [c for c in real if truth.params["flighting"][c] != "always_on"]
+    med = lambda xs: float(np.median(xs)) if xs else None  # noqa: E731
+
+    def absrel(key, chans):
+        return [abs(out_ch[c][key]) for c in chans if out_ch[c][key] is not None]
+
+    ranks = lambda v: np.argsort(np.argsort(v))  # noqa: E731
+    summary = {
+        "response_0.5x_abs_rel_error_median": med(absrel("change_0.5x_rel_error", real)),
+        "response_1.5x_abs_rel_error_median": med(absrel("change_1.5x_rel_error", real)),
+        "response_near_abs_rel_error_max": max(absrel("change_0.5x_rel_error", real)
+                                               + absrel("change_1.5x_rel_error", real), default=None),
+        "incremental_abs_rel_error_median": med(absrel("change_0x_rel_error", real)),
+        "incremental_flighted_abs_rel_error_median": med(absrel("change_0x_rel_error", flighted)),
+        "mroi_abs_rel_error_median": med(absrel("mroi_rel_error", real)),
+        "roi_abs_rel_error_median": med(absrel("roi_rel_error", real)),
+        "roi_rank_correlation": (float(np.corrcoef(ranks([out_ch[c]["roi"] for c in real]),
+                                                   ranks([out_ch[c]["roi_truth"] for c in real]))[0, 1])
+                                 if len(real) > 2 else None),
+        "share_abs_error_points_max": float(100 * max(abs(out_ch[c]["share"] - out_ch[c]["share_truth"])
+                                                      for c in real)) if real else None,
+        "weekly_error_median": med([e for c in real for e in out_ch[c]["weekly_error_by_region"]]),
+        "null_pct_of_kpi": out_ch[null]["pct_of_kpi"] if null else None,
+        "media_total_ratio": float(model_contrib.sum() / true_contrib.sum()) if true_contrib.sum() else None,
+        "captured": {f"{r['on']} {r['budget_factor']:g}x": r["captured"] for r in regret},
+        "loss_pct_of_kpi": {f"{r['on']} {r['budget_factor']:g}x": r["loss_pct_of_kpi"] for r in regret},
+        "drift_correlation": path.get("correlation"),
+        "holdout_r2": result.metrics.get("holdout", {}).get("r2"),
+        "holdout_r2_within_region": result.metrics.get("holdout", {}).get("r2_within_region"),
+    }
+    return {"channels": out_ch, "regret": regret, "coefficient_path": path, "summary": summary}
