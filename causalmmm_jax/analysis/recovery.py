@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.optimize as so
 
+from ..data._synthetic_response import channel_curves, decay_matrix, hill_curve
 from ..data.synthetic import SyntheticData, counterfactual
 from ..errors import ConfigError
 from ._jaxopt import project_box_section_np
@@ -75,27 +76,20 @@ def _window_value(data: SyntheticData, cells: np.ndarray, start: int, stop: int,
     adstock on the full history), and ``value`` only re-applies the Hill curves (the same
     numbers as ``true_kpi(spend(u))[:, start:stop]``, at a fraction of the cost)."""
     truth = data.truth
-    p, ch = truth.params, truth.channels
-    t = truth.spend.shape[1]
-    win = np.zeros(t)
+    p = truth.params
+    win = np.zeros(truth.spend.shape[1])
     win[start:stop] = 1.0
     x = truth.impressions / p["media_scale"][:, None, :]
-    alpha = np.array([p["adstock_decay"][c] for c in ch])
-    lag = np.arange(t)[:, None] - np.arange(t)[None, :]
-    decay = np.where(lag[None] >= 0, alpha[:, None, None] ** np.maximum(lag, 0)[None], 0.0)
+    decay = decay_matrix(truth)
     ad_all = np.einsum("cts,rsc->rtc", decay, x)[:, start:stop]
     ad_win = np.einsum("cts,rsc->rtc", decay, x * win[None, :, None])[:, start:stop]
-    slope = np.array([p["hill_slope"][c] for c in ch])
-    half = np.array([p["hill_half_saturation"][c] for c in ch])
-    scale = p["region_size"][:, None, None] * np.array([p["beta"][c] for c in ch]) * p["effect_multiplier"][:, start:stop]
+    slope, half, scale = channel_curves(truth)
     w = cells[:, start:stop].astype(np.float64)
     other = float(((truth.baseline + truth.seasonality + truth.controls_effect + truth.noise)[:, start:stop] * w).sum())
-    ad_all, ad_win, scale, w_j = (jnp.asarray(a, dtype) for a in (ad_all, ad_win, scale, w[..., None]))
+    ad_all, ad_win, scale, w_j = (jnp.asarray(a, dtype) for a in (ad_all, ad_win, scale[:, start:stop], w[..., None]))
 
     def value(u):
-        a = jnp.maximum(ad_all + (u[None, None, :] - 1.0) * ad_win, 0.0)
-        an = jnp.where(a > 0, a, 1.0) ** slope
-        h = jnp.where(a > 0, an / (an + half ** slope), 0.0)
+        h = hill_curve(ad_all + (u[None, None, :] - 1.0) * ad_win, slope, half, jnp)
         return other + (scale * h * w_j).sum()
 
     return value
@@ -141,15 +135,15 @@ def _regret(result, data: SyntheticData, cells: np.ndarray, horizon: int, factor
     current = np.where(spend > 0, factor * spend, 0.0)
     with jax.enable_x64(True):
         value = _window_value(data, cells, start, n)
-        v = lambda x: float(value(jnp.asarray(np.where(spend > 0, x / safe, 0.0), jnp.float64)))  # noqa: E731
+        # value of a spend vector x: multipliers u = x / spend (window only)
+        value_x = lambda x: value(jnp.where(jnp.asarray(spend) > 0, x / jnp.asarray(safe), 0.0))  # noqa: E731
+        v = lambda x: float(value_x(jnp.asarray(x, jnp.float64)))  # noqa: E731
         lower = np.zeros(len(channels))
         upper = np.where(spend > 0, budget, 0.0)
         rng = np.random.default_rng(seed)
         starts = [current, x_plan, upper / max((spend > 0).sum(), 1)]
         starts += [budget * rng.dirichlet(np.ones(len(channels))) * (spend > 0) for _ in range(4)]
         starts = [s * budget / s.sum() for s in starts]
-        # value of a spend vector x: multipliers u = x / spend (window only)
-        value_x = lambda x: value(jnp.where(jnp.asarray(spend) > 0, x / jnp.asarray(safe), 0.0))  # noqa: E731
         best = truth_optimal_plan(value_x, budget, lower, upper, starts)
         v_cur, v_plan, v_best = v(current), v(x_plan), v(best)
         if v_plan > v_best:  # the model's plan is the better optimum: it is the truth's best found
@@ -223,8 +217,7 @@ def evaluate_against_truth(result, data: SyntheticData, *, horizon: int = 13, bu
     sat = np.asarray(dec.saturated, np.float64)
     sat = sat.mean(axis=0) if result.n_seeds > 1 else sat
     true_media = truth.contributions
-    kpi_total = float((truth.kpi * cw).sum())
-    base_true = float((truth.kpi * cw).sum())
+    kpi_total = float((truth.kpi * cw).sum())  # also the truth's KPI at 1x
     _, spend = channel_totals(result)
     true_contrib = (true_media * cw[..., None]).sum(axis=(0, 1))
     model_contrib = (media * cw[..., None]).sum(axis=(0, 1))
@@ -234,7 +227,7 @@ def evaluate_against_truth(result, data: SyntheticData, *, horizon: int = 13, bu
         row: dict = {"is_null": ch == null, "flighting": truth.params["flighting"][ch]}
         for m in RESPONSE_MULTIPLIERS:
             model = float(curves[(ch, m)] - curves[(ch, 1.0)])
-            true = float((counterfactual(truth, ch, m) * cw).sum() - base_true)
+            true = float((counterfactual(truth, ch, m) * cw).sum() - kpi_total)
             row[f"change_{m:g}x"], row[f"change_{m:g}x_truth"] = model, true
             row[f"change_{m:g}x_rel_error"] = _rel(model, true)
         up = float((counterfactual(truth, ch, 1 + _MROI_STEP) * cw).sum())

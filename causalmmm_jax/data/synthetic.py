@@ -75,6 +75,7 @@ import pandas as pd
 from causalmmm_jax.data.panel import ColumnMapping, Panel
 from causalmmm_jax.errors import ConfigError
 
+from ._synthetic_response import _adstock, _hill, _sum_kpi, counterfactual, true_kpi
 from ._synthetic_series import ar1, stratified
 from ._synthetic_series import flighting as _flighting
 
@@ -166,79 +167,6 @@ class SyntheticData:
 
 
 # ---------------------------------------------------------------------------------------------
-# the true response function
-
-
-def _adstock(x: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Unnormalised geometric adstock along axis 1 of ``[R,T,C]`` with per-channel ``alpha [C]``."""
-    out = np.empty_like(x)
-    carry = np.zeros((x.shape[0], x.shape[2]))
-    for t in range(x.shape[1]):
-        carry = x[:, t, :] + alpha * carry
-        out[:, t, :] = carry
-    return out
-
-
-def _hill(a: np.ndarray, slope: np.ndarray, half: np.ndarray) -> np.ndarray:
-    a = np.maximum(a, 0.0)
-    an = a ** slope
-    return an / (an + half ** slope)
-
-
-def _sum_kpi(baseline, seasonality, controls_effect, contributions, noise) -> np.ndarray:
-    return baseline + seasonality + controls_effect + contributions.sum(axis=-1) + noise
-
-
-def _channel_contribution(truth: SyntheticTruth, c: int, multiplier: float) -> np.ndarray:
-    p = truth.params
-    x = truth.impressions[:, :, c] * multiplier / p["media_scale"][:, c][:, None]
-    ad = _adstock(x[:, :, None], np.array([p["adstock_decay"][truth.channels[c]]]))[:, :, 0]
-    ch = truth.channels[c]
-    h = _hill(ad, p["hill_slope"][ch], p["hill_half_saturation"][ch])
-    return p["region_size"][:, None] * p["beta"][ch] * p["effect_multiplier"][:, :, c] * h
-
-
-def counterfactual(data: SyntheticData | SyntheticTruth, channel: str, multiplier: float) -> np.ndarray:
-    """``[R,T]`` KPI when ``channel``'s spend and impressions are multiplied by ``multiplier`` in
-    every week (media scale ``m_rc`` and noise fixed).  ``channel``: column or short name."""
-    truth = data.truth if isinstance(data, SyntheticData) else data
-    if multiplier < 0:
-        raise ConfigError(f"multiplier must be >= 0, got {multiplier}")
-    c = truth.channel_index(channel)
-    contrib = truth.contributions.copy()
-    contrib[:, :, c] = _channel_contribution(truth, c, float(multiplier))
-    return _sum_kpi(truth.baseline, truth.seasonality, truth.controls_effect, contrib, truth.noise)
-
-
-def true_kpi(data: SyntheticData | SyntheticTruth, spend, *, xp=np):
-    """``[R,T]`` true KPI when the spend is ``spend [R,T,C]`` (full grid, the generator's channel
-    order) instead of the observed spend: each cell's impressions move with its spend at the
-    cell's cost per mille; baseline, seasonality, controls and noise stay as drawn, and the media
-    scale ``m_rc`` stays fixed (as in :func:`counterfactual`).  ``xp``: ``numpy`` (float64) or
-    ``jax.numpy`` (traceable: ``jax.grad`` through a plan).  Adstock is computed as a product with
-    ``[C,T,T]`` decay matrices, so it agrees with the generator to rounding (1e-12 relative)."""
-    truth = data.truth if isinstance(data, SyntheticData) else data
-    p = truth.params
-    R, T, C = truth.impressions.shape
-    if tuple(getattr(spend, "shape", ())) != (R, T, C):
-        raise ConfigError(f"spend must have shape {(R, T, C)} (regions, weeks, channels), got "
-                          f"{tuple(getattr(spend, 'shape', ()))}")
-    ch = truth.channels
-    alpha = np.array([p["adstock_decay"][c] for c in ch])
-    lag = np.arange(T)[:, None] - np.arange(T)[None, :]
-    decay = np.where(lag[None] >= 0, alpha[:, None, None] ** np.maximum(lag, 0)[None], 0.0)  # [C,T,T]
-    x = spend * p["impressions_per_spend"] / p["media_scale"][:, None, :]
-    ad = xp.einsum("cts,rsc->rtc", xp.asarray(decay), x)
-    slope = np.array([p["hill_slope"][c] for c in ch])
-    half = np.array([p["hill_half_saturation"][c] for c in ch])
-    beta = np.array([p["beta"][c] for c in ch])
-    an = xp.maximum(ad, 1e-300 if xp is np else 0.0) ** slope
-    h = an / (an + half ** slope)
-    contrib = p["region_size"][:, None, None] * beta * p["effect_multiplier"] * h
-    return (truth.baseline + truth.seasonality + truth.controls_effect + truth.noise) + contrib.sum(axis=-1)
-
-
-# ---------------------------------------------------------------------------------------------
 # generator pieces
 
 
@@ -249,9 +177,8 @@ def _check_design(n_channels, null_channel, effect_drift, drift_channel, region_
         raise ConfigError(f"effect_drift must be in [0, 1), got {effect_drift}")
     if region_effects < 0:
         raise ConfigError(f"region_effects must be >= 0, got {region_effects}")
-    for name, (lo, hi), floor in (("hill_slope_range", hill_slope_range, 0.0),
-                                  ("half_saturation_range", half_saturation_range, 0.0)):
-        if not (floor < lo <= hi and np.isfinite(hi)):
+    for name, (lo, hi) in (("hill_slope_range", hill_slope_range), ("half_saturation_range", half_saturation_range)):
+        if not (0.0 < lo <= hi and np.isfinite(hi)):
             raise ConfigError(f"{name} must be (low, high) with 0 < low <= high, got {(lo, hi)}")
     if flighting_ is not None:
         bad = [f for f in flighting_ if f not in _PATTERNS]
