@@ -71,9 +71,10 @@ def shared_csv() -> Path:
     return SHARED_CSV
 
 
-#: session fixtures that fit a model, and the xdist group of the tests that use them: under
+#: session (and module) fixtures that fit models, and the xdist group of the tests that use them: under
 #: ``pytest -n 2 --dist loadgroup`` (``make test``) each fit runs once, on one worker
-FIT_GROUPS = {"fitted": "analysis-fit", "fitted_run": "report-fit", "small_fit": "train-fit"}
+FIT_GROUPS = {"fitted": "analysis-fit", "fitted_run": "report-fit", "small_fit": "train-fit",
+              "scored": "decisions-fit"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the markers
