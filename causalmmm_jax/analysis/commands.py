@@ -85,9 +85,10 @@ def _add_optimize(sub: argparse._SubParsersAction) -> None:
                         "(either side may be empty; default 0:budget)")
     p.add_argument("--method", choices=("projected", "slsqp", "trust-constr", "de"), default=None,
                    help="optimiser (default: analysis.budget_method, projected)")
-    p.add_argument("--on", choices=("curves", "model"), default=None,
-                   help="response from the fitted Hill curves or from re-running the model "
-                        "(default: analysis.budget_on)")
+    p.add_argument("--on", choices=("auto", "curves", "model"), default=None,
+                   help="response from re-running the fitted model over the last N training weeks (model), "
+                        "from the fitted Hill curves (curves), or the model whenever it applies (auto; "
+                        "default: analysis.budget_on, auto)")
     p.set_defaults(func=_cmd_optimize)
 
 
@@ -107,6 +108,8 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     status = "ok" if res.success else "did not converge"
     print(f"{res.method} on {res.on} ({status}): predicted response {res.predicted_response:.6g} vs current "
           f"{res.current_response:.6g} (uplift {res.uplift:+.6g}, {res.uplift_pct:+.2f} %) over {res.weeks} weeks")
+    if res.route_note:
+        print(f"  {res.route_note}")
     for row in res.by_channel.itertuples(index=False):
         beyond = (f", {row.beyond_observed_pct:.0f} % above the largest weekly spend seen"
                   if getattr(row, "beyond_observed_pct", 0) > 0.5 else "")

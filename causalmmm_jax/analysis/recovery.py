@@ -17,7 +17,7 @@ training cells, KPI units):
   training weeks of the model's implied effect multiplier (attributed contribution over the
   model's saturated media, pooled over regions) with the planted multiplier;
 * **decision regret**: the plan :func:`~causalmmm_jax.analysis.budget.optimize_budget`
-  recommends (``on="curves"``, the default, and ``on="model"``) for the last ``horizon`` training weeks at ``budget_factor`` ×
+  recommends (``on="curves"`` and ``on="model"``, the one ``"auto"`` takes at such horizons) for the last ``horizon`` training weeks at ``budget_factor`` ×
   their actual spend, evaluated in the true KPI (:func:`~causalmmm_jax.data.synthetic.true_kpi`:
   KPI over the training weeks from the plan's first week on, carry-over inside them counted), as
   the fraction of the achievable uplift it captures: ``(V(plan) − V(current)) / (V(best) −
@@ -191,8 +191,8 @@ def evaluate_against_truth(result, data: SyntheticData, *, horizon: int = 13, bu
                            routes=("curves", "model"), seed: int = 0) -> dict:
     """Score ``result`` (fitted on ``data.panel()``) against ``data.truth`` (module docstring).
 
-    ``routes``: the ``optimize_budget(on=...)`` routes whose plans are scored (``"curves"`` is
-    the default of ``optimize``).  Returns ``{"channels": {column: {...}}, "regret": [{...} per
+    ``routes``: the ``optimize_budget(on=...)`` routes whose plans are scored (``optimize``'s
+    default ``"auto"`` takes ``"model"`` when the horizon fits in the training weeks).  Returns ``{"channels": {column: {...}}, "regret": [{...} per
     route and budget factor], "coefficient_path": {...}, "summary": {...}}``; relative errors are
     ``(model − truth) / |truth|`` (None where the truth is 0); summary keys of the regret are
     ``"<route> <factor>x"``."""

@@ -192,6 +192,29 @@ def test_model_route_scipy_method(fitted):
     assert res.predicted_response >= res.current_response * (1 - 1e-4)
 
 
+def test_auto_route(fitted):
+    """``on="auto"`` (the default) is the model re-run when it applies, the same plan as
+    ``on="model"``; past the training period, or with a channel unspent in the window, it falls
+    back to the curves and says why."""
+    budget, weeks = 2.0e6, 26
+    auto = optimize_budget(fitted, budget, weeks=weeks)
+    model = optimize_budget(fitted, budget, weeks=weeks, on="model")
+    assert fitted.config.analysis.budget_on == "auto"
+    assert auto.on == "model" and auto.route_note == ""
+    assert auto.allocation == model.allocation
+    long = optimize_budget(fitted, budget, weeks=fitted.split.n_train + 1)
+    assert long.on == "curves" and "longer than the training period" in long.route_note
+    assert long.to_dict()["route_note"] == long.route_note and long.route_note in long.message
+    n, chans = fitted.split.n_train, list(fitted.panel.channels)
+    spend = fitted.panel.spend.copy()
+    spend[:, n - weeks:n, 2] = 0.0
+    quiet = dataclasses.replace(fitted, panel=dataclasses.replace(fitted.panel, spend=spend))
+    res = optimize_budget(quiet, budget, weeks=weeks)
+    assert res.on == "curves" and chans[2] in res.route_note and "no spend" in res.route_note
+    with pytest.raises(ConfigError, match=chans[2]):
+        optimize_budget(quiet, budget, weeks=weeks, on="model")
+
+
 def test_model_route_errors(fitted):
     with pytest.raises(ConfigError, match="weeks"):
         optimize_budget(fitted, 1e6, weeks=fitted.split.n_train + 1, on="model")
