@@ -30,7 +30,7 @@ the channel × panel rows), with ``met`` flags.
 
     .venv/bin/python benchmarks/decisions.py --out benchmarks/recorded/decisions.json
 
-fits 15 panels (5 designs × seeds 0, 1, 2; about 45 minutes on 2 cores).  ``--resume`` keeps the
+fits 15 panels (5 designs × seeds 0, 1, 2; about 75 minutes on 2 cores: fits and scoring).  ``--resume`` keeps the
 panels an earlier run of the same command already wrote to ``--out`` (the file is rewritten after
 every panel); with every panel present it fits nothing and only re-summarises (the aggregate and
 the targets).
