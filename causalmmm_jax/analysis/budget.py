@@ -358,29 +358,30 @@ def optimize_budget(result, budget: float | None = None, *, weeks: int | None = 
     lower, upper = resolve_bounds(channels, budget, bounds)
     cur = hist * (budget / hist.sum()) if hist.sum() > 0 else np.full(len(channels), budget / len(channels))
     params = curve_params(result) if curves is None else curves
+    # what keeps the model route from running: (reason, what to do), or None
     dead = [c for c, s, u in zip(channels, window_spend, upper) if s <= 0 and u > 0]
-    fallback = ""
-    if on == "auto":
-        on = "model"
-        if weeks > n_train:
-            on, fallback = "curves", f"the horizon ({weeks} weeks) is longer than the training period ({n_train})"
-        elif dead:
-            on, fallback = "curves", f"{', '.join(dead)} had no {unit} in the last {weeks} training weeks"
+    if weeks > n_train:
+        obstacle = (f"the horizon ({weeks} weeks) is longer than the training period ({n_train} weeks), which the "
+                    "model route re-runs", "use a shorter horizon")
+    elif dead:
+        obstacle = (f"{', '.join(dead)} had no {unit} in the last {weeks} training weeks, so the model route cannot "
+                    "scale them", "bound them to 0 (e.g. --bounds NAME=0:0)")
+    else:
+        obstacle = None
+    auto = on == "auto"
+    if auto:
+        on = "curves" if obstacle else "model"
     if on == "curves":
         res = optimize_curves(params, budget, weeks=weeks, bounds=bounds, method=method,
                               current=dict(zip(channels, cur)), historical=dict(zip(channels, hist)), unit=unit)
         res.message += f"; current = historical mix of the last {n_win} training weeks scaled to the budget"
-        if fallback:
-            res.route_note = f"on the fitted curves, not the model re-run, because {fallback}"
+        if auto:
+            res.route_note = f"on the fitted curves, not the model re-run, because {obstacle[0]}"
             res.message += "; " + res.route_note
         return _with_extrapolation(res, result, np.array([res.allocation[c] for c in channels]), hist, n_win)
 
-    if weeks > n_train:
-        raise ConfigError(f"on='model' re-runs the fitted weeks, so weeks ({weeks}) must be <= the training period "
-                          f"({n_train} weeks); use a shorter horizon or on='curves'.")
-    if dead:
-        raise ConfigError(f"channel(s) {', '.join(dead)} have no {unit} in the last {weeks} training weeks, so "
-                          "on='model' cannot scale them; bound them to 0 (e.g. --bounds NAME=0:0) or use on='curves'.")
+    if obstacle:
+        raise ConfigError(f"on='model': {obstacle[0]}; {obstacle[1]} or use on='curves'.")
     response, per_channel, grad_fn = _model_response(result, weeks, window_spend)
     # float32 model objectives rarely meet the step tolerance, so the iteration cap sets the cost
     # (~1.3 s an iteration on the 190-region example panel, 52 weeks). 100 instead of 500: the same

@@ -28,12 +28,6 @@ def _adstock(x: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return out
 
 
-def _hill(a: np.ndarray, slope: np.ndarray, half: np.ndarray) -> np.ndarray:
-    a = np.maximum(a, 0.0)
-    an = a ** slope
-    return an / (an + half ** slope)
-
-
 def hill_curve(a, slope, half, xp=np):
     """``a^s / (a^s + half^s)`` for ``a ≥ 0`` (0 at ``a ≤ 0``), NumPy or ``jax.numpy``; the
     ``where`` guard keeps ``jax.grad`` finite at ``a = 0`` for any slope."""
@@ -72,7 +66,7 @@ def _channel_contribution(truth, c: int, multiplier: float) -> np.ndarray:
     x = truth.impressions[:, :, c] * multiplier / p["media_scale"][:, c][:, None]
     ad = _adstock(x[:, :, None], np.array([p["adstock_decay"][truth.channels[c]]]))[:, :, 0]
     ch = truth.channels[c]
-    h = _hill(ad, p["hill_slope"][ch], p["hill_half_saturation"][ch])
+    h = hill_curve(ad, p["hill_slope"][ch], p["hill_half_saturation"][ch])
     return p["region_size"][:, None] * p["beta"][ch] * p["effect_multiplier"][:, :, c] * h
 
 

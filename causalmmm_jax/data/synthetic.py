@@ -75,7 +75,7 @@ import pandas as pd
 from causalmmm_jax.data.panel import ColumnMapping, Panel
 from causalmmm_jax.errors import ConfigError
 
-from ._synthetic_response import _adstock, _hill, _sum_kpi, counterfactual, true_kpi
+from ._synthetic_response import _adstock, _sum_kpi, counterfactual, hill_curve, true_kpi
 from ._synthetic_series import ar1, stratified
 from ._synthetic_series import flighting as _flighting
 
@@ -349,7 +349,7 @@ def generate(
     if region_effects > 0:
         zr = rng_region.normal(size=(R, C))
         mult = mult * np.exp(region_effects * zr - region_effects**2 / 2)[:, None, :]
-    unit = size[:, None, None] * rel * mult * _hill(ad, slope, half)  # contributions for k = 1
+    unit = size[:, None, None] * rel * mult * hill_curve(ad, slope, half)  # contributions for k = 1
 
     noise_sd = noise * baseline.mean(axis=1)
     noise_arr = rng_noise.normal(size=(R, T)) * noise_sd[:, None]
@@ -357,7 +357,7 @@ def generate(
     m1 = float(unit.sum())
     kfac = 0.0 if media_share == 0 or m1 == 0 else media_share * other / ((1.0 - media_share) * m1)
     beta = kfac * rel
-    contributions = size[:, None, None] * beta * mult * _hill(ad, slope, half)
+    contributions = size[:, None, None] * beta * mult * hill_curve(ad, slope, half)
     if null_channel:
         contributions[:, :, -1] = 0.0
 
