@@ -67,7 +67,8 @@ class BudgetResult:
     :func:`optimize_curves` alone (no panel).
 
     ``on``: the route taken (``"model"`` or ``"curves"``); ``route_note``: why ``on="auto"`` fell
-    back to the curves (empty otherwise)."""
+    back to the curves (empty otherwise).  ``fixed``: the channels held at their historical spend
+    (``current_allocation`` keeps them there and scales the others' mix to the rest of the budget)."""
 
     success: bool
     method: str
@@ -87,13 +88,14 @@ class BudgetResult:
     message: str = ""
     beyond_observed_pct: float | None = None
     route_note: str = ""
+    fixed: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """JSON-serialisable summary (without ``by_channel``; ``beyond_observed`` per channel)."""
         d = {k: getattr(self, k) for k in (
             "success", "method", "on", "budget", "weeks", "unit", "allocation", "predicted_response",
             "current_allocation", "current_response", "historical_allocation", "historical_response",
-            "uplift", "uplift_pct", "beyond_observed_pct", "route_note", "message")}
+            "uplift", "uplift_pct", "beyond_observed_pct", "route_note", "fixed", "message")}
         if "beyond_observed_pct" in self.by_channel:
             d["beyond_observed"] = {r.channel: {"pct_of_planned_spend": float(r.beyond_observed_pct),
                                                 "max_vs_observed": float(r.max_vs_observed)}
@@ -324,13 +326,16 @@ def _with_extrapolation(res: BudgetResult, result, x: np.ndarray, hist: np.ndarr
 # --------------------------------------------------------------------------- entry point
 
 def optimize_budget(result, budget: float | None = None, *, weeks: int | None = None, bounds: dict | None = None,
-                    method: str | None = None, on: str | None = None, seed: int = 0,
+                    fixed=(), method: str | None = None, on: str | None = None, seed: int = 0,
                     curves: pd.DataFrame | None = None) -> BudgetResult:
     """Allocate ``budget`` (total over ``weeks`` weeks; default ``analysis.budget_weeks``) across
     channels to maximise the predicted response (see the module docstring).  ``budget=None``:
     the historical spend of the horizon (re-allocate what was spent).
 
     ``bounds``: ``{channel: (lower, upper)}`` totals over the horizon (None = 0 / budget).
+    ``fixed``: channels held at their historical spend of the horizon (``historical_allocation``)
+    while the others share the rest of the budget; the current plan then keeps them there too
+    and scales the others' historical mix to the rest (``BudgetResult.fixed``).
     ``curves``: the run's :func:`~causalmmm_jax.analysis.curves.curve_params` when already
     computed (several plans on one run need them once).
     ``on``: ``"auto"`` (default ``analysis.budget_on``), ``"model"`` or ``"curves"``; the route
@@ -355,8 +360,16 @@ def optimize_budget(result, budget: float | None = None, *, weeks: int | None = 
     window_spend = spend if spend is not None else exposure
     hist = window_spend * (weeks / n_win)
     budget = float(hist.sum()) if budget is None else float(budget)
+    fixed = _fixed_channels(fixed, channels, bounds)
+    if fixed:
+        bounds = {**(bounds or {}), **{c: (hist[channels.index(c)],) * 2 for c in fixed}}
+        held = sum(hist[channels.index(c)] for c in fixed)
+        if held > budget * (1 + 1e-12):
+            raise ConfigError(f"the fixed channels' historical {unit} over {weeks} weeks ({held:g}: "
+                              + ", ".join(f"{c}={hist[channels.index(c)]:g}" for c in fixed)
+                              + f") exceeds the budget {budget:g}; raise the budget or fix fewer channels")
     lower, upper = resolve_bounds(channels, budget, bounds)
-    cur = hist * (budget / hist.sum()) if hist.sum() > 0 else np.full(len(channels), budget / len(channels))
+    cur = _current_plan(hist, budget, [channels.index(c) for c in fixed])
     params = curve_params(result) if curves is None else curves
     # what keeps the model route from running: (reason, what to do), or None
     dead = [c for c, s, u in zip(channels, window_spend, upper) if s <= 0 and u > 0]
@@ -375,6 +388,7 @@ def optimize_budget(result, budget: float | None = None, *, weeks: int | None = 
         res = optimize_curves(params, budget, weeks=weeks, bounds=bounds, method=method,
                               current=dict(zip(channels, cur)), historical=dict(zip(channels, hist)), unit=unit)
         res.message += f"; current = historical mix of the last {n_win} training weeks scaled to the budget"
+        res.fixed = fixed
         if auto:
             res.route_note = f"on the fitted curves, not the model re-run, because {obstacle[0]}"
             res.message += "; " + res.route_note
@@ -396,7 +410,34 @@ def optimize_budget(result, budget: float | None = None, *, weeks: int | None = 
             f"current = historical mix of those weeks scaled to the budget")
     res = _result(ok, method, "model", budget, weeks, unit, channels, x, val(x), cur, val(cur), hist, val(hist),
                   by, msg)
+    res.fixed = fixed
     return _with_extrapolation(res, result, x, hist, n_win)
+
+
+def _fixed_channels(fixed, channels, bounds) -> list[str]:
+    """``fixed`` as a list of channel names in the panel's order; a :class:`ConfigError` names an
+    unknown channel or one that is both fixed and bounded."""
+    names = [fixed] if isinstance(fixed, str) else list(fixed or ())
+    for name in names:
+        if name not in channels:
+            raise ConfigError(f"fixed names an unknown channel {name!r}; channels are: {', '.join(channels)}")
+        if bounds and name in bounds:
+            raise ConfigError(f"{name} is both fixed and bounded; fixing holds it at its historical spend, "
+                              "so drop one of the two")
+    return [c for c in channels if c in names]
+
+
+def _current_plan(hist: np.ndarray, budget: float, fixed_idx: list[int]) -> np.ndarray:
+    """The current plan at ``budget``: fixed channels at their historical spend, the others' historical
+    mix scaled to the rest of the budget (an equal split when they had none)."""
+    cur = np.asarray(hist, np.float64).copy()
+    free = np.ones(len(cur), bool)
+    free[fixed_idx] = False
+    rest = budget - cur[~free].sum()
+    if not free.any():
+        return cur
+    cur[free] = cur[free] * (rest / cur[free].sum()) if cur[free].sum() > 0 else rest / free.sum()
+    return cur
 
 
 def _model_response(result, weeks: int, window_spend: np.ndarray):

@@ -3,8 +3,8 @@
 
 * ``causalmmm-jax curves RUN_DIR [--multipliers 0,0.5,1,1.5,2]`` → ``RUN_DIR/curves.csv``
   (channel, multiplier, spend if known, exposure, kpi, incremental) and ``RUN_DIR/curve_params.csv``.
-* ``causalmmm-jax optimize RUN_DIR [--budget B] [--weeks N] [--bounds CH=LOW:HIGH ...]
-  [--method projected|slsqp|trust-constr|de] [--on curves|model]`` → ``RUN_DIR/allocation.csv``
+* ``causalmmm-jax optimize RUN_DIR [--budget B] [--weeks N] [--bounds CH=LOW:HIGH ...] [--fixed CH ...]
+  [--method projected|slsqp|trust-constr|de] [--on auto|curves|model]`` → ``RUN_DIR/allocation.csv``
   (by-channel table) and ``RUN_DIR/allocation.json`` (success, method, allocation, responses, uplift,
   the share of the plan beyond the observed spend range).
 """
@@ -83,6 +83,10 @@ def _add_optimize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bounds", nargs="+", default=None, metavar="CHANNEL=LOW:HIGH",
                    help="per-channel totals over the horizon, media column names, e.g. impressions_tv=0:50000 "
                         "(either side may be empty; default 0:budget)")
+    p.add_argument("--fixed", nargs="+", default=None, metavar="CHANNEL",
+                   help="channels held at their historical spend of the horizon while the others share the rest "
+                        "of the budget (media column names, space- or comma-separated); the current plan keeps "
+                        "them there too")
     p.add_argument("--method", choices=("projected", "slsqp", "trust-constr", "de"), default=None,
                    help="optimiser (default: analysis.budget_method, projected)")
     p.add_argument("--on", choices=("auto", "curves", "model"), default=None,
@@ -98,7 +102,8 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     if args.weeks is not None and args.weeks < 1:
         raise ConfigError(f"--weeks must be >= 1, got {args.weeks}")
     result = _load(args.run_dir)
-    res = optimize_budget(result, args.budget, weeks=args.weeks, bounds=parse_bounds(args.bounds),
+    fixed = [c.strip() for item in args.fixed or () for c in item.split(",") if c.strip()]
+    res = optimize_budget(result, args.budget, weeks=args.weeks, bounds=parse_bounds(args.bounds), fixed=fixed,
                           method=args.method, on=args.on)
     out = Path(args.run_dir)
     atomic_write_text(out / "allocation.csv", res.by_channel.to_csv(index=False, float_format="%.10g"))
@@ -110,6 +115,8 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
           f"{res.current_response:.6g} (uplift {res.uplift:+.6g}, {res.uplift_pct:+.2f} %) over {res.weeks} weeks")
     if res.route_note:
         print(f"  {res.route_note}")
+    if res.fixed:
+        print(f"  held at their historical {res.unit}: {', '.join(res.fixed)}")
     for row in res.by_channel.itertuples(index=False):
         beyond = (f", {row.beyond_observed_pct:.0f} % above the largest weekly spend seen"
                   if getattr(row, "beyond_observed_pct", 0) > 0.5 else "")

@@ -164,6 +164,37 @@ def test_optimize_fitted_run(fitted, on):
     assert set(res.to_dict()["beyond_observed"]) == set(chans)
 
 
+def test_fixed_channels(fitted):
+    """``fixed`` holds channels at their historical spend of the horizon while the others share the
+    rest of the budget; the current plan keeps them there too; bad names, a fixed channel with
+    bounds and fixed spend above the budget are refused with the reason."""
+    from causalmmm_jax.analysis.curves import curve_params
+
+    budget, weeks = 2.0e6, 26
+    chans, n = list(fitted.panel.channels), fitted.split.n_train
+    hist = fitted.panel.spend[:, n - weeks:n].sum(axis=(0, 1))
+    params = curve_params(fitted)
+    res = optimize_budget(fitted, budget, weeks=weeks, fixed=[chans[2], chans[0]], on="curves", curves=params)
+    assert res.fixed == [chans[0], chans[2]] and res.to_dict()["fixed"] == res.fixed
+    x = np.array([res.allocation[c] for c in chans])
+    cur = np.array([res.current_allocation[c] for c in chans])
+    held, free = [0, 2], [i for i in range(len(chans)) if i not in (0, 2)]
+    np.testing.assert_allclose(x[held], hist[held], rtol=1e-9)
+    np.testing.assert_allclose(cur[held], hist[held], rtol=1e-9)
+    np.testing.assert_allclose(cur[free], hist[free] * (budget - hist[held].sum()) / hist[free].sum(), rtol=1e-9)
+    assert x.sum() == pytest.approx(budget, rel=1e-9) and cur.sum() == pytest.approx(budget, rel=1e-9)
+    assert res.predicted_response >= res.current_response * (1 - 1e-6)
+    free_only = optimize_budget(fitted, budget, weeks=weeks, on="curves", curves=params)
+    assert free_only.fixed == [] and free_only.predicted_response >= res.predicted_response * (1 - 1e-6)
+    with pytest.raises(ConfigError, match="unknown channel 'nope'"):
+        optimize_budget(fitted, budget, weeks=weeks, fixed=["nope"], on="curves", curves=params)
+    with pytest.raises(ConfigError, match="both fixed and bounded"):
+        optimize_budget(fitted, budget, weeks=weeks, fixed=[chans[0]], bounds={chans[0]: (0.0, 1e5)}, on="curves",
+                        curves=params)
+    with pytest.raises(ConfigError, match="exceeds the budget"):
+        optimize_budget(fitted, 0.5 * hist[0], weeks=weeks, fixed=[chans[0]], on="curves", curves=params)
+
+
 def test_beyond_observed(fitted):
     """The historical plan never leaves the observed range; tripling one channel puts exactly the
     part of each region-week above that region's largest training week beyond it."""

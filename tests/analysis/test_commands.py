@@ -87,6 +87,26 @@ def test_registered_in_main_cli(run_dir):
     assert np.isfinite(json.loads((run_dir / "allocation.json").read_text())["predicted_response"])
 
 
+def test_optimize_fixed_channels_on_the_model(run_dir, fitted, capsys):
+    """``--fixed`` (comma- or space-separated) on the model route: the channels keep their historical
+    spend, allocation.json lists them, the summary says so; an unknown one exits 2 through main."""
+    from causalmmm_jax import cli
+
+    chans, n, weeks = list(fitted.panel.channels), fitted.split.n_train, 13
+    hist = fitted.panel.spend[:, n - weeks:n].sum(axis=(0, 1))
+    assert _run(["optimize", str(run_dir), "--weeks", str(weeks), "--on", "model", "--fixed",
+                 f"{chans[0]},{chans[1]}"]) == 0
+    info = json.loads((run_dir / "allocation.json").read_text())
+    assert info["on"] == "model" and info["fixed"] == chans[:2]
+    for i in (0, 1):
+        assert info["allocation"][chans[i]] == pytest.approx(hist[i], rel=1e-6)
+    assert sum(info["allocation"].values()) == pytest.approx(hist.sum(), rel=1e-6)
+    assert info["predicted_response"] >= info["current_response"] * (1 - 1e-4)
+    assert f"held at their historical spend: {chans[0]}, {chans[1]}" in capsys.readouterr().out
+    assert cli.main(["optimize", str(run_dir), "--weeks", "4", "--fixed", "impressions_nope"]) == 2
+    assert "unknown channel 'impressions_nope'" in capsys.readouterr().err
+
+
 def test_optimize_default_budget_is_historical_spend(run_dir, fitted):
     assert _run(["optimize", str(run_dir), "--weeks", "20", "--on", "model"]) == 0
     info = json.loads((run_dir / "allocation.json").read_text())
