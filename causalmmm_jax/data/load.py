@@ -84,7 +84,8 @@ def panel_from_frame(df: pd.DataFrame, mapping: ColumnMapping, *, missing_media:
 
     Returns a Panel with float64 ``media [R,T,C]``, ``controls [R,T,K]``, ``target [R,T]``,
     ``spend [R,T,C]`` or None, bool ``mask [R,T]``.  Raises DataError (see ``validate``);
-    warns :class:`~causalmmm_jax.data.validate.DataWarning` for a constant-target region.
+    warns :class:`~causalmmm_jax.data.validate.DataWarning` for a constant-target region and for a
+    media column the data cannot measure (all zero, constant over time, active in one region only).
     """
     if missing_media not in _MISSING_MEDIA:
         raise DataError(f"missing_media={missing_media!r} is not valid; choose 'error' or 'zero'.")
@@ -141,8 +142,10 @@ def panel_from_frame(df: pd.DataFrame, mapping: ColumnMapping, *, missing_media:
     mask[ri, ti] = True
     target = dense(y[:, None])[..., 0]
     v.warn_constant_target(target, mask, regions, m.target)
+    media = dense(media)
+    v.warn_degenerate_media(media, mask, regions, m.media)
     return Panel(
-        media=dense(media), controls=dense(controls), target=target, mask=mask, regions=regions, times=times,
+        media=media, controls=dense(controls), target=target, mask=mask, regions=regions, times=times,
         channels=m.media, control_names=m.controls, target_name=m.target,
         spend=None if spend is None else dense(spend), spend_columns=m.spend,
     )

@@ -31,6 +31,7 @@ __all__ = [
     "parse_times",
     "check_duplicates",
     "warn_constant_target",
+    "warn_degenerate_media",
     "split_sizes",
     "check_split_feasible",
 ]
@@ -336,6 +337,34 @@ def warn_constant_target(target: np.ndarray, mask: np.ndarray, regions: np.ndarr
             "signal about media effects; check the data or drop the region.",
             DataWarning, stacklevel=4,
         )
+
+
+def warn_degenerate_media(media: np.ndarray, mask: np.ndarray, regions: np.ndarray, channels: Sequence[str]) -> None:
+    """Warn (:class:`DataWarning`, one per column) about media columns ``[R,T,C]`` whose effect the
+    data cannot measure, over the observed cells: zero in every row; never changing over time within
+    a region (the baselines absorb it); non-zero in only one of several regions."""
+    obs = mask[..., None]
+    hi = np.where(obs, media, -np.inf).max(axis=1)  # [R, C]
+    lo = np.where(obs, media, np.inf).min(axis=1)
+    seen = mask.any(axis=1)[:, None]  # regions with any observed week
+    active = ((media != 0) & obs).any(axis=1)  # [R, C]
+    for c, name in enumerate(channels):
+        if not active[:, c].any():
+            msg = ("is zero in every row: it contributes nothing and its effect cannot be estimated from these "
+                   "data (contribution and ROI come out 0); check the column or drop it")
+        elif np.all((hi[:, c] == lo[:, c]) | ~seen[:, 0]):
+            vals = np.unique(lo[seen[:, 0], c])
+            what = f"has the same value ({vals[0]:g}) in every row" if len(vals) == 1 else \
+                "never changes over time within a region"
+            msg = (f"{what}: its effect cannot be told apart from the regions' baselines, so its contribution "
+                   "is set by the model's priors, not by the data; treat its contribution and ROI as unmeasured")
+        elif len(regions) > 1 and active[:, c].sum() == 1:
+            r = regions[int(np.flatnonzero(active[:, c])[0])].item()
+            msg = (f"is non-zero in only one of {len(regions)} regions ({r!r}): its effect is estimated from that "
+                   "region alone")
+        else:
+            continue
+        warnings.warn(f"media column {name!r} {msg}.", DataWarning, stacklevel=4)
 
 
 def split_sizes(n_weeks: int, data_config: DataConfig) -> tuple[int, int, int]:

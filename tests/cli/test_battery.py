@@ -15,6 +15,7 @@ import pytest
 
 import causalmmm_jax as cm
 from causalmmm_jax.cli import main
+from causalmmm_jax.data import DataWarning
 from causalmmm_jax.errors import UserError
 
 from train_config import small_config
@@ -157,10 +158,18 @@ def test_single_region_single_channel_all_zero_channel_and_api(long_frame, tmp_p
             assert np.isfinite(m[k]), (block, k, m[k])
     assert np.isfinite(np.asarray(r.decompose().prediction)).all()
     assert np.isfinite(r.metrics["channels"]["tv_imps"]["contribution"])
-    df2 = long_frame(n_regions=2, n_weeks=60, n_channels=2)
+    df2 = long_frame(n_regions=2, n_weeks=60, n_channels=3)
     df2["radio_imps"] = 0.0  # an all-zero channel: contributes exactly 0
-    r2 = cm.fit(df2, MAPPING, cfg.updated(train={"static_epochs": 0}))  # (one compiled program fewer)
+    df2["search_imps"] = 5.0  # a constant one: not measurable, but never NaN
+    with pytest.warns(DataWarning, match="radio_imps") as caught:
+        r2 = cm.fit(df2, MAPPING, cfg.updated(train={"static_epochs": 0}))  # (one compiled program fewer)
+    assert any("search_imps" in str(w.message) and "same value" in str(w.message) for w in caught)
     assert r2.metrics["channels"]["radio_imps"]["contribution"] == pytest.approx(0.0, abs=1e-6)
+    for block in ("train", "holdout"):
+        assert all(np.isfinite(r2.metrics[block][k]) for k in ("r2", "rmse", "mae"))
+    assert all(np.isfinite(v["contribution"]) and np.isfinite(v["share"])
+               for v in r2.metrics["channels"].values()), r2.metrics["channels"]
+    assert np.isfinite(np.asarray(r2.decompose().prediction)).all()
     with pytest.raises(UserError, match="zero mean"):  # a region with zero KPI in training
         df3 = long_frame(n_regions=2, n_weeks=60)
         df3.loc[df3["region"] == df3["region"].iloc[0], "sales"] = 0.0

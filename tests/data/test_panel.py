@@ -116,6 +116,31 @@ def test_constant_target_warns(long_frame, small_mapping):
         Panel.from_frame(df, small_mapping)
 
 
+def test_media_the_data_cannot_measure_warns(long_frame, small_mapping):
+    """One named warning per media column that is zero everywhere, never changes over time within a
+    region, or is active in one region only; ordinary columns give none."""
+    import warnings
+
+    df = long_frame(n_regions=3, n_weeks=6, n_channels=5)
+    region = df["region"]
+    df["tv_imps"] = 0.0
+    df["radio_imps"] = 7.0
+    df["search_imps"] = region.map({500: 1.0, 507: 2.0, 514: 0.0}).astype(float)
+    df.loc[region != 500, "social_imps"] = 0.0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        Panel.from_frame(df, small_mapping)
+    msgs = {str(w.message).split("'")[1]: str(w.message) for w in caught if w.category is DataWarning}
+    assert set(msgs) == {"tv_imps", "radio_imps", "search_imps", "social_imps"}, msgs
+    assert "zero in every row" in msgs["tv_imps"]
+    assert "same value (7) in every row" in msgs["radio_imps"] and "priors" in msgs["radio_imps"]
+    assert "never changes over time within a region" in msgs["search_imps"]
+    assert "only one of 3 regions (500)" in msgs["social_imps"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        Panel.from_frame(long_frame(n_regions=3, n_weeks=6, n_channels=5), small_mapping)
+
+
 def test_from_csv_with_bom(tmp_path, long_frame, small_mapping):
     df = long_frame(n_regions=2, n_weeks=5)
     path = tmp_path / "bom.csv"
