@@ -3,7 +3,8 @@
 
 * ``causalmmm-jax curves RUN_DIR [--multipliers 0,0.5,1,1.5,2]`` → ``RUN_DIR/curves.csv``
   (channel, multiplier, spend if known, exposure, kpi, incremental) and ``RUN_DIR/curve_params.csv``.
-* ``causalmmm-jax optimize RUN_DIR [--budget B] [--weeks N] [--bounds CH=LOW:HIGH ...] [--fixed CH ...]
+* ``causalmmm-jax optimize RUN_DIR [--budget B | --target-kpi K | --target-roi R] [--weeks N]
+  [--bounds CH=LOW:HIGH ...] [--fixed CH ...]
   [--method projected|slsqp|trust-constr|de] [--on auto|curves|model]`` → ``RUN_DIR/allocation.csv``
   (by-channel table) and ``RUN_DIR/allocation.json`` (success, method, allocation, responses, uplift,
   the share of the plan beyond the observed spend range).
@@ -75,9 +76,16 @@ def _add_optimize(sub: argparse._SubParsersAction) -> None:
                     "when the run has no spend columns). Says how much of the plan lies above the largest weekly "
                     "spend seen in training, where the response is extrapolated.")
     p.add_argument("run_dir", metavar="RUN_DIR", help="folder of a saved run")
-    p.add_argument("--budget", type=float, default=None, metavar="B",
-                   help="total budget over the horizon (default: the historical spend of the last N training weeks, "
-                        "i.e. re-allocate what was spent)")
+    goal = p.add_mutually_exclusive_group()
+    goal.add_argument("--budget", type=float, default=None, metavar="B",
+                      help="total budget over the horizon (default: the historical spend of the last N training "
+                           "weeks, i.e. re-allocate what was spent)")
+    goal.add_argument("--target-kpi", type=float, default=None, metavar="K",
+                      help="find the smallest budget whose best plan adds K KPI over the horizon, then allocate it "
+                           "(searched on the fitted curves unless --on model, which re-runs the model at each step)")
+    goal.add_argument("--target-roi", type=float, default=None, metavar="R",
+                      help="find the largest budget whose best plan returns R KPI per unit of spend (Robyn's target "
+                           "efficiency), then allocate it (searched like --target-kpi)")
     p.add_argument("--weeks", type=int, default=None, metavar="N",
                    help="horizon in weeks (default: analysis.budget_weeks, 52)")
     p.add_argument("--bounds", nargs="+", default=None, metavar="CHANNEL=LOW:HIGH",
@@ -97,14 +105,19 @@ def _add_optimize(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_optimize(args: argparse.Namespace) -> int:
-    from .budget import optimize_budget, parse_bounds
+    from .budget import optimize_budget, optimize_target, parse_bounds
 
     if args.weeks is not None and args.weeks < 1:
         raise ConfigError(f"--weeks must be >= 1, got {args.weeks}")
     result = _load(args.run_dir)
     fixed = [c.strip() for item in args.fixed or () for c in item.split(",") if c.strip()]
-    res = optimize_budget(result, args.budget, weeks=args.weeks, bounds=parse_bounds(args.bounds), fixed=fixed,
-                          method=args.method, on=args.on)
+    if args.target_kpi is not None or args.target_roi is not None:
+        kind, value = ("kpi", args.target_kpi) if args.target_kpi is not None else ("roi", args.target_roi)
+        res = optimize_target(result, kind, value, weeks=args.weeks, bounds=parse_bounds(args.bounds), fixed=fixed,
+                              method=args.method, on="model" if args.on == "model" else "curves")
+    else:
+        res = optimize_budget(result, args.budget, weeks=args.weeks, bounds=parse_bounds(args.bounds), fixed=fixed,
+                              method=args.method, on=args.on)
     out = Path(args.run_dir)
     atomic_write_text(out / "allocation.csv", res.by_channel.to_csv(index=False, float_format="%.10g"))
     d = res.to_dict()
@@ -117,6 +130,11 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
         print(f"  {res.route_note}")
     if res.fixed:
         print(f"  held at their historical {res.unit}: {', '.join(res.fixed)}")
+    if res.target:
+        t = res.target
+        what = "KPI added" if t["kind"] == "kpi" else f"KPI per unit of {res.unit}"
+        print(f"  target {t['kind'].upper()} {t['value']:.6g}: budget {t['budget']:.6g} ({what} {t['achieved']:.6g}; "
+              f"{t['evaluations']} plans evaluated on the {res.on})")
     for row in res.by_channel.itertuples(index=False):
         beyond = (f", {row.beyond_observed_pct:.0f} % above the largest weekly spend seen"
                   if getattr(row, "beyond_observed_pct", 0) > 0.5 else "")

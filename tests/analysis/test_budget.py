@@ -254,3 +254,58 @@ def test_model_route_errors(fitted):
     sov = dataclasses.replace(fitted, scaler=dataclasses.replace(fitted.scaler, media_mode="sov"))
     with pytest.raises(UserError, match="media_scaling"):
         optimize_budget(sov, 1e6)
+
+
+# --------------------------------------------------------------------------- targets
+
+def test_search_budget_finds_the_analytic_budget():
+    """On curves with a known optimum (``analytic``): the smallest budget adding a KPI and the
+    largest budget returning an ROI are both the budget that defined the target (to the search's
+    tolerance, from a start above and below it); unreachable targets are refused with the reason."""
+    from causalmmm_jax.analysis.budget import search_budget
+
+    def solve(b):
+        return optimize_curves(params_frame(), b, weeks=WEEKS)
+
+    want = 45000.0
+    kpi = analytic(want)[1]
+    # a start above and one below the answer (each search: bracketing, then bisection to rtol)
+    res, info = search_budget(solve, "kpi", kpi, 60000.0, rtol=5e-3)
+    assert info["budget"] == pytest.approx(want, rel=1e-2) and info["achieved"] >= kpi
+    assert sum(res.allocation.values()) == pytest.approx(info["budget"], rel=1e-9)
+    res, info = search_budget(solve, "roi", kpi / want, 20000.0, rtol=5e-3)
+    assert info["budget"] == pytest.approx(want, rel=1e-2) and info["achieved"] >= kpi / want
+    assert res.predicted_response >= kpi / want * info["budget"]
+    ceiling = float(WEEKS * TOP.sum())  # the response never reaches Σ N·top
+    with pytest.raises(ConfigError, match="out of reach"):
+        search_budget(solve, "kpi", ceiling, 60000.0, max_factor=2.0)
+    with pytest.raises(ConfigError, match="no budget reaches an ROI"):
+        search_budget(solve, "roi", 1e3, 60000.0, max_factor=2.0)  # above every channel's first-unit return
+    with pytest.raises(ConfigError, match="ROI stays above"):
+        search_budget(solve, "roi", 1e-4, 60000.0, max_factor=2.0)
+    # when the upper bounds cap the budget, an ROI target met at the cap spends the cap
+    capped = {n: (None, 2000.0) for n in NAMES}
+    res, info = search_budget(lambda b: optimize_curves(params_frame(), b, weeks=WEEKS, bounds=capped), "roi", 1e-4,
+                              6000.0, ceiling=10000.0)
+    assert info["budget"] == pytest.approx(10000.0)
+
+
+def test_optimize_target_on_a_fitted_run(fitted):
+    """``optimize_target``: the ROI of the plan at the historical budget, asked 10 % higher, gives a
+    smaller budget that meets it; that plan's response as a KPI target gives the same budget back."""
+    from causalmmm_jax.analysis.budget import optimize_target
+
+    weeks = 26
+    base = optimize_budget(fitted, None, weeks=weeks, on="curves")
+    roi = 1.1 * base.predicted_response / base.budget
+    res = optimize_target(fitted, "roi", roi, weeks=weeks, rtol=5e-3)
+    t = res.target
+    assert res.on == "curves" and res.method == "de" and t["kind"] == "roi" and t["achieved"] >= roi
+    assert t["budget"] < base.budget and sum(res.allocation.values()) == pytest.approx(t["budget"], rel=1e-9)
+    assert res.to_dict()["target"] == t and "budget found for the roi target" in res.message
+    back = optimize_target(fitted, "kpi", res.predicted_response, weeks=weeks, rtol=5e-3)
+    assert back.target["budget"] == pytest.approx(t["budget"], rel=1.2e-2)
+    with pytest.raises(ConfigError, match="positive"):
+        optimize_target(fitted, "roi", -1.0, weeks=weeks)
+    with pytest.raises(ConfigError, match="target must be one of"):
+        optimize_target(fitted, "cpa", 1.0, weeks=weeks)

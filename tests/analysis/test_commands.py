@@ -107,6 +107,22 @@ def test_optimize_fixed_channels_on_the_model(run_dir, fitted, capsys):
     assert "unknown channel 'impressions_nope'" in capsys.readouterr().err
 
 
+def test_optimize_target_kpi(run_dir, capsys):
+    """``--target-kpi``: 80 % of what the historical budget's best plan adds needs a smaller budget,
+    found on the curves; allocation.json carries the target; with --budget it is a usage error."""
+    assert _run(["optimize", str(run_dir), "--weeks", "13", "--on", "curves", "--method", "de"]) == 0
+    base = json.loads((run_dir / "allocation.json").read_text())
+    goal = 0.8 * base["predicted_response"]
+    assert _run(["optimize", str(run_dir), "--weeks", "13", "--target-kpi", str(goal)]) == 0
+    info = json.loads((run_dir / "allocation.json").read_text())
+    t = info["target"]
+    assert t["kind"] == "kpi" and t["value"] == pytest.approx(goal) and t["achieved"] >= goal
+    assert info["on"] == "curves" and info["budget"] == pytest.approx(t["budget"]) and t["budget"] < base["budget"]
+    assert "target KPI" in capsys.readouterr().out
+    with pytest.raises(UserError, match="not allowed with"):
+        _run(["optimize", str(run_dir), "--budget", "1", "--target-roi", "2"])
+
+
 def test_optimize_default_budget_is_historical_spend(run_dir, fitted):
     assert _run(["optimize", str(run_dir), "--weeks", "20", "--on", "model"]) == 0
     info = json.loads((run_dir / "allocation.json").read_text())
