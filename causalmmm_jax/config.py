@@ -305,7 +305,8 @@ class AnalysisConfig(_Section):
     curve_multipliers: tuple[float, ...] = field(
         default=(0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0), metadata=_floats(lo=0.0)
     )
-    budget_method: str = field(default="projected", metadata=_choice("projected", "slsqp", "trust-constr", "de"))
+    budget_method: str = field(default="auto", metadata=_choice("auto", "projected", "slsqp", "trust-constr", "de",
+                                                                       "multistart"))
     budget_on: str = field(default="auto", metadata=_choice("auto", "curves", "model"))
     budget_weeks: int = field(default=52, metadata=_num(1, integer=True))
     dag_threshold: float = field(default=0.3, metadata=_num(0.0, 1.0))

@@ -23,7 +23,10 @@ uplift in the median panel against the curves' 0.89, docs/analysis.md §9):
 Methods: ``"projected"`` (jaxopt ProjectedGradient + ``projection_box_section``), ``"slsqp"`` and
 ``"trust-constr"`` (scipy with ``jax.grad`` gradients), ``"de"`` (scipy differential evolution over
 ``v ∈ [0,1]^C`` mapped into the feasible set by ``Π(lower + v·(upper − lower))``, then polished by
-the projected method).
+the projected method), ``"multistart"`` (the best of ``de``, ``projected`` from the start and
+SLSQP from random mixes); ``"auto"`` (``analysis.budget_method``'s default): ``multistart`` on the
+curves, where S-shaped curves give every single method local optima and a plan costs seconds
+(benchmarks/optimizer.py), ``projected`` on the model, where every evaluation re-runs the network.
 """
 
 from __future__ import annotations
@@ -41,11 +44,13 @@ from ..model.mmm import apply
 from ._jaxopt import project_box_section, project_box_section_np, simplex_box_minimize
 from .curves import channel_totals, curve_params, hill, require_level, stacked_params, train_sequence
 
-__all__ = ["BudgetResult", "METHODS", "optimize_budget", "optimize_curves", "maximize_allocation",
+__all__ = ["BudgetResult", "METHODS", "METHOD_CHOICES", "resolve_method", "optimize_budget", "optimize_curves", "maximize_allocation",
            "resolve_bounds", "parse_bounds", "beyond_observed", "ROUTES", "optimize_target", "search_budget",
            "TARGETS"]
 
-METHODS = ("projected", "slsqp", "trust-constr", "de")
+METHODS = ("projected", "slsqp", "trust-constr", "de", "multistart")
+METHOD_CHOICES = ("auto", *METHODS)  # "auto": multistart on the curves, projected on the model (resolve_method)
+MULTISTART_STARTS = 8  # random starts of the multistart method's SLSQP runs
 ROUTES = ("auto", "curves", "model")
 MODEL_MAXITER = 100  # optimiser iterations on the model route (see optimize_budget)
 TARGETS = ("kpi", "roi")
@@ -171,6 +176,8 @@ def maximize_allocation(response, budget: float, lower, upper, *, method: str = 
     satisfies the constraints to rounding.  ``x64``: trace in float64 (cheap objectives)."""
     if method not in METHODS:
         raise ConfigError(f"unknown optimisation method {method!r}; choose one of {', '.join(METHODS)}")
+    if method == "multistart":
+        return _multistart(response, budget, lower, upper, x0=x0, seed=seed, x64=x64, maxiter=maxiter)
     b = float(budget)
     lo_n, hi_n = np.asarray(lower, np.float64) / b, np.asarray(upper, np.float64) / b
     n = lo_n.size
@@ -251,11 +258,12 @@ def _curves_response(params: pd.DataFrame, weeks: int):
 
 
 def optimize_curves(params: pd.DataFrame, budget: float, *, weeks: int = 52, bounds: dict | None = None,
-                    method: str = "projected", current: dict | None = None, historical: dict | None = None,
+                    method: str = "auto", current: dict | None = None, historical: dict | None = None,
                     unit: str = "spend") -> BudgetResult:
     """Optimise over fitted Hill curves alone (``params``: columns ``channel, top, bottom,
     half_saturation, slope`` in weekly units).  ``current``/``historical``: allocations to compare
-    with (default: equal split of the budget)."""
+    with (default: equal split of the budget).  ``method="auto"``: ``"multistart"``."""
+    method = resolve_method(method, "curves")
     channels = list(params["channel"])
     lower, upper = resolve_bounds(channels, budget, bounds)
     resp_j, resp_np = _curves_response(params, int(weeks))
@@ -349,8 +357,8 @@ def optimize_budget(result, budget: float | None = None, *, weeks: int | None = 
     acfg = result.config.analysis
     method, on = method or acfg.budget_method, on or acfg.budget_on
     weeks = int(weeks or acfg.budget_weeks)
-    if method not in METHODS:
-        raise ConfigError(f"unknown optimisation method {method!r}; choose one of {', '.join(METHODS)}")
+    if method not in METHOD_CHOICES:
+        raise ConfigError(f"unknown optimisation method {method!r}; choose one of {', '.join(METHOD_CHOICES)}")
     if on not in ROUTES:
         raise ConfigError(f"'on' must be one of {', '.join(ROUTES)}, got {on!r}")
     if weeks < 1:
@@ -388,6 +396,7 @@ def optimize_budget(result, budget: float | None = None, *, weeks: int | None = 
     auto = on == "auto"
     if auto:
         on = "curves" if obstacle else "model"
+    method = resolve_method(method, on)
     if on == "curves":
         res = optimize_curves(params, budget, weeks=weeks, bounds=bounds, method=method,
                               current=dict(zip(channels, cur)), historical=dict(zip(channels, hist)), unit=unit)
@@ -463,7 +472,7 @@ def optimize_target(result, target: str, value: float, *, weeks: int | None = No
     ceiling = (sum(float(hi) for _, hi in (bounds or {}).values() if hi is not None)
                + sum(float(hist[channels.index(c)]) for c in fixed_list)) if capped >= set(channels) else np.inf
     curves = curve_params(result)
-    method = method or ("de" if on == "curves" else acfg.budget_method)
+    method = method or ("de" if on == "curves" else resolve_method(acfg.budget_method, on))
 
     def solve(b):
         return optimize_budget(result, b, weeks=weeks, bounds=bounds, fixed=fixed_list, method=method, on=on,
@@ -556,6 +565,34 @@ def search_budget(solve, target: str, value: float, start: float, *, floor: floa
     info = {"kind": target, "value": float(value), "achieved": float(achieved), "budget": float(best),
             "evaluations": len(memo), "searched": [float(min(memo)), float(max(memo))]}
     return res, info
+
+
+def resolve_method(method: str, on: str) -> str:
+    """``"auto"`` → ``"multistart"`` on the curves, ``"projected"`` on the model; others as given."""
+    return ("multistart" if on == "curves" else "projected") if method == "auto" else method
+
+
+def _multistart(response, budget, lower, upper, *, x0, seed: int, x64: bool, maxiter: int):
+    """The best of: differential evolution, the projected method from ``x0``, and SLSQP from
+    :data:`MULTISTART_STARTS` random mixes (Dirichlet, seeded).  On S-shaped curves each of these
+    alone misses the best plan on some problems (benchmarks/optimizer.py)."""
+    n = np.asarray(lower).size
+    rng = np.random.default_rng([seed, 1])
+    runs = [("de", x0), ("projected", x0)]
+    runs += [("slsqp", rng.dirichlet(np.ones(n)) * float(budget)) for _ in range(MULTISTART_STARTS)]
+    best = None
+    with _x64(x64):
+        dt = jnp.float64 if x64 else jnp.float32
+        value = jax.jit(response)
+        for m, start in runs:
+            x, ok, msg = maximize_allocation(response, budget, lower, upper, method=m, x0=start, seed=seed, x64=x64,
+                                             maxiter=maxiter)
+            v = float(value(jnp.asarray(x, dt)))
+            if best is None or v > best[0]:
+                best = (v, x, ok, m, msg)
+    _, x, ok, m, msg = best
+    return x, ok, (f"multistart: best of differential evolution, projected gradient from the start and SLSQP from "
+                   f"{MULTISTART_STARTS} random mixes (best: {m}; {msg})")
 
 
 def _fixed_channels(fixed, channels, bounds) -> list[str]:

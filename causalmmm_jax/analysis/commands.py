@@ -5,7 +5,7 @@
   (channel, multiplier, spend if known, exposure, kpi, incremental) and ``RUN_DIR/curve_params.csv``.
 * ``causalmmm-jax optimize RUN_DIR [--budget B | --target-kpi K | --target-roi R] [--weeks N]
   [--bounds CH=LOW:HIGH ...] [--fixed CH ...]
-  [--method projected|slsqp|trust-constr|de] [--on auto|curves|model]`` → ``RUN_DIR/allocation.csv``
+  [--method auto|projected|slsqp|trust-constr|de|multistart] [--on auto|curves|model]`` → ``RUN_DIR/allocation.csv``
   (by-channel table) and ``RUN_DIR/allocation.json`` (success, method, allocation, responses, uplift,
   the share of the plan beyond the observed spend range).
 """
@@ -95,8 +95,9 @@ def _add_optimize(sub: argparse._SubParsersAction) -> None:
                    help="channels held at their historical spend of the horizon while the others share the rest "
                         "of the budget (media column names, space- or comma-separated); the current plan keeps "
                         "them there too")
-    p.add_argument("--method", choices=("projected", "slsqp", "trust-constr", "de"), default=None,
-                   help="optimiser (default: analysis.budget_method, projected)")
+    p.add_argument("--method", choices=("auto", "projected", "slsqp", "trust-constr", "de", "multistart"),
+                   default=None, help="optimiser (default: analysis.budget_method, auto: multistart on the curves, "
+                                      "projected on the model)")
     p.add_argument("--on", choices=("auto", "curves", "model"), default=None,
                    help="response from re-running the fitted model over the last N training weeks (model), "
                         "from the fitted Hill curves (curves), or the model whenever it applies (auto; "

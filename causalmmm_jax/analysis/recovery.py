@@ -151,7 +151,7 @@ def _regret(result, data: SyntheticData, cells: np.ndarray, horizon: int, factor
     window_kpi = float((data.truth.kpi * cells)[:, start:n].sum())
     achievable = v_best - v_cur
     return {
-        "on": on, "budget_factor": float(factor), "horizon_weeks": int(horizon), "budget": budget,
+        "on": on, "method": plan.method, "budget_factor": float(factor), "horizon_weeks": int(horizon), "budget": budget,
         "plan_beyond_observed_pct": plan.beyond_observed_pct,
         "channels_without_spend": dead,
         "plan": dict(zip(channels, map(float, x_plan))), "current": dict(zip(channels, map(float, current))),

@@ -176,6 +176,7 @@ def test_fixed_channels(fitted):
     params = curve_params(fitted)
     res = optimize_budget(fitted, budget, weeks=weeks, fixed=[chans[2], chans[0]], on="curves", curves=params)
     assert res.fixed == [chans[0], chans[2]] and res.to_dict()["fixed"] == res.fixed
+    assert fitted.config.analysis.budget_method == "auto" and res.method == "multistart"  # auto on the curves
     x = np.array([res.allocation[c] for c in chans])
     cur = np.array([res.current_allocation[c] for c in chans])
     held, free = [0, 2], [i for i in range(len(chans)) if i not in (0, 2)]
@@ -231,7 +232,7 @@ def test_auto_route(fitted):
     auto = optimize_budget(fitted, budget, weeks=weeks)
     model = optimize_budget(fitted, budget, weeks=weeks, on="model")
     assert fitted.config.analysis.budget_on == "auto"
-    assert auto.on == "model" and auto.route_note == ""
+    assert auto.on == "model" and auto.route_note == "" and auto.method == "projected"  # auto: projected on the model
     assert auto.allocation == model.allocation
     long = optimize_budget(fitted, budget, weeks=fitted.split.n_train + 1)
     assert long.on == "curves" and "longer than the training period" in long.route_note
@@ -264,8 +265,8 @@ def test_search_budget_finds_the_analytic_budget():
     tolerance, from a start above and below it); unreachable targets are refused with the reason."""
     from causalmmm_jax.analysis.budget import search_budget
 
-    def solve(b):
-        return optimize_curves(params_frame(), b, weeks=WEEKS)
+    def solve(b):  # de: optimize_target's method on the curves
+        return optimize_curves(params_frame(), b, weeks=WEEKS, method="de")
 
     want = 45000.0
     kpi = analytic(want)[1]
@@ -285,7 +286,8 @@ def test_search_budget_finds_the_analytic_budget():
         search_budget(solve, "roi", 1e-4, 60000.0, max_factor=2.0)
     # when the upper bounds cap the budget, an ROI target met at the cap spends the cap
     capped = {n: (None, 2000.0) for n in NAMES}
-    res, info = search_budget(lambda b: optimize_curves(params_frame(), b, weeks=WEEKS, bounds=capped), "roi", 1e-4,
+    res, info = search_budget(lambda b: optimize_curves(params_frame(), b, weeks=WEEKS, bounds=capped, method="de"),
+                              "roi", 1e-4,
                               6000.0, ceiling=10000.0)
     assert info["budget"] == pytest.approx(10000.0)
 

@@ -178,6 +178,18 @@ def test_decisions_quick(tmp_path, bench_env):
     assert "| target (issue #15) |" in proc.stdout and "| quick | 1 |" in proc.stdout
 
 
+def test_optimizer_quick(tmp_path, bench_env):
+    d, stdout = run_script("optimizer", tmp_path, bench_env)
+    assert set(d["summary"]) == {"projected", "slsqp", "trust-constr", "de", "multistart"}
+    (case,) = d["cases"]
+    assert case["channels"] == 3 and case["budget_factor"] == 1.0
+    for m, row in case["methods"].items():
+        assert -1e-9 <= row["shortfall"] < 1.0 and positive(row["seconds"]), m
+    assert min(r["shortfall"] for r in case["methods"].values()) == pytest.approx(0.0, abs=1e-6) or \
+        case["reference_response"] > max(r["response"] for r in case["methods"].values())
+    assert "optimisers over 1 curve problems" in stdout
+
+
 def test_flop_counter_units():
     """The jaxpr FLOP counter: matmul = 2mnk, scan bodies times their length, cond = costliest branch."""
     import jax
