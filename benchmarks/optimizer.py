@@ -50,7 +50,7 @@ def make_case(seed: int, n: int):
     return params, cur * WEEKS
 
 
-def run_case(params, current, factor: float, seed: int, methods) -> dict:
+def run_case(params, current, factor: float, seed: int, methods, starts: int = STARTS) -> dict:
     import numpy as np
 
     from causalmmm_jax.analysis.budget import _curves_response, maximize_allocation
@@ -67,7 +67,7 @@ def run_case(params, current, factor: float, seed: int, methods) -> dict:
         out[m] = {"response": float(resp_np(x).sum()), "seconds": time.perf_counter() - t0}
     rng = np.random.default_rng([seed, n, int(factor * 10), 7])  # not multistart's seeds
     best = max(v["response"] for v in out.values())
-    for _ in range(STARTS):
+    for _ in range(starts):
         x, _, _ = maximize_allocation(resp_j, budget, lower, upper, method="slsqp", x0=rng.dirichlet(np.ones(n)) * budget)
         best = max(best, float(resp_np(x).sum()))
     for v in out.values():
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
         for n in channels:
             params, current = make_case(seed, n)
             for f in factors:
-                r = run_case(params, current, f, seed, methods)
+                r = run_case(params, current, f, seed, methods, 4 if args.quick else STARTS)
                 cases.append({"seed": seed, "channels": n, "budget_factor": f, "slopes": params["slope"].tolist(), **r})
                 print(f"seed {seed} channels {n} budget {f:g}x: "
                       + ", ".join(f"{m} {v['shortfall'] * 100:.3f} %" for m, v in r["methods"].items()), flush=True)
@@ -108,7 +108,7 @@ def main(argv=None) -> int:
                   title=f"optimisers over {len(cases)} curve problems (shortfall = 1 - response / best found)")
     C.write_json(args.out, {"benchmark": "optimizer", "schema": 1, "quick": bool(args.quick),
                             "command": "benchmarks/optimizer.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-                            "weeks": WEEKS, "starts": STARTS, "cases": cases, "summary": summary,
+                            "weeks": WEEKS, "starts": 4 if args.quick else STARTS, "cases": cases, "summary": summary,
                             "machine": C.machine_info()})
     return 0
 

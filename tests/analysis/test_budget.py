@@ -234,14 +234,14 @@ def test_auto_route(fitted):
     assert fitted.config.analysis.budget_on == "auto"
     assert auto.on == "model" and auto.route_note == "" and auto.method == "projected"  # auto: projected on the model
     assert auto.allocation == model.allocation
-    long = optimize_budget(fitted, budget, weeks=fitted.split.n_train + 1)
+    long = optimize_budget(fitted, budget, weeks=fitted.split.n_train + 1, method="projected")  # (the route is tested)
     assert long.on == "curves" and "longer than the training period" in long.route_note
     assert long.to_dict()["route_note"] == long.route_note and long.route_note in long.message
     n, chans = fitted.split.n_train, list(fitted.panel.channels)
     spend = fitted.panel.spend.copy()
     spend[:, n - weeks:n, 2] = 0.0
     quiet = dataclasses.replace(fitted, panel=dataclasses.replace(fitted.panel, spend=spend))
-    res = optimize_budget(quiet, budget, weeks=weeks)
+    res = optimize_budget(quiet, budget, weeks=weeks, method="projected")
     assert res.on == "curves" and chans[2] in res.route_note and "no spend" in res.route_note
     with pytest.raises(ConfigError, match=chans[2]):
         optimize_budget(quiet, budget, weeks=weeks, on="model")
@@ -260,36 +260,41 @@ def test_model_route_errors(fitted):
 # --------------------------------------------------------------------------- targets
 
 def test_search_budget_finds_the_analytic_budget():
-    """On curves with a known optimum (``analytic``): the smallest budget adding a KPI and the
-    largest budget returning an ROI are both the budget that defined the target (to the search's
-    tolerance, from a start above and below it); unreachable targets are refused with the reason."""
+    """The search on curves with a known optimum (``analytic``, exact plans): the smallest budget
+    adding a KPI and the largest budget returning an ROI are both the budget that defined the
+    target (to the search's tolerance, from a start above and one below); unreachable targets are
+    refused with the reason; upper bounds that cap the budget are spent when the target holds there."""
+    from types import SimpleNamespace
+
     from causalmmm_jax.analysis.budget import search_budget
 
-    def solve(b):  # de: optimize_target's method on the curves
-        return optimize_curves(params_frame(), b, weeks=WEEKS, method="de")
+    calls = []
+
+    def solve(b):  # the exact best plan at budget b
+        calls.append(b)
+        x, v = analytic(b)
+        return SimpleNamespace(predicted_response=v, allocation=dict(zip(NAMES, x)))
 
     want = 45000.0
     kpi = analytic(want)[1]
-    # a start above and one below the answer (each search: bracketing, then bisection to rtol)
-    res, info = search_budget(solve, "kpi", kpi, 60000.0, rtol=5e-3)
-    assert info["budget"] == pytest.approx(want, rel=1e-2) and info["achieved"] >= kpi
+    res, info = search_budget(solve, "kpi", kpi, 60000.0, rtol=1e-4)
+    assert info["budget"] == pytest.approx(want, rel=2e-4) and info["achieved"] >= kpi
     assert sum(res.allocation.values()) == pytest.approx(info["budget"], rel=1e-9)
-    res, info = search_budget(solve, "roi", kpi / want, 20000.0, rtol=5e-3)
-    assert info["budget"] == pytest.approx(want, rel=1e-2) and info["achieved"] >= kpi / want
+    assert info["evaluations"] == len(set(calls)) and info["searched"] == [min(calls), max(calls)]
+    res, info = search_budget(solve, "roi", kpi / want, 20000.0, rtol=1e-4)
+    assert info["budget"] == pytest.approx(want, rel=2e-4) and info["achieved"] >= kpi / want
     assert res.predicted_response >= kpi / want * info["budget"]
     ceiling = float(WEEKS * TOP.sum())  # the response never reaches Σ N·top
     with pytest.raises(ConfigError, match="out of reach"):
-        search_budget(solve, "kpi", ceiling, 60000.0, max_factor=2.0)
+        search_budget(solve, "kpi", ceiling, 60000.0)
     with pytest.raises(ConfigError, match="no budget reaches an ROI"):
-        search_budget(solve, "roi", 1e3, 60000.0, max_factor=2.0)  # above every channel's first-unit return
+        search_budget(solve, "roi", 1e3, 60000.0)  # above every channel's first-unit return
     with pytest.raises(ConfigError, match="ROI stays above"):
-        search_budget(solve, "roi", 1e-4, 60000.0, max_factor=2.0)
-    # when the upper bounds cap the budget, an ROI target met at the cap spends the cap
-    capped = {n: (None, 2000.0) for n in NAMES}
-    res, info = search_budget(lambda b: optimize_curves(params_frame(), b, weeks=WEEKS, bounds=capped, method="de"),
-                              "roi", 1e-4,
-                              6000.0, ceiling=10000.0)
+        search_budget(solve, "roi", 1e-6, 60000.0)
+    res, info = search_budget(solve, "roi", 1e-6, 6000.0, ceiling=10000.0)  # upper bounds sum to 10000
     assert info["budget"] == pytest.approx(10000.0)
+    with pytest.raises(ConfigError, match="no budget to search"):
+        search_budget(solve, "kpi", 1.0, 6000.0, floor=20000.0, ceiling=10000.0)
 
 
 def test_optimize_target_on_a_fitted_run(fitted):
@@ -300,13 +305,13 @@ def test_optimize_target_on_a_fitted_run(fitted):
     weeks = 26
     base = optimize_budget(fitted, None, weeks=weeks, on="curves")
     roi = 1.1 * base.predicted_response / base.budget
-    res = optimize_target(fitted, "roi", roi, weeks=weeks, rtol=5e-3)
+    res = optimize_target(fitted, "roi", roi, weeks=weeks, rtol=2e-2)
     t = res.target
     assert res.on == "curves" and res.method == "de" and t["kind"] == "roi" and t["achieved"] >= roi
     assert t["budget"] < base.budget and sum(res.allocation.values()) == pytest.approx(t["budget"], rel=1e-9)
     assert res.to_dict()["target"] == t and "budget found for the roi target" in res.message
-    back = optimize_target(fitted, "kpi", res.predicted_response, weeks=weeks, rtol=5e-3)
-    assert back.target["budget"] == pytest.approx(t["budget"], rel=1.2e-2)
+    back = optimize_target(fitted, "kpi", res.predicted_response, weeks=weeks, rtol=2e-2)
+    assert back.target["budget"] == pytest.approx(t["budget"], rel=5e-2)
     with pytest.raises(ConfigError, match="positive"):
         optimize_target(fitted, "roi", -1.0, weeks=weeks)
     with pytest.raises(ConfigError, match="target must be one of"):

@@ -110,7 +110,7 @@ def test_optimize_fixed_channels_on_the_model(run_dir, fitted, capsys):
 def test_optimize_target_kpi(run_dir, capsys):
     """``--target-kpi``: 80 % of what the historical budget's best plan adds needs a smaller budget,
     found on the curves; allocation.json carries the target; with --budget it is a usage error."""
-    assert _run(["optimize", str(run_dir), "--weeks", "13", "--on", "curves", "--method", "de"]) == 0
+    assert _run(["optimize", str(run_dir), "--weeks", "13", "--on", "curves", "--method", "projected"]) == 0
     base = json.loads((run_dir / "allocation.json").read_text())
     goal = 0.8 * base["predicted_response"]
     assert _run(["optimize", str(run_dir), "--weeks", "13", "--target-kpi", str(goal)]) == 0
