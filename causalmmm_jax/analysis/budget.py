@@ -37,23 +37,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-import scipy.optimize as so
 
 from ..errors import ConfigError
 from ..model.mmm import apply
-from ._jaxopt import project_box_section, project_box_section_np, simplex_box_minimize
+from ._allocate import METHOD_CHOICES, METHODS, maximize_allocation, resolve_method  # re-exported
 from .curves import channel_totals, curve_params, hill, require_level, stacked_params, train_sequence
 
 __all__ = ["BudgetResult", "METHODS", "METHOD_CHOICES", "resolve_method", "optimize_budget", "optimize_curves", "maximize_allocation",
-           "resolve_bounds", "parse_bounds", "beyond_observed", "ROUTES", "optimize_target", "search_budget",
-           "TARGETS"]
+           "resolve_bounds", "parse_bounds", "beyond_observed", "ROUTES", "horizon_spend", "fixed_channels"]
 
-METHODS = ("projected", "slsqp", "trust-constr", "de", "multistart")
-METHOD_CHOICES = ("auto", *METHODS)  # "auto": multistart on the curves, projected on the model (resolve_method)
-MULTISTART_STARTS = 8  # random starts of the multistart method's SLSQP runs
 ROUTES = ("auto", "curves", "model")
 MODEL_MAXITER = 100  # optimiser iterations on the model route (see optimize_budget)
-TARGETS = ("kpi", "roi")
 
 
 @dataclass
@@ -76,7 +70,8 @@ class BudgetResult:
     ``on``: the route taken (``"model"`` or ``"curves"``); ``route_note``: why ``on="auto"`` fell
     back to the curves (empty otherwise).  ``fixed``: the channels held at their historical spend
     (``current_allocation`` keeps them there and scales the others' mix to the rest of the budget).
-    ``target``: set by :func:`optimize_target` (the target, what the plan achieves, the search)."""
+    ``target``: set by :func:`~causalmmm_jax.analysis.targets.optimize_target` (the target, what
+    the plan achieves, the search)."""
 
     success: bool
     method: str
@@ -162,85 +157,6 @@ def resolve_bounds(channels, budget: float, bounds: dict | None) -> tuple[np.nda
                           "Raise them or lower the budget.")
     return lower, upper
 
-
-# --------------------------------------------------------------------------- generic optimiser
-
-def _x64(on: bool):
-    return jax.enable_x64(True) if on else jax.enable_x64(jax.config.jax_enable_x64)
-
-
-def maximize_allocation(response, budget: float, lower, upper, *, method: str = "projected", x0=None,
-                        seed: int = 0, x64: bool = True, maxiter: int = 2000) -> tuple[np.ndarray, bool, str]:
-    """Maximise ``response(x)`` (JAX-traceable, ``x [C]`` in budget units) over
-    ``{lower ≤ x ≤ upper, Σx = budget}``.  Returns ``(x float64 [C], success, message)``; ``x``
-    satisfies the constraints to rounding.  ``x64``: trace in float64 (cheap objectives)."""
-    if method not in METHODS:
-        raise ConfigError(f"unknown optimisation method {method!r}; choose one of {', '.join(METHODS)}")
-    if method == "multistart":
-        return _multistart(response, budget, lower, upper, x0=x0, seed=seed, x64=x64, maxiter=maxiter)
-    b = float(budget)
-    lo_n, hi_n = np.asarray(lower, np.float64) / b, np.asarray(upper, np.float64) / b
-    n = lo_n.size
-    start = np.full(n, 1.0 / n) if x0 is None else np.asarray(x0, np.float64) / b
-    start = project_box_section_np(start, lo_n, hi_n, 1.0)
-    with _x64(x64):
-        dt = jnp.float64 if x64 else jnp.float32
-        scale = abs(float(response(jnp.asarray(start * b, dt)))) or 1.0
-        obj = lambda z: -response(z * b) / scale  # noqa: E731
-        lo_j, hi_j = jnp.asarray(lo_n, dt), jnp.asarray(hi_n, dt)
-        # float32 objectives (the model route) are noisy at ~1e-7: a tighter tolerance never stops
-        # before maxiter. 1e-4 of the budget moved the example-sized plans by < 0.03 % of the budget
-        # and left the response unchanged to float32 rounding, at a fifth of the time.
-        tol = 1e-12 if x64 else 1e-4
-
-        def projected(z0):
-            z, _ = jax.jit(lambda s: simplex_box_minimize(obj, s, lo_j, hi_j, jnp.asarray(1.0, dt), maxiter=maxiter,
-                                                          tol=tol))(jnp.asarray(z0, dt))
-            return np.asarray(z, np.float64)
-
-        vg = jax.jit(jax.value_and_grad(obj))
-        fg = lambda z: tuple(np.asarray(a, np.float64) for a in vg(jnp.asarray(z, dt)))  # noqa: E731
-        ok, msg = True, ""
-        if method == "projected":
-            z = projected(start)
-            msg = "projected gradient (box-and-budget projection)"
-        elif method == "slsqp":
-            r = so.minimize(lambda z: float(fg(z)[0]), start, jac=lambda z: fg(z)[1], method="SLSQP",
-                            bounds=list(zip(lo_n, hi_n)),
-                            constraints=[{"type": "eq", "fun": lambda z: z.sum() - 1.0, "jac": lambda z: np.ones(n)}],
-                            options={"maxiter": maxiter, "ftol": 1e-14 if x64 else 1e-9})
-            z, ok, msg = r.x, bool(r.success), f"SLSQP: {r.message}"
-        elif method == "trust-constr":
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # "delta_grad == 0.0" from the BFGS update
-                r = so.minimize(lambda z: float(fg(z)[0]), start, jac=lambda z: fg(z)[1], method="trust-constr",
-                                hess=so.BFGS(), bounds=so.Bounds(lo_n, hi_n),
-                                constraints=[so.LinearConstraint(np.ones((1, n)), 1.0, 1.0)],
-                                options={"maxiter": maxiter, "gtol": 1e-12 if x64 else 1e-8, "xtol": 1e-14})
-            z, ok, msg = r.x, bool(r.success), f"trust-constr: {r.message}"
-        else:
-            def to_z(v):
-                return project_box_section(lo_j + v * (hi_j - lo_j), lo_j, hi_j, jnp.asarray(1.0, dt))
-
-            # population [C, S] evaluated 16 members at a time (bounded memory on the model route)
-            pop_obj = jax.jit(lambda vs: jax.lax.map(lambda v: obj(to_z(v)), vs.T, batch_size=16))
-            r = so.differential_evolution(lambda v: np.asarray(pop_obj(jnp.asarray(v, dt)), np.float64),
-                                          [(0.0, 1.0)] * n, vectorized=True, updating="deferred", seed=seed,
-                                          maxiter=300, popsize=15, tol=1e-8, polish=False,
-                                          init="sobol" if n > 1 else "latinhypercube")
-            z_de = np.asarray(to_z(jnp.asarray(r.x, dt)), np.float64)
-            z = projected(z_de)
-            msg = f"differential evolution ({r.nit} generations: {r.message}), polished by projected gradient"
-        z = project_box_section_np(np.nan_to_num(np.asarray(z, np.float64), nan=1.0 / n), lo_n, hi_n, 1.0)
-        # never report a point worse than the start (possible with float32 objectives)
-        if float(fg(z)[0]) > float(fg(start)[0]):
-            z, msg = start, msg + "; no improvement over the start point found"
-    return z * b, ok, msg
-
-
-# --------------------------------------------------------------------------- curves route
 
 def _curves_response(params: pd.DataFrame, weeks: int):
     p = {k: np.nan_to_num(params[k].to_numpy(np.float64)) for k in ("top", "bottom", "half_saturation", "slope")}
@@ -361,18 +277,9 @@ def optimize_budget(result, budget: float | None = None, *, weeks: int | None = 
         raise ConfigError(f"unknown optimisation method {method!r}; choose one of {', '.join(METHOD_CHOICES)}")
     if on not in ROUTES:
         raise ConfigError(f"'on' must be one of {', '.join(ROUTES)}, got {on!r}")
-    if weeks < 1:
-        raise ConfigError(f"weeks must be >= 1, got {weeks}")
-    require_level(result, "budget optimisation")
-    channels = list(result.panel.channels)
-    n_train = result.split.n_train
-    n_win = min(weeks, n_train)
-    exposure, spend = channel_totals(result, slice(n_train - n_win, n_train))
-    unit = "spend" if spend is not None else "exposure"
-    window_spend = spend if spend is not None else exposure
-    hist = window_spend * (weeks / n_win)
+    channels, n_train, n_win, window_spend, hist, unit = horizon_spend(result, weeks)
     budget = float(hist.sum()) if budget is None else float(budget)
-    fixed = _fixed_channels(fixed, channels, bounds)
+    fixed = fixed_channels(fixed, channels, bounds)
     if fixed:
         bounds = {**(bounds or {}), **{c: (hist[channels.index(c)],) * 2 for c in fixed}}
         held = sum(hist[channels.index(c)] for c in fixed)
@@ -427,175 +334,23 @@ def optimize_budget(result, budget: float | None = None, *, weeks: int | None = 
     return _with_extrapolation(res, result, x, hist, n_win)
 
 
-def optimize_target(result, target: str, value: float, *, weeks: int | None = None, bounds: dict | None = None,
-                    fixed=(), method: str | None = None, on: str = "curves", seed: int = 0, rtol: float = 1e-3,
-                    max_factor: float = 64.0) -> BudgetResult:
-    """Find the budget for a target, then allocate it like :func:`optimize_budget`:
-
-    * ``target="kpi"``: the smallest budget whose best plan adds at least ``value`` KPI over the
-      horizon (``predicted_response``: the KPI the media add over ``weeks`` weeks);
-    * ``target="roi"``: the largest budget whose best plan returns at least ``value`` KPI per unit
-      of spend (``predicted_response / budget``), Robyn's "target efficiency".
-
-    The best plan's response grows with the budget and its ROI falls (diminishing returns), so the
-    budget is found by bracketing from the historical spend of the horizon (doubling or halving,
-    at most ``max_factor`` times either way) and bisection to ``rtol`` of the budget; each step is
-    one :func:`optimize_budget` call.  ``on``: ``"curves"`` by default (about a second a step);
-    ``"model"`` re-runs the model at every step (each as long as one model-route plan).
-    ``method``: default ``"de"`` on the curves (global: with S-shaped curves a local method's best
-    plan can get worse as the budget grows, which breaks the search; on the analysis tests' fit,
-    ``projected`` found 6.55e6 at a budget of 2.30e6 against 6.77e6 at 2.25e6, ``de`` 6.86e6 and
-    6.77e6), ``analysis.budget_method`` on the model.
-    ``bounds``/``fixed`` as in :func:`optimize_budget`; the lower bounds and the fixed channels'
-    spend are the smallest budget searched.  Raises :class:`ConfigError` when no budget in the
-    searched range reaches the target (the message says what the range reaches).
-    Returns the plan with ``BudgetResult.target = {kind, value, achieved, budget, evaluations,
-    searched: [low, high]}``."""
-    if target not in TARGETS:
-        raise ConfigError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
-    if not (np.isfinite(value) and value > 0):
-        raise ConfigError(f"the {target} target must be a positive number, got {value}")
-    acfg = result.config.analysis
-    weeks = int(weeks or acfg.budget_weeks)
+def horizon_spend(result, weeks: int):
+    """``(channels, n_train, n_win, window_spend [C], hist [C], unit)`` of a plan over ``weeks``
+    weeks: the spend (exposure without spend columns) of the last ``n_win = min(weeks, n_train)``
+    training weeks and ``hist`` = that × ``weeks / n_win``; raises :class:`ConfigError` for
+    ``weeks < 1`` and :class:`UserError` for runs without a level scale."""
     if weeks < 1:
         raise ConfigError(f"weeks must be >= 1, got {weeks}")
     require_level(result, "budget optimisation")
-    channels = list(result.panel.channels)
     n_train = result.split.n_train
     n_win = min(weeks, n_train)
     exposure, spend = channel_totals(result, slice(n_train - n_win, n_train))
-    hist = (spend if spend is not None else exposure) * (weeks / n_win)
-    fixed_list = _fixed_channels(fixed, channels, bounds)
-    floor = sum(float(lo) for lo, _ in (bounds or {}).values() if lo is not None)
-    floor += sum(float(hist[channels.index(c)]) for c in fixed_list)
-    capped = {c for c, (_, hi) in (bounds or {}).items() if hi is not None} | set(fixed_list)
-    ceiling = (sum(float(hi) for _, hi in (bounds or {}).values() if hi is not None)
-               + sum(float(hist[channels.index(c)]) for c in fixed_list)) if capped >= set(channels) else np.inf
-    curves = curve_params(result)
-    method = method or ("de" if on == "curves" else resolve_method(acfg.budget_method, on))
-
-    def solve(b):
-        return optimize_budget(result, b, weeks=weeks, bounds=bounds, fixed=fixed_list, method=method, on=on,
-                               seed=seed, curves=curves)
-
-    res, info = search_budget(solve, target, value, float(hist.sum()), floor=floor, ceiling=ceiling, rtol=rtol,
-                              max_factor=max_factor, unit="spend" if spend is not None else "exposure", weeks=weeks)
-    res.target = info
-    res.message += (f"; budget found for the {target} target {value:g} ({info['evaluations']} plans evaluated, "
-                    f"budgets searched {info['searched'][0]:.6g} to {info['searched'][1]:.6g})")
-    return res
+    window_spend = spend if spend is not None else exposure
+    return (list(result.panel.channels), n_train, n_win, window_spend, window_spend * (weeks / n_win),
+            "spend" if spend is not None else "exposure")
 
 
-def search_budget(solve, target: str, value: float, start: float, *, floor: float = 0.0, ceiling: float = np.inf,
-                  rtol: float = 1e-3, max_factor: float = 64.0, unit: str = "spend", weeks: int | None = None):
-    """The budget search of :func:`optimize_target` on any ``solve(budget) -> BudgetResult``:
-    returns ``(plan, info)``.  KPI target: the smallest budget with ``predicted_response >= value``;
-    ROI target: the largest budget with ``predicted_response / budget >= value`` (both assume the
-    best response grows with the budget at a falling rate, true of concave response curves).
-    Budgets searched: from ``max(start / max_factor, floor)`` to ``min(start * max_factor, ceiling)``."""
-    if not start > 0:
-        raise ConfigError(f"no historical {unit} in the horizon to start the budget search from; "
-                          "give a budget instead")
-    memo: dict[float, BudgetResult] = {}
-    floor = max(float(floor), 0.0)
-    low_cap, high_cap = max(start / max_factor, floor), min(start * max_factor, ceiling)
-    if high_cap < low_cap:
-        raise ConfigError(f"the bounds leave no budget to search: lower bounds and fixed {unit} {floor:.6g} > "
-                          f"upper bounds {ceiling:.6g}")
-    top = f"{max_factor:g}x the historical {unit}" if high_cap < ceiling else "the sum of the upper bounds"
-    span = f" over {weeks} weeks" if weeks else ""
-
-    def plan(b):
-        b = float(b)
-        if b not in memo:
-            memo[b] = solve(b)
-        return memo[b]
-
-    def ok(b):  # does budget b meet the target?
-        r = plan(b)
-        return r.predicted_response >= value if target == "kpi" else r.predicted_response >= value * b
-
-    if target == "kpi":
-        if floor > 0 and ok(floor):
-            lo = hi = floor
-        else:
-            lo, hi = floor, min(max(start, floor), high_cap)
-            while not ok(hi):
-                if hi >= high_cap:
-                    raise ConfigError(
-                        f"the KPI target {value:g}{span} is out of reach: the best plan at {hi:.6g} "
-                        f"({top}, the largest budget searched) adds {plan(hi).predicted_response:.6g}; lower the "
-                        "target (the response curves flatten, and far beyond the observed spend they are extrapolated)")
-                lo, hi = hi, min(2.0 * hi, high_cap)
-        while hi - lo > rtol * hi:
-            mid = 0.5 * (lo + hi)
-            lo, hi = (lo, mid) if ok(mid) else (mid, hi)
-        best = hi
-    else:
-        first = min(max(start, floor), high_cap)
-        if ok(first):
-            lo = first
-            hi = min(2.0 * lo, high_cap)
-            while ok(hi):
-                if hi >= high_cap and high_cap == ceiling:  # the bounds allow no more: spend all they allow
-                    lo = hi
-                    break
-                if hi >= high_cap:
-                    raise ConfigError(
-                        f"the plan's ROI stays above {value:g} up to {hi:.6g} ({top}, the largest budget searched), "
-                        "where the response is extrapolated far beyond the spend seen; raise the target or bound the "
-                        "channels")
-                lo, hi = hi, min(2.0 * hi, high_cap)
-        else:
-            hi = first
-            lo = max(0.5 * hi, low_cap)
-            while not ok(lo):
-                if lo <= low_cap:
-                    r = plan(lo)
-                    raise ConfigError(
-                        f"no budget reaches an ROI of {value:g}: the best plan at {lo:.6g} (the smallest budget "
-                        f"searched) returns {r.predicted_response / lo:.6g} KPI per unit of {unit}; lower the target")
-                hi, lo = lo, max(0.5 * lo, low_cap)
-        while hi - lo > rtol * hi:
-            mid = 0.5 * (lo + hi)
-            lo, hi = (mid, hi) if ok(mid) else (lo, mid)
-        best = lo
-    res = plan(best)
-    achieved = res.predicted_response if target == "kpi" else res.predicted_response / best
-    info = {"kind": target, "value": float(value), "achieved": float(achieved), "budget": float(best),
-            "evaluations": len(memo), "searched": [float(min(memo)), float(max(memo))]}
-    return res, info
-
-
-def resolve_method(method: str, on: str) -> str:
-    """``"auto"`` → ``"multistart"`` on the curves, ``"projected"`` on the model; others as given."""
-    return ("multistart" if on == "curves" else "projected") if method == "auto" else method
-
-
-def _multistart(response, budget, lower, upper, *, x0, seed: int, x64: bool, maxiter: int):
-    """The best of: differential evolution, the projected method from ``x0``, and SLSQP from
-    :data:`MULTISTART_STARTS` random mixes (Dirichlet, seeded).  On S-shaped curves each of these
-    alone misses the best plan on some problems (benchmarks/optimizer.py)."""
-    n = np.asarray(lower).size
-    rng = np.random.default_rng([seed, 1])
-    runs = [("de", x0), ("projected", x0)]
-    runs += [("slsqp", rng.dirichlet(np.ones(n)) * float(budget)) for _ in range(MULTISTART_STARTS)]
-    best = None
-    with _x64(x64):
-        dt = jnp.float64 if x64 else jnp.float32
-        value = jax.jit(response)
-        for m, start in runs:
-            x, ok, msg = maximize_allocation(response, budget, lower, upper, method=m, x0=start, seed=seed, x64=x64,
-                                             maxiter=maxiter)
-            v = float(value(jnp.asarray(x, dt)))
-            if best is None or v > best[0]:
-                best = (v, x, ok, m, msg)
-    _, x, ok, m, msg = best
-    return x, ok, (f"multistart: best of differential evolution, projected gradient from the start and SLSQP from "
-                   f"{MULTISTART_STARTS} random mixes (best: {m}; {msg})")
-
-
-def _fixed_channels(fixed, channels, bounds) -> list[str]:
+def fixed_channels(fixed, channels, bounds) -> list[str]:
     """``fixed`` as a list of channel names in the panel's order; a :class:`ConfigError` names an
     unknown channel or one that is both fixed and bounded."""
     names = [fixed] if isinstance(fixed, str) else list(fixed or ())

@@ -106,7 +106,8 @@ def _add_optimize(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_optimize(args: argparse.Namespace) -> int:
-    from .budget import optimize_budget, optimize_target, parse_bounds
+    from .budget import optimize_budget, parse_bounds
+    from .targets import optimize_target
 
     if args.weeks is not None and args.weeks < 1:
         raise ConfigError(f"--weeks must be >= 1, got {args.weeks}")

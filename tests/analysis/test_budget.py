@@ -266,7 +266,7 @@ def test_search_budget_finds_the_analytic_budget():
     refused with the reason; upper bounds that cap the budget are spent when the target holds there."""
     from types import SimpleNamespace
 
-    from causalmmm_jax.analysis.budget import search_budget
+    from causalmmm_jax.analysis.targets import search_budget
 
     calls = []
 
@@ -300,7 +300,7 @@ def test_search_budget_finds_the_analytic_budget():
 def test_optimize_target_on_a_fitted_run(fitted):
     """``optimize_target``: the ROI of the plan at the historical budget, asked 10 % higher, gives a
     smaller budget that meets it; that plan's response as a KPI target gives the same budget back."""
-    from causalmmm_jax.analysis.budget import optimize_target
+    from causalmmm_jax.analysis.targets import optimize_target
 
     weeks = 26
     base = optimize_budget(fitted, None, weeks=weeks, on="curves")
