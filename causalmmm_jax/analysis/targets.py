@@ -34,10 +34,10 @@ def optimize_target(result, target: str, value: float, *, weeks: int | None = No
     at most ``max_factor`` times either way) and bisection to ``rtol`` of the budget; each step is
     one :func:`optimize_budget` call.  ``on``: ``"curves"`` by default (about a second a step);
     ``"model"`` re-runs the model at every step (each as long as one model-route plan).
-    ``method``: default ``"de"`` on the curves (global: with S-shaped curves a local method's best
-    plan can get worse as the budget grows, which breaks the search; on the analysis tests' fit,
-    ``projected`` found 6.55e6 at a budget of 2.30e6 against 6.77e6 at 2.25e6, ``de`` 6.86e6 and
-    6.77e6), ``analysis.budget_method`` on the model.
+    ``method``: default ``"de"`` on the curves (global: with S-shaped curves a local method can land
+    in a worse local optimum at a larger budget, so its best plan's response is not monotone in the
+    budget, which breaks the search; benchmarks/optimizer.py measures how often each method misses),
+    ``analysis.budget_method`` on the model.
     ``bounds``/``fixed`` as in :func:`optimize_budget`; the lower bounds and the fixed channels'
     spend are the smallest budget searched.  Raises :class:`ConfigError` when no budget in the
     searched range reaches the target (the message says what the range reaches).
