@@ -1,4 +1,5 @@
 """Post-fit analysis: contributions, ROI / marginal ROI, response curves, budget optimisation,
+spend plans ``[regions, weeks, channels]`` evaluated with carry-over,
 lift-test calibration, the channel-interaction graph, and scoring a fit and its plans against a
 generator's planted truth (:mod:`.recovery`).
 
@@ -16,6 +17,8 @@ _EXPORTS = {
     "optimize_budget": "budget", "optimize_curves": "budget", "maximize_allocation": "budget",
     "BudgetResult": "budget", "parse_bounds": "budget", "beyond_observed": "budget", "optimize_target": "targets",
     "search_budget": "targets",
+    "SpendPlan": "plans", "PlanEvaluation": "plans", "evaluate_plan": "plans", "spread_plan": "plans",
+    "plan_from_frame": "plans", "plan_to_frame": "plans",
     "evaluate_against_truth": "recovery",
     "read_lift_tests": "calibration", "lift_data": "calibration", "lift_loss": "calibration",
     "lift_report": "calibration", "LiftData": "calibration",

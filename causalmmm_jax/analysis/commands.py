@@ -6,8 +6,12 @@
 * ``causalmmm-jax optimize RUN_DIR [--budget B | --target-kpi K | --target-roi R] [--weeks N]
   [--bounds CH=LOW:HIGH ...] [--fixed CH ...]
   [--method auto|projected|slsqp|trust-constr|de|multistart] [--on auto|curves|model]`` → ``RUN_DIR/allocation.csv``
-  (by-channel table) and ``RUN_DIR/allocation.json`` (success, method, allocation, responses, uplift,
-  the share of the plan beyond the observed spend range).
+  (by-channel table), ``RUN_DIR/allocation.json`` (success, method, allocation, responses, uplift,
+  the share of the plan beyond the observed spend range) and ``RUN_DIR/plan.csv`` (the recommended
+  plan week by week from the week after the data: region, week, channel, spend).
+* ``causalmmm-jax optimize RUN_DIR --plan FILE.csv [--tail-weeks N]``: evaluate a given plan (same
+  columns) with the model continuing the fitted sequence (carry-over counted) →
+  ``RUN_DIR/plan_evaluation.json`` and ``RUN_DIR/plan_weekly.csv``.
 """
 
 from __future__ import annotations
@@ -71,10 +75,12 @@ def _add_optimize(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "optimize", help="allocate a budget across channels",
         description="Maximise the predicted response of a fitted run subject to the total budget over a horizon "
-                    "of N weeks (spent flat) and per-channel bounds; write RUN_DIR/allocation.csv and "
-                    "RUN_DIR/allocation.json. Amounts are totals over the horizon in spend units (exposure units "
+                    "of N weeks (spent flat) and per-channel bounds; write RUN_DIR/allocation.csv, "
+                    "RUN_DIR/allocation.json and RUN_DIR/plan.csv (the plan by region, week and channel from the "
+                    "week after the data). Amounts are totals over the horizon in spend units (exposure units "
                     "when the run has no spend columns). Says how much of the plan lies above the largest weekly "
-                    "spend seen in training, where the response is extrapolated.")
+                    "spend seen in training, where the response is extrapolated. With --plan FILE.csv: evaluate "
+                    "that plan instead (RUN_DIR/plan_evaluation.json, RUN_DIR/plan_weekly.csv).")
     p.add_argument("run_dir", metavar="RUN_DIR", help="folder of a saved run")
     goal = p.add_mutually_exclusive_group()
     goal.add_argument("--budget", type=float, default=None, metavar="B",
@@ -86,6 +92,14 @@ def _add_optimize(sub: argparse._SubParsersAction) -> None:
     goal.add_argument("--target-roi", type=float, default=None, metavar="R",
                       help="find the largest budget whose best plan returns R KPI per unit of spend (Robyn's target "
                            "efficiency), then allocate it (searched like --target-kpi)")
+    goal.add_argument("--plan", default=None, metavar="FILE.csv",
+                      help="evaluate this plan instead of optimising: one row per region, week and channel with "
+                           "columns region, week, channel, spend (exposure for runs without spend columns), weeks "
+                           "consecutive on the fitted grid, before or after the data's end (e.g. RUN_DIR/plan.csv "
+                           "from an earlier optimize); the model continues the fitted sequence, so carry-over from "
+                           "earlier spend is counted")
+    p.add_argument("--tail-weeks", type=int, default=0, metavar="N",
+                   help="with --plan: also count the plan's carry-over in the N weeks after it (default 0)")
     p.add_argument("--weeks", type=int, default=None, metavar="N",
                    help="horizon in weeks (default: analysis.budget_weeks, 52)")
     p.add_argument("--bounds", nargs="+", default=None, metavar="CHANNEL=LOW:HIGH",
@@ -112,6 +126,10 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     if args.weeks is not None and args.weeks < 1:
         raise ConfigError(f"--weeks must be >= 1, got {args.weeks}")
     result = _load(args.run_dir)
+    if args.plan is not None:
+        return _evaluate_plan(result, args)
+    if args.tail_weeks:
+        raise ConfigError("--tail-weeks applies to --plan only")
     fixed = [c.strip() for item in args.fixed or () for c in item.split(",") if c.strip()]
     if args.target_kpi is not None or args.target_roi is not None:
         kind, value = ("kpi", args.target_kpi) if args.target_kpi is not None else ("roi", args.target_roi)
@@ -125,6 +143,10 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     d = res.to_dict()
     d = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
     atomic_write_text(out / "allocation.json", json.dumps(d, indent=2) + "\n")
+    from .plans import plan_to_frame, spread_plan
+
+    plan = spread_plan(result, res.allocation, res.weeks, pattern="history" if res.on == "model" else "flat")
+    atomic_write_text(out / "plan.csv", plan_to_frame(result, plan).to_csv(index=False, float_format="%.10g"))
     status = "ok" if res.success else "did not converge"
     print(f"{res.method} on {res.on} ({status}): predicted response {res.predicted_response:.6g} vs current "
           f"{res.current_response:.6g} (uplift {res.uplift:+.6g}, {res.uplift_pct:+.2f} %) over {res.weeks} weeks")
@@ -144,8 +166,55 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     if res.beyond_observed_pct:
         print(f"  {res.beyond_observed_pct:.1f} % of the planned spend lies beyond the spend levels seen in training "
               "(per region and week): the model extrapolates there, treat those channels' gains with caution")
-    print(f"wrote {out / 'allocation.csv'} and {out / 'allocation.json'}")
+    print(f"wrote {out / 'allocation.csv'}, {out / 'allocation.json'} and {out / 'plan.csv'} (the plan week by week "
+          f"from the week after the data; evaluate it with --plan {out / 'plan.csv'})")
     return 0
+
+
+def _evaluate_plan(result, args: argparse.Namespace) -> int:
+    from ..data.load import read_csv
+    from .plans import evaluate_plan, plan_from_frame, week_label
+
+    if args.tail_weeks < 0:
+        raise ConfigError(f"--tail-weeks must be >= 0, got {args.tail_weeks}")
+    other = [flag for flag, v in (("--weeks", args.weeks), ("--bounds", args.bounds), ("--fixed", args.fixed),
+                                  ("--method", args.method), ("--on", args.on)) if v is not None]
+    if other:
+        raise ConfigError(f"--plan evaluates a given plan; {', '.join(other)} apply to optimising only")
+    plan = plan_from_frame(result, read_csv(args.plan))
+    ev = evaluate_plan(result, plan, tail_weeks=args.tail_weeks)
+    out = Path(args.run_dir)
+    d = _finite(ev.to_dict())
+    atomic_write_text(out / "plan_evaluation.json", json.dumps(d, indent=2, default=str) + "\n")
+    atomic_write_text(out / "plan_weekly.csv", ev.weekly.to_csv(index=False, float_format="%.10g"))
+    t = ev.totals
+    first, last = week_label(ev.weekly["week"].iloc[0]), week_label(ev.weekly["week"].iloc[plan.weeks - 1])
+    print(f"plan {first} .. {last} ({plan.weeks} weeks, {plan.unit} {t['spend']:.6g}): predicted KPI {t['kpi']:.6g}, "
+          f"{t['incremental']:+.6g} from the plan ({t['kpi_without_plan']:.6g} without it)")
+    print(f"  carry-over from spend before the plan: {t['carryover_in']:+.6g}"
+          + (f"; the plan's carry-over in the {ev.tail_weeks} weeks after it: {t['carryover_after']:+.6g}"
+             if ev.tail_weeks else ""))
+    if t.get("roi") is not None:
+        print(f"  KPI per unit of {plan.unit}: {t['roi']:.4g}")
+    for row in ev.by_channel.itertuples(index=False):
+        if row.spend > 0:
+            print(f"  {row.channel}: {row.spend:.6g} ({row.spend_pct:.1f} %), incremental {row.incremental:+.6g}, "
+                  f"per unit {row.roi:.4g}")
+    for note in ev.notes:
+        print(f"  note: {note}")
+    print(f"wrote {out / 'plan_evaluation.json'} and {out / 'plan_weekly.csv'}")
+    return 0
+
+
+def _finite(obj):
+    """NaN/inf → None, recursively (JSON has no NaN)."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
 
 
 ANALYSIS_SUBCOMMANDS = [_add_curves, _add_optimize]

@@ -59,6 +59,36 @@ def test_optimize_command(run_dir, fitted):
     assert 1e5 - 1e-6 <= info["allocation"][chans[0]] <= 4e5 + 1e-6
     assert info["allocation"][chans[1]] <= 2e5 + 1e-6
     assert {"predicted_response", "current_response", "uplift", "uplift_pct", "success"} <= set(info)
+    plan = pd.read_csv(run_dir / "plan.csv")  # the recommended plan week by week after the data
+    assert list(plan.columns) == ["region", "week", "channel", "spend"]
+    assert plan["week"].nunique() == 13 and plan["region"].nunique() == fitted.panel.n_regions
+    totals = plan.groupby("channel")["spend"].sum()
+    for ch, x in info["allocation"].items():
+        assert totals[ch] == pytest.approx(x, rel=1e-6, abs=1e-6)
+
+
+def test_optimize_evaluates_a_plan_file(run_dir, fitted, capsys):
+    """``--plan FILE.csv`` evaluates optimize's own plan.csv with the model (carry-over counted):
+    plan_evaluation.json and plan_weekly.csv; options of the optimiser are refused with it."""
+    from causalmmm_jax import cli
+
+    assert _run(["optimize", str(run_dir), "--weeks", "8", "--on", "curves", "--method", "projected"]) == 0
+    capsys.readouterr()
+    assert _run(["optimize", str(run_dir), "--plan", str(run_dir / "plan.csv"), "--tail-weeks", "4"]) == 0
+    ev = json.loads((run_dir / "plan_evaluation.json").read_text())
+    alloc = json.loads((run_dir / "allocation.json").read_text())
+    assert ev["weeks"] == 8 and ev["tail_weeks"] == 4 and ev["unit"] == "spend"
+    assert ev["totals"]["spend"] == pytest.approx(alloc["budget"], rel=1e-6)
+    assert ev["totals"]["incremental"] > 0 and ev["totals"]["carryover_after"] > 0
+    weekly = pd.read_csv(run_dir / "plan_weekly.csv")
+    assert len(weekly) == 12 and {"week", "spend", "kpi", "kpi_without_plan", "incremental"} <= set(weekly.columns)
+    out = capsys.readouterr().out
+    assert "carry-over from spend before the plan" in out and "plan_evaluation.json" in out
+    with pytest.raises(ConfigError, match="apply to optimising only"):
+        _run(["optimize", str(run_dir), "--plan", str(run_dir / "plan.csv"), "--weeks", "4"])
+    with pytest.raises(ConfigError, match="--plan only"):
+        _run(["optimize", str(run_dir), "--budget", "1000", "--tail-weeks", "3"])
+    assert cli.main(["optimize", str(run_dir), "--plan", str(run_dir / "missing.csv")]) == 2
 
 
 def test_optimize_command_errors(run_dir, tmp_path):
