@@ -307,7 +307,7 @@ class AnalysisConfig(_Section):
     )
     budget_method: str = field(default="auto", metadata=_choice("auto", "projected", "slsqp", "trust-constr", "de",
                                                                        "multistart"))
-    budget_on: str = field(default="auto", metadata=_choice("auto", "curves", "model"))
+    budget_on: str = field(default="auto", metadata=_choice("auto", "curves", "model", "plan"))
     budget_weeks: int = field(default=52, metadata=_num(1, integer=True))
     dag_threshold: float = field(default=0.3, metadata=_num(0.0, 1.0))
 

@@ -18,7 +18,7 @@ _EXPORTS = {
     "BudgetResult": "budget", "parse_bounds": "budget", "beyond_observed": "budget", "optimize_target": "targets",
     "search_budget": "targets",
     "SpendPlan": "plans", "PlanEvaluation": "plans", "evaluate_plan": "plans", "spread_plan": "plans",
-    "plan_from_frame": "plans", "plan_to_frame": "plans",
+    "plan_from_frame": "plans", "plan_to_frame": "plans", "optimize_plan": "planning",
     "evaluate_against_truth": "recovery",
     "read_lift_tests": "calibration", "lift_data": "calibration", "lift_loss": "calibration",
     "lift_report": "calibration", "LiftData": "calibration",

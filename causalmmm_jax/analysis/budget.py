@@ -40,13 +40,25 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..model.mmm import apply
-from ._allocate import METHOD_CHOICES, METHODS, maximize_allocation, resolve_method  # re-exported
-from .curves import channel_totals, curve_params, hill, require_level, stacked_params, train_sequence
+from ._allocate import (  # re-exported
+    METHOD_CHOICES,
+    METHODS,
+    maximize_allocation,
+    resolve_method,
+)
+from .curves import (
+    channel_totals,
+    curve_params,
+    hill,
+    require_level,
+    stacked_params,
+    train_sequence,
+)
 
 __all__ = ["BudgetResult", "METHODS", "METHOD_CHOICES", "resolve_method", "optimize_budget", "optimize_curves", "maximize_allocation",
            "resolve_bounds", "parse_bounds", "beyond_observed", "ROUTES", "horizon_spend", "fixed_channels"]
 
-ROUTES = ("auto", "curves", "model")
+ROUTES = ("auto", "curves", "model", "plan")
 MODEL_MAXITER = 100  # optimiser iterations on the model route (see optimize_budget)
 
 
@@ -71,7 +83,11 @@ class BudgetResult:
     back to the curves (empty otherwise).  ``fixed``: the channels held at their historical spend
     (``current_allocation`` keeps them there and scales the others' mix to the rest of the budget).
     ``target``: set by :func:`~causalmmm_jax.analysis.targets.optimize_target` (the target, what
-    the plan achieves, the search)."""
+    the plan achieves, the search).  The plan route (``on="plan"``,
+    :func:`~causalmmm_jax.analysis.planning.optimize_plan`) adds ``by`` (``"channel"`` or
+    ``"region"``), ``by_region`` (region, channel, spend, current_spend when by region), ``plan``
+    (the :class:`~causalmmm_jax.analysis.plans.SpendPlan`) and ``evaluation`` (its
+    :class:`~causalmmm_jax.analysis.plans.PlanEvaluation`)."""
 
     success: bool
     method: str
@@ -93,13 +109,24 @@ class BudgetResult:
     route_note: str = ""
     fixed: list[str] = field(default_factory=list)
     target: dict | None = None
+    by: str = "channel"
+    by_region: pd.DataFrame | None = field(default=None, repr=False)
+    plan: object | None = field(default=None, repr=False)
+    evaluation: object | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
         """JSON-serialisable summary (without ``by_channel``; ``beyond_observed`` per channel)."""
         d = {k: getattr(self, k) for k in (
             "success", "method", "on", "budget", "weeks", "unit", "allocation", "predicted_response",
             "current_allocation", "current_response", "historical_allocation", "historical_response",
-            "uplift", "uplift_pct", "beyond_observed_pct", "route_note", "fixed", "target", "message")}
+            "uplift", "uplift_pct", "beyond_observed_pct", "route_note", "fixed", "target", "by", "message")}
+        if self.by_region is not None:
+            d["allocation_by_region"] = [{"region": r.region if isinstance(r.region, (int, str)) else str(r.region),
+                                          "channel": r.channel, "spend": float(r.spend),
+                                          "current_spend": float(r.current_spend)}
+                                         for r in self.by_region.itertuples(index=False)]
+        if self.evaluation is not None:
+            d["plan_evaluation"] = {k: v for k, v in self.evaluation.to_dict().items() if k != "by_region"}
         if "beyond_observed_pct" in self.by_channel:
             d["beyond_observed"] = {r.channel: {"pct_of_planned_spend": float(r.beyond_observed_pct),
                                                 "max_vs_observed": float(r.max_vs_observed)}
@@ -255,7 +282,8 @@ def _with_extrapolation(res: BudgetResult, result, x: np.ndarray, hist: np.ndarr
 
 def optimize_budget(result, budget: float | None = None, *, weeks: int | None = None, bounds: dict | None = None,
                     fixed=(), method: str | None = None, on: str | None = None, seed: int = 0,
-                    curves: pd.DataFrame | None = None) -> BudgetResult:
+                    curves: pd.DataFrame | None = None, by: str = "channel", max_change: float | None = None,
+                    tail_weeks: int = 0) -> BudgetResult:
     """Allocate ``budget`` (total over ``weeks`` weeks; default ``analysis.budget_weeks``) across
     channels to maximise the predicted response (see the module docstring).  ``budget=None``:
     the historical spend of the horizon (re-allocate what was spent).
@@ -267,7 +295,10 @@ def optimize_budget(result, budget: float | None = None, *, weeks: int | None = 
     ``curves``: the run's :func:`~causalmmm_jax.analysis.curves.curve_params` when already
     computed (several plans on one run need them once).
     ``on``: ``"auto"`` (default ``analysis.budget_on``), ``"model"`` or ``"curves"``; the route
-    taken is ``BudgetResult.on``.
+    taken is ``BudgetResult.on``.  ``on="plan"`` or ``by="region"``: the plan route, the model run
+    forward from the week after the data (:func:`~causalmmm_jax.analysis.planning.optimize_plan`,
+    which also takes ``tail_weeks``).  ``max_change``: every channel's total within
+    ``(1 ± max_change)`` × the current plan's (on the plan route: every decision cell's).
     Raises :class:`ConfigError` for infeasible bounds, an unknown method, an ``on="model"`` horizon
     longer than the training period, or a share-of-voice model."""
     acfg = result.config.analysis
@@ -277,6 +308,18 @@ def optimize_budget(result, budget: float | None = None, *, weeks: int | None = 
         raise ConfigError(f"unknown optimisation method {method!r}; choose one of {', '.join(METHOD_CHOICES)}")
     if on not in ROUTES:
         raise ConfigError(f"'on' must be one of {', '.join(ROUTES)}, got {on!r}")
+    if by not in ("channel", "region"):
+        raise ConfigError(f"by must be 'channel' or 'region', got {by!r}")
+    if on == "plan" or by == "region":
+        if on in ("curves", "model"):
+            raise ConfigError(f"by='region' allocates on the plan route (the model run forward), not on='{on}'; "
+                              "drop on or use on='plan'")
+        from .planning import optimize_plan
+
+        return optimize_plan(result, budget, weeks=weeks, by=by, tail_weeks=tail_weeks, bounds=bounds, fixed=fixed,
+                             max_change=max_change, method=method)
+    if tail_weeks:
+        raise ConfigError("tail_weeks applies to the plan route (on='plan') only")
     channels, n_train, n_win, window_spend, hist, unit = horizon_spend(result, weeks)
     budget = float(hist.sum()) if budget is None else float(budget)
     fixed = fixed_channels(fixed, channels, bounds)
@@ -289,6 +332,9 @@ def optimize_budget(result, budget: float | None = None, *, weeks: int | None = 
                               + f") exceeds the budget {budget:g}; raise the budget or fix fewer channels")
     lower, upper = resolve_bounds(channels, budget, bounds)
     cur = _current_plan(hist, budget, [channels.index(c) for c in fixed])
+    if max_change is not None:
+        bounds = _cap_change(channels, budget, lower, upper, cur, max_change)
+        lower, upper = resolve_bounds(channels, budget, bounds)
     params = curve_params(result) if curves is None else curves
     # what keeps the model route from running: (reason, what to do), or None
     dead = [c for c, s, u in zip(channels, window_spend, upper) if s <= 0 and u > 0]
@@ -361,6 +407,20 @@ def fixed_channels(fixed, channels, bounds) -> list[str]:
             raise ConfigError(f"{name} is both fixed and bounded; fixing holds it at its historical spend, "
                               "so drop one of the two")
     return [c for c in channels if c in names]
+
+
+def _cap_change(channels, budget, lower, upper, cur, max_change) -> dict:
+    """Bounds ``{channel: (lower, upper)}`` intersected with ``(1 ± max_change)·cur``; a
+    :class:`ConfigError` when a channel's range becomes empty."""
+    if not np.isfinite(max_change) or max_change < 0:
+        raise ConfigError(f"max_change must be a number >= 0, got {max_change}")
+    lo = np.maximum(lower, cur * (1.0 - max_change))
+    hi = np.minimum(upper, cur * (1.0 + max_change))
+    bad = [f"{c} ({a:g} > {b:g})" for c, a, b in zip(channels, lo, hi) if a > b * (1 + 1e-12)]
+    if bad:
+        raise ConfigError(f"infeasible constraints: the bounds and max_change {max_change:g} leave no room for "
+                          + ", ".join(bad) + "; loosen one of them")
+    return {c: (float(a), float(b)) for c, a, b in zip(channels, lo, hi)}
 
 
 def _current_plan(hist: np.ndarray, budget: float, fixed_idx: list[int]) -> np.ndarray:

@@ -99,7 +99,14 @@ def _add_optimize(sub: argparse._SubParsersAction) -> None:
                            "from an earlier optimize); the model continues the fitted sequence, so carry-over from "
                            "earlier spend is counted")
     p.add_argument("--tail-weeks", type=int, default=0, metavar="N",
-                   help="with --plan: also count the plan's carry-over in the N weeks after it (default 0)")
+                   help="with --plan or --on plan: also count the plan's carry-over in the N weeks after it "
+                        "(default 0)")
+    p.add_argument("--by", choices=("channel", "region"), default=None,
+                   help="allocate per channel (default) or per region and channel (--by region: on the plan "
+                        "route; bounds then apply to each channel's total over regions)")
+    p.add_argument("--max-change", type=float, default=None, metavar="F",
+                   help="keep every channel's total (with --by region: every region's and channel's) within "
+                        "(1 ± F) × the current plan's, e.g. 0.2 for at most 20 %% up or down")
     p.add_argument("--weeks", type=int, default=None, metavar="N",
                    help="horizon in weeks (default: analysis.budget_weeks, 52)")
     p.add_argument("--bounds", nargs="+", default=None, metavar="CHANNEL=LOW:HIGH",
@@ -112,9 +119,10 @@ def _add_optimize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--method", choices=("auto", "projected", "slsqp", "trust-constr", "de", "multistart"),
                    default=None, help="optimiser (default: analysis.budget_method, auto: multistart on the curves, "
                                       "projected on the model)")
-    p.add_argument("--on", choices=("auto", "curves", "model"), default=None,
+    p.add_argument("--on", choices=("auto", "curves", "model", "plan"), default=None,
                    help="response from re-running the fitted model over the last N training weeks (model), "
-                        "from the fitted Hill curves (curves), or the model whenever it applies (auto; "
+                        "from the fitted Hill curves (curves), from the model run forward over the N weeks after "
+                        "the data, spend before them carrying in (plan), or the model whenever it applies (auto; "
                         "default: analysis.budget_on, auto)")
     p.set_defaults(func=_cmd_optimize)
 
@@ -128,25 +136,33 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     result = _load(args.run_dir)
     if args.plan is not None:
         return _evaluate_plan(result, args)
-    if args.tail_weeks:
-        raise ConfigError("--tail-weeks applies to --plan only")
+    plan_route = args.on == "plan" or args.by == "region"
+    if args.tail_weeks and not plan_route:
+        raise ConfigError("--tail-weeks applies to --plan and --on plan only")
     fixed = [c.strip() for item in args.fixed or () for c in item.split(",") if c.strip()]
     if args.target_kpi is not None or args.target_roi is not None:
+        if plan_route or args.max_change is not None:
+            raise ConfigError("--target-kpi/--target-roi search on the curves or the model route; --by region, "
+                              "--on plan and --max-change apply to a given budget")
         kind, value = ("kpi", args.target_kpi) if args.target_kpi is not None else ("roi", args.target_roi)
         res = optimize_target(result, kind, value, weeks=args.weeks, bounds=parse_bounds(args.bounds), fixed=fixed,
                               method=args.method, on="model" if args.on == "model" else "curves")
     else:
         res = optimize_budget(result, args.budget, weeks=args.weeks, bounds=parse_bounds(args.bounds), fixed=fixed,
-                              method=args.method, on=args.on)
+                              method=args.method, on=args.on, by=args.by or "channel", max_change=args.max_change,
+                              tail_weeks=args.tail_weeks)
     out = Path(args.run_dir)
     atomic_write_text(out / "allocation.csv", res.by_channel.to_csv(index=False, float_format="%.10g"))
-    d = res.to_dict()
-    d = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
-    atomic_write_text(out / "allocation.json", json.dumps(d, indent=2) + "\n")
+    d = _finite(res.to_dict())
+    atomic_write_text(out / "allocation.json", json.dumps(d, indent=2, default=str) + "\n")
     from .plans import plan_to_frame, spread_plan
 
-    plan = spread_plan(result, res.allocation, res.weeks, pattern="history" if res.on == "model" else "flat")
+    plan = res.plan or spread_plan(result, res.allocation, res.weeks, pattern="history" if res.on == "model" else "flat")
     atomic_write_text(out / "plan.csv", plan_to_frame(result, plan).to_csv(index=False, float_format="%.10g"))
+    written = [out / "allocation.csv", out / "allocation.json", out / "plan.csv"]
+    if res.by_region is not None:
+        atomic_write_text(out / "allocation_by_region.csv", res.by_region.to_csv(index=False, float_format="%.10g"))
+        written.append(out / "allocation_by_region.csv")
     status = "ok" if res.success else "did not converge"
     print(f"{res.method} on {res.on} ({status}): predicted response {res.predicted_response:.6g} vs current "
           f"{res.current_response:.6g} (uplift {res.uplift:+.6g}, {res.uplift_pct:+.2f} %) over {res.weeks} weeks")
@@ -166,8 +182,13 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     if res.beyond_observed_pct:
         print(f"  {res.beyond_observed_pct:.1f} % of the planned spend lies beyond the spend levels seen in training "
               "(per region and week): the model extrapolates there, treat those channels' gains with caution")
-    print(f"wrote {out / 'allocation.csv'}, {out / 'allocation.json'} and {out / 'plan.csv'} (the plan week by week "
-          f"from the week after the data; evaluate it with --plan {out / 'plan.csv'})")
+    if res.by_region is not None:
+        moved = res.by_region.assign(change=res.by_region["spend"] - res.by_region["current_spend"])
+        gain = moved.groupby("region")["change"].sum().sort_values()
+        print(f"  by region: most added in {', '.join(str(r) for r in gain.index[::-1][:3])}; most cut in "
+              f"{', '.join(str(r) for r in gain.index[:3])} (allocation_by_region.csv)")
+    print(f"wrote {', '.join(str(w) for w in written)} (plan.csv: the plan week by week from the week after the data; "
+          f"evaluate it with --plan {out / 'plan.csv'})")
     return 0
 
 

@@ -136,22 +136,43 @@ def spread_plan(result, allocation, weeks: int, *, start: int | None = None, pat
         raise DataError(f"a plan needs at least one week, got {weeks}")
     if pattern not in ("history", "flat"):
         raise DataError(f"pattern must be 'history' or 'flat', got {pattern!r}")
+    shape = plan_shape(result, weeks, pattern)
+    return SpendPlan(spend=shape * x, start=int(p.n_weeks if start is None else start), unit=_unit(result))
+
+
+def window_spend(result, weeks: int) -> np.ndarray:
+    """``[R, weeks, C]``: the spend (exposure without spend columns) of the last ``weeks`` training
+    weeks on observed cells, the window repeated when ``weeks`` exceeds the training period."""
+    p = result.panel
     n = result.split.n_train
     cells = result.split.train_mask(p.mask)[..., None]
     hist = np.where(cells, p.spend if p.spend is not None else p.media, 0.0)[:, :n]  # [R, n, C]
+    n_win = min(weeks, n)
+    win = hist[:, n - n_win:, :]
+    return np.tile(win, (1, -(-weeks // n_win), 1))[:, -weeks:, :] if weeks > n_win else win
+
+
+def plan_shape(result, weeks: int, pattern: str = "history", by: str = "channel") -> np.ndarray:
+    """``[R, weeks, C]`` weights that spread totals over a plan (see :func:`spread_plan`):
+    ``by="channel"``: each channel's weights sum to 1 over regions and weeks; ``by="region"``:
+    each region's and channel's weights sum to 1 over weeks."""
+    p = result.panel
+    n = result.split.n_train
+    cells = result.split.train_mask(p.mask)[..., None]
+    hist = np.where(cells, p.spend if p.spend is not None else p.media, 0.0)[:, :n]
     region_share = hist.sum(axis=1)  # [R, C]
     tot = region_share.sum(axis=0)
     region_share = np.where(tot > 0, region_share / np.where(tot > 0, tot, 1.0), 1.0 / p.n_regions)
     flat = region_share[:, None, :] * np.ones((1, weeks, 1)) / weeks  # [R, W, C], sums to 1 per channel
     shape = flat
     if pattern == "history":
-        n_win = min(weeks, n)
-        win = hist[:, n - n_win:, :]
-        reps = -(-weeks // n_win)
-        tiled = np.tile(win, (1, reps, 1))[:, -weeks:, :] if weeks > n_win else win
-        s = tiled.sum(axis=(0, 1))
-        shape = np.where(s > 0, tiled / np.where(s > 0, s, 1.0), flat)
-    return SpendPlan(spend=shape * x, start=int(p.n_weeks if start is None else start), unit=_unit(result))
+        win = window_spend(result, weeks)
+        s = win.sum(axis=(0, 1))
+        shape = np.where(s > 0, win / np.where(s > 0, s, 1.0), flat)
+    if by == "region":
+        s = shape.sum(axis=1, keepdims=True)
+        shape = np.where(s > 0, shape / np.where(s > 0, s, 1.0), 1.0 / weeks)
+    return shape
 
 
 def plan_from_frame(result, df: pd.DataFrame) -> SpendPlan:
@@ -220,6 +241,24 @@ def plan_to_frame(result, plan: SpendPlan, *, drop_zero: bool = False) -> pd.Dat
     df = pd.DataFrame({"region": p.regions[r.ravel()], "week": plan_times(result, plan.start, plan.weeks)[t.ravel()],
                        "channel": np.asarray(p.channels, dtype=object)[c.ravel()], plan.unit: plan.spend.ravel()})
     return df[df[plan.unit] > 0].reset_index(drop=True) if drop_zero else df
+
+
+def plan_beyond_observed(result, plan: SpendPlan) -> tuple[np.ndarray, np.ndarray]:
+    """``(pct [C], max_ratio [C])``: the % of each channel's planned spend above the region's
+    largest weekly spend in the training weeks, and the largest planned/observed weekly ratio (as
+    :func:`~causalmmm_jax.analysis.budget.beyond_observed`, for a given plan)."""
+    p = result.panel
+    n = result.split.n_train
+    cells = result.split.train_mask(p.mask)[..., None]
+    peak = np.where(cells, p.spend if p.spend is not None else p.media, 0.0)[:, :n].max(axis=1)  # [R, C]
+    planned = np.asarray(plan.spend, np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        over = np.maximum(planned - peak[:, None, :], 0.0).sum(axis=(0, 1))
+        tot = planned.sum(axis=(0, 1))
+        pct = np.where(tot > 0, 100.0 * over / tot, 0.0)
+        ratio = np.where(peak[:, None, :] > 0, planned / peak[:, None, :],
+                         np.where(planned > 0, np.inf, 0.0)).max(axis=(0, 1))
+    return pct, ratio
 
 
 # --------------------------------------------------------------------------- evaluation

@@ -86,9 +86,30 @@ def test_optimize_evaluates_a_plan_file(run_dir, fitted, capsys):
     assert "carry-over from spend before the plan" in out and "plan_evaluation.json" in out
     with pytest.raises(ConfigError, match="apply to optimising only"):
         _run(["optimize", str(run_dir), "--plan", str(run_dir / "plan.csv"), "--weeks", "4"])
-    with pytest.raises(ConfigError, match="--plan only"):
+    with pytest.raises(ConfigError, match="--on plan only"):
         _run(["optimize", str(run_dir), "--budget", "1000", "--tail-weeks", "3"])
     assert cli.main(["optimize", str(run_dir), "--plan", str(run_dir / "missing.csv")]) == 2
+
+
+def test_optimize_by_region(run_dir, fitted, capsys):
+    """``--by region --max-change`` on the plan route: allocation_by_region.csv, plan.csv is that
+    plan, allocation.json carries by, the regional allocation and the plan's evaluation."""
+    assert _run(["optimize", str(run_dir), "--weeks", "6", "--by", "region", "--max-change", "0.3",
+                 "--method", "projected", "--tail-weeks", "2"]) == 0
+    info = json.loads((run_dir / "allocation.json").read_text())
+    assert info["on"] == "plan" and info["by"] == "region"
+    reg = pd.read_csv(run_dir / "allocation_by_region.csv")
+    assert len(reg) == fitted.panel.n_regions * fitted.panel.n_channels == len(info["allocation_by_region"])
+    live = reg["current_spend"] > 0
+    assert (reg["spend"][live] / reg["current_spend"][live]).between(0.7 - 1e-9, 1.3 + 1e-9).all()
+    plan = pd.read_csv(run_dir / "plan.csv")
+    per_cell = plan.groupby(["region", "channel"])["spend"].sum()
+    for row in reg.itertuples(index=False):
+        assert per_cell[(row.region, row.channel)] == pytest.approx(row.spend, rel=1e-6, abs=1e-6)
+    assert info["plan_evaluation"]["weeks"] == 6 and info["plan_evaluation"]["tail_weeks"] == 2
+    assert "by region: most added in" in capsys.readouterr().out
+    with pytest.raises(ConfigError, match="apply to a given budget"):
+        _run(["optimize", str(run_dir), "--by", "region", "--target-roi", "2"])
 
 
 def test_optimize_command_errors(run_dir, tmp_path):

@@ -1,0 +1,286 @@
+"""Optimise a spend plan ``[regions, weeks, channels]`` with the fitted model run forward from the
+last fitted week (the ``"plan"`` route of ``causalmmm-jax optimize``).
+
+Decision: totals per channel (``by="channel"``) or per region and channel (``by="region"``) over a
+horizon of ``weeks`` weeks from ``start`` (default: the week after the data), each spread over the
+weeks (and, by channel, over regions) like the last ``weeks`` training weeks
+(:func:`~causalmmm_jax.analysis.plans.plan_shape`).  Response: the KPI the plan adds in its weeks
+and the ``tail_weeks`` after them, every ensemble member's mean, from one sequence that starts at
+the first fitted week (so spend before the plan carries in: adstock and the GRU state), as
+:func:`~causalmmm_jax.analysis.plans.evaluate_plan` computes it.
+
+Constraints: ``Σ x = budget``; per-channel totals (``bounds``, a range on the channel's sum over
+regions when ``by="region"``); ``fixed`` channels held at the current plan; ``max_change``: every
+decision cell within ``(1 ± max_change)`` × the current plan's.  The feasible set is a box, a
+budget and per-channel ranges: the projected method projects onto it exactly
+(:func:`~causalmmm_jax.analysis._jaxopt.project_grouped`); ``"slsqp"`` (scipy, ``jax.grad``
+gradients) states the same constraints to SLSQP.  The response is not concave (S-shaped
+saturation, carry-over): on the analysis tests' fit, 13 weeks and a 4-week tail, projected gradient
+from the current plan stopped at a plan 3–4 % below SLSQP's, which cut a channel to zero.  Hence
+``"multistart"`` (``"auto"``): the best of projected from the current plan, SLSQP from it (up to
+:data:`SLSQP_MAX_CELLS` decision cells) and, by region, projected from the best plan by channel
+(a plan by region too, so by region never does worse than by channel).
+
+The current plan: what was spent in the last ``weeks`` training weeks, in the same cells, scaled
+to the budget (fixed channels kept at theirs).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import scipy.optimize as so
+
+from ..errors import ConfigError
+from ..model.mmm import apply
+from ._jaxopt import project_grouped, project_grouped_np, projected_gradient
+from .budget import BudgetResult, fixed_channels, horizon_spend
+from .curves import curve_params, stacked_params
+from .plans import (
+    SpendPlan,
+    _sequence,
+    evaluate_plan,
+    exposure_per_spend,
+    plan_beyond_observed,
+    plan_shape,
+    plan_times,
+    window_spend,
+)
+
+__all__ = ["optimize_plan", "PLAN_METHODS", "BY"]
+
+PLAN_METHODS = ("auto", "projected", "slsqp", "multistart")
+SLSQP_MAX_CELLS = 200  # multistart adds SLSQP up to this many decision cells (its cost grows with the cube)
+BY = ("channel", "region")
+MAXITER = 100  # projected-gradient iterations (each a few forward and backward runs of the model)
+
+
+def _cells_constraints(channels, by, r_n, budget, cur, bounds, fixed, max_change, never):
+    """``(lower, upper [R', C], group_lower, group_upper [C])`` in budget units for the decision
+    cells ``[R', C]`` (R' = 1 by channel)."""
+    c_n = len(channels)
+    lower, upper = np.zeros((r_n, c_n)), np.full((r_n, c_n), float(budget))
+    g_lo, g_hi = np.zeros(c_n), np.full(c_n, float(budget))
+    for name, pair in (bounds or {}).items():
+        if name not in channels:
+            raise ConfigError(f"bounds name an unknown channel {name!r}; channels are: {', '.join(channels)}")
+        low, high = pair if isinstance(pair, (tuple, list)) else (pair.get("lower"), pair.get("upper"))
+        i = channels.index(name)
+        if (low is not None and (not np.isfinite(low) or low < 0)) or (high is not None and high < 0):
+            raise ConfigError(f"bounds for {name} must be >= 0, got {low}:{high}")
+        g_lo[i] = 0.0 if low is None else float(low)
+        g_hi[i] = float(budget) if high is None else min(float(high), float(budget))
+        if g_lo[i] > g_hi[i]:
+            raise ConfigError(f"bounds for {name}: lower {g_lo[i]:g} > upper {g_hi[i]:g}")
+    for i, ch in enumerate(channels):
+        if ch in fixed:
+            lower[:, i] = upper[:, i] = cur[:, i]
+            g_lo[i] = g_hi[i] = cur[:, i].sum()
+        if never[i]:
+            if ch in (bounds or {}) and g_lo[i] > 0:
+                raise ConfigError(f"{ch} had no spend in the training weeks (no cost per exposure), so it cannot get "
+                                  "a lower bound above 0")
+            upper[:, i] = 0.0
+            g_hi[i] = 0.0
+    if max_change is not None:
+        if not np.isfinite(max_change) or max_change < 0:
+            raise ConfigError(f"max_change must be a number >= 0, got {max_change}")
+        lower = np.maximum(lower, cur * (1.0 - max_change))
+        upper = np.minimum(upper, cur * (1.0 + max_change))
+    col_lo = np.maximum(g_lo, lower.sum(0))
+    col_hi = np.minimum(g_hi, upper.sum(0))
+    bad = [f"{c} ({lo:g} > {hi:g})" for c, lo, hi in zip(channels, col_lo, col_hi) if lo > hi * (1 + 1e-12)]
+    if bad:
+        raise ConfigError("infeasible constraints: a channel's smallest allowed total exceeds its largest ("
+                          + ", ".join(bad) + "); loosen its bounds or --max-change")
+    if col_lo.sum() > budget * (1 + 1e-9):
+        raise ConfigError(f"infeasible constraints: the channels' smallest allowed totals sum to {col_lo.sum():g} > "
+                          f"budget {budget:g}. Lower the bounds, loosen --max-change or raise the budget.")
+    if col_hi.sum() < budget * (1 - 1e-9):
+        raise ConfigError(f"infeasible constraints: the channels' largest allowed totals sum to {col_hi.sum():g} < "
+                          f"budget {budget:g}" + (f" (--max-change {max_change:g} allows at most "
+                                                  f"{(1 + max_change) * cur.sum():g})" if max_change is not None
+                                                  else "") + ". Raise them or lower the budget.")
+    return lower, upper, g_lo, g_hi
+
+
+def _response(result, seq, shape, by, start, weeks, tail_weeks):
+    """A jitted ``response(x [R', C] float32) -> scalar``: the KPI the plan adds (member mean)."""
+    prep = result.prepared(seq.panel)
+    inputs, spec, pad = prep.inputs, result.spec, result.pad
+    eps = np.nan_to_num(exposure_per_spend(result))
+    m = np.asarray(result.scaler.media_scale, np.float64)
+    to_media = jnp.asarray(np.where(m > 0, eps / np.where(m > 0, m, 1.0), 0.0), jnp.float32)[:, None, :]
+    shape_j = jnp.asarray(shape, jnp.float32)
+    tm = jnp.asarray(result.scaler.target_mean, jnp.float32)[:, None]
+    w = jnp.asarray(seq.counted * (seq.horizon | seq.tail)[None, :], jnp.float32) * tm
+    lo, hi = pad + start, pad + start + weeks
+    members = stacked_params(result)
+
+    def total(params, x):
+        spend = shape_j * (x[None] if by == "channel" else x[:, None, :])
+        media = inputs.media.at[:, lo:hi].set(spend * to_media)
+        pred = apply(params, inputs.replace(media=media), spec).prediction[:, pad:]
+        return (pred * w).sum()
+
+    zeros = jnp.zeros((1 if by == "channel" else shape.shape[0], shape.shape[2]), jnp.float32)
+    base = jax.jit(jax.vmap(lambda p: total(p, zeros)))(members)
+
+    def response(x):
+        x = x.astype(jnp.float32)
+        return (jax.vmap(lambda p: total(p, x))(members) - base).mean()
+
+    return response
+
+
+def optimize_plan(result, budget: float | None = None, *, weeks: int | None = None, by: str = "channel",
+                  start: int | None = None, tail_weeks: int = 0, bounds: dict | None = None, fixed=(),
+                  max_change: float | None = None, method: str = "auto", maxiter: int = MAXITER,
+                  controls=None) -> BudgetResult:
+    """Maximise the KPI a plan adds, run forward through the fitted model (module docstring).
+
+    ``budget``: total over the horizon (default: what was spent in the last ``weeks`` training
+    weeks).  ``method``: ``"multistart"`` (``"auto"``), ``"projected"`` or ``"slsqp"`` (small
+    problems: its cost grows with the cube of the number of cells).  Returns a
+    :class:`~causalmmm_jax.analysis.budget.BudgetResult` with ``on="plan"``, ``by``, the plan
+    (``plan``, :class:`~causalmmm_jax.analysis.plans.SpendPlan`), ``by_region`` (``by="region"``:
+    region, channel, spend, current_spend) and ``evaluation`` (the plan's
+    :class:`~causalmmm_jax.analysis.plans.PlanEvaluation`)."""
+    if by not in BY:
+        raise ConfigError(f"by must be one of {', '.join(BY)}, got {by!r}")
+    if method not in PLAN_METHODS:
+        raise ConfigError(f"the plan route's method must be one of {', '.join(PLAN_METHODS)}, got {method!r}")
+    method = "multistart" if method == "auto" else method
+    weeks = int(result.config.analysis.budget_weeks if weeks is None else weeks)
+    channels, _, _, _, _, unit = horizon_spend(result, weeks)
+    p = result.panel
+    start = int(p.n_weeks if start is None else start)
+    if start < 0:
+        raise ConfigError(f"start must be >= 0, got {start}")
+    if tail_weeks < 0:
+        raise ConfigError(f"tail_weeks must be >= 0, got {tail_weeks}")
+    win = window_spend(result, weeks)  # [R, W, C]
+    hist_cells = win.sum(axis=1) if by == "region" else win.sum(axis=(0, 1))[None, :]  # [R', C]
+    budget = float(hist_cells.sum()) if budget is None else float(budget)
+    if not np.isfinite(budget) or budget <= 0:
+        raise ConfigError(f"the budget must be a positive number, got {budget}")
+    fixed = fixed_channels(fixed, channels, bounds)
+    never = np.isnan(exposure_per_spend(result)).all(axis=0)
+    cur = hist_cells.copy()
+    free = np.array([c not in fixed for c in channels])
+    held = cur[:, ~free].sum()
+    if held > budget * (1 + 1e-12):
+        raise ConfigError(f"the fixed channels' historical {unit} over {weeks} weeks ({held:g}) exceeds the budget "
+                          f"{budget:g}; raise the budget or fix fewer channels")
+    if free.any():
+        rest, now = budget - held, cur[:, free].sum()
+        cur[:, free] = cur[:, free] * (rest / now) if now > 0 else rest / cur[:, free].size
+    lower, upper, g_lo, g_hi = _cells_constraints(channels, by, cur.shape[0], budget, cur, bounds, fixed, max_change,
+                                                  never)
+    shape = plan_shape(result, weeks, "history", by)
+    seq = _sequence(result, SpendPlan(spend=np.zeros((p.n_regions, weeks, p.n_channels)), start=start, unit=unit),
+                    int(tail_weeks), controls)
+    response = _response(result, seq, shape, by, start, weeks, int(tail_weeks))
+    starts = []
+    if by == "region" and method == "multistart":  # the best plan by channel, in cells: a plan by region too
+        ch = optimize_plan(result, budget, weeks=weeks, by="channel", start=start, tail_weeks=tail_weeks,
+                           bounds=bounds, fixed=fixed, max_change=max_change, method=method, maxiter=maxiter,
+                           controls=controls)
+        starts.append(ch.plan.spend.sum(axis=1))
+    x, ok, msg = _solve(response, budget, cur, lower, upper, g_lo, g_hi, method, maxiter, starts)
+    val = jax.jit(response)
+    pred, cur_resp, hist_resp = (float(val(jnp.asarray(v, jnp.float32))) for v in (x, cur, hist_cells))
+    plan = SpendPlan(spend=shape * (x[None] if by == "channel" else x[:, None, :]), start=start, unit=unit)
+    ev = evaluate_plan(result, plan, tail_weeks=int(tail_weeks), controls=controls)
+    x_c = x.sum(axis=0)
+    grad = np.asarray(jax.jit(jax.grad(response))(jnp.asarray(x, jnp.float32)), np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):  # d response / d (channel total), cells moving together
+        mroi = np.where(x_c > 0, (grad * x).sum(axis=0) / x_c, grad.max(axis=0))
+    from .budget import _by_channel, _result
+
+    params = curve_params(result)
+    by_ch = _by_channel(channels, x_c, ev.by_channel["incremental"].to_numpy(), mroi, weeks,
+                        params["half_saturation"].to_numpy(np.float64))
+    first, last = (str(t)[:10] for t in plan_times(result, start, weeks)[[0, -1]])
+    msg += (f"; response = KPI the plan adds in weeks {first}..{last}"
+            + (f" and the {tail_weeks} weeks after" if tail_weeks else "")
+            + " (model run forward from the first fitted week, so earlier spend carries in); current = the "
+              f"{unit} of the last {weeks} training weeks in the same cells, scaled to the budget")
+    res = _result(ok, method, "plan", budget, weeks, unit, channels, x_c, pred, cur.sum(axis=0), cur_resp,
+                  hist_cells.sum(axis=0), hist_resp, by_ch, msg)
+    res.fixed, res.by, res.plan, res.evaluation = fixed, by, plan, ev
+    if by == "region":
+        r, c = np.meshgrid(np.arange(p.n_regions), np.arange(p.n_channels), indexing="ij")
+        res.by_region = pd.DataFrame({"region": p.regions[r.ravel()],
+                                      "channel": np.asarray(channels, dtype=object)[c.ravel()],
+                                      "spend": x.ravel(), "current_spend": cur.ravel()})
+    pct, ratio = plan_beyond_observed(result, plan)
+    order = {c: i for i, c in enumerate(channels)}
+    idx = res.by_channel["channel"].map(order).to_numpy()
+    res.by_channel["beyond_observed_pct"], res.by_channel["max_vs_observed"] = pct[idx], ratio[idx]
+    res.beyond_observed_pct = float((pct * x_c).sum() / x_c.sum())
+    if res.beyond_observed_pct > 0:
+        res.message += (f"; {res.beyond_observed_pct:.1f} % of the planned spend is above the largest weekly spend "
+                        "seen in training (per region): there the response is extrapolated")
+    return res
+
+
+def _solve(response, budget, cur, lower, upper, g_lo, g_hi, method, maxiter, starts=()):
+    """``(x [R', C] float64, success, message)``: maximise ``response`` over the constraints.
+    ``multistart``: the best of the projected method from the current plan and from ``starts``,
+    and SLSQP from the current plan when there are at most :data:`SLSQP_MAX_CELLS` cells."""
+    b = float(budget)
+    lo_n, hi_n, gl_n, gh_n = lower / b, upper / b, g_lo / b, g_hi / b
+    feasible = lambda z: project_grouped_np(np.nan_to_num(np.asarray(z, np.float64), nan=0.0), lo_n, hi_n, 1.0,  # noqa: E731
+                                            gl_n, gh_n)
+    z0 = feasible(cur / b)
+    scale = abs(float(response(jnp.asarray(z0 * b, jnp.float32)))) or 1.0
+    obj = lambda z: -response(z * b) / scale  # noqa: E731
+    vg = jax.jit(jax.value_and_grad(obj))
+    fg = lambda z: tuple(np.asarray(a, np.float64) for a in vg(jnp.asarray(np.reshape(z, z0.shape), jnp.float32)))  # noqa: E731
+    proj = lambda v: project_grouped(v, lo_n, hi_n, 1.0, gl_n, gh_n)  # noqa: E731
+    pg = jax.jit(lambda s: projected_gradient(obj, s, proj, maxiter=maxiter, tol=1e-4)[0])
+
+    def projected(start):
+        return np.asarray(pg(jnp.asarray(start, jnp.float32)), np.float64), True, \
+            "projected gradient through the model (box, budget and channel-total projection)"
+
+    def slsqp(start):
+        n, shp = start.size, start.shape
+        cons = [{"type": "eq", "fun": lambda z: z.sum() - 1.0, "jac": lambda z: np.ones(n)}]
+        for c in range(shp[1]):
+            sel = np.zeros(shp)
+            sel[:, c] = 1.0
+            sel = sel.ravel()
+            cons.append({"type": "ineq", "fun": lambda z, s=sel, g=gl_n[c]: s @ z - g, "jac": lambda z, s=sel: s})
+            cons.append({"type": "ineq", "fun": lambda z, s=sel, g=gh_n[c]: g - s @ z, "jac": lambda z, s=sel: -s})
+        r = so.minimize(lambda z: float(fg(z)[0]), start.ravel(), jac=lambda z: fg(z)[1].ravel(), method="SLSQP",
+                        bounds=list(zip(lo_n.ravel(), hi_n.ravel())), constraints=cons,
+                        options={"maxiter": 10 * maxiter, "ftol": 1e-9})
+        return r.x.reshape(shp), bool(r.success), f"SLSQP: {r.message}"
+
+    if method == "projected":
+        runs = [(projected, z0, "projected")]
+    elif method == "slsqp":
+        runs = [(slsqp, z0, "slsqp")]
+    else:
+        runs = [(projected, z0, "projected from the current plan")]
+        runs += [(projected, feasible(np.asarray(s, np.float64) / b), f"projected from start {i + 1}")
+                 for i, s in enumerate(starts)]
+        if z0.size <= SLSQP_MAX_CELLS:
+            runs.append((slsqp, z0, "SLSQP from the current plan"))
+    best = None
+    for solver, start, name in runs:
+        z, ok, msg = solver(start)
+        z = feasible(z)
+        v = float(fg(z)[0])
+        if best is None or v < best[0]:
+            best = (v, z, ok, name, msg)
+    v, z, ok, name, msg = best
+    if method == "multistart":
+        msg = f"multistart: best of {', '.join(r[2] for r in runs)} (best: {name}; {msg})"
+    if v > float(fg(z0)[0]):  # never report a plan worse than the start
+        z, msg = z0, msg + "; no improvement over the current plan found"
+    return z * b, ok, msg

@@ -1,0 +1,146 @@
+"""The plan route: budgets per channel or per region and channel, optimised through the model run
+forward from the week after the data; checked against SLSQP, constraint by constraint, and
+against the plan's own evaluation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from causalmmm_jax.analysis._jaxopt import project_grouped, project_grouped_np
+from causalmmm_jax.analysis.budget import optimize_budget
+from causalmmm_jax.analysis.planning import _solve, optimize_plan
+from causalmmm_jax.analysis.plans import evaluate_plan, window_spend
+from causalmmm_jax.errors import ConfigError
+
+WEEKS = 13
+
+
+def test_grouped_projection_is_the_euclidean_projection():
+    """Box, budget and per-column ranges: the bisection projection equals SLSQP's nearest point."""
+    import jax
+    import jax.numpy as jnp
+    import scipy.optimize as so
+
+    rng = np.random.default_rng(0)
+    for _ in range(12):
+        r, c = rng.integers(1, 5, size=2)
+        v = 3 * rng.normal(size=(r, c))
+        up = rng.uniform(0.5, 3, size=(r, c))
+        gl = rng.uniform(0, 0.25, size=c) * up.sum(0)
+        gu = np.minimum(gl + rng.uniform(0, 1, size=c) * up.sum(0), up.sum(0))
+        total = rng.uniform(gl.sum(), min(gu.sum(), up.sum()))
+        x = project_grouped_np(v, np.zeros_like(v), up, total, gl, gu)
+        with jax.enable_x64(True):
+            xj = np.asarray(project_grouped(jnp.asarray(v), np.zeros_like(v), up, total, gl, gu))
+        cons = [{"type": "eq", "fun": lambda z: z.sum() - total}]
+        for k in range(c):
+            cons += [{"type": "ineq", "fun": lambda z, k=k: z.reshape(r, c)[:, k].sum() - gl[k]},
+                     {"type": "ineq", "fun": lambda z, k=k: gu[k] - z.reshape(r, c)[:, k].sum()}]
+        ref = so.minimize(lambda z: 0.5 * ((z - v.ravel()) ** 2).sum(), np.clip(v.ravel(), 0, up.ravel()),
+                          jac=lambda z: z - v.ravel(), bounds=list(zip(np.zeros(v.size), up.ravel())),
+                          constraints=cons, method="SLSQP", options={"ftol": 1e-14, "maxiter": 1000}).x
+        np.testing.assert_allclose(x, ref.reshape(r, c), atol=1e-6)
+        np.testing.assert_allclose(xj, x, atol=1e-9)
+        assert x.sum() == pytest.approx(total, rel=1e-12)
+        assert np.all(x.sum(0) >= gl - 1e-9) and np.all(x.sum(0) <= gu + 1e-9)
+
+
+def test_projected_and_slsqp_find_the_optimum_of_a_concave_plan_problem():
+    """Cells [3 regions, 4 channels], response Σ top·x/(half + x) (concave: one optimum), with a
+    box, the budget and per-channel ranges: both solvers reach the same plan."""
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(1)
+    top, half = rng.uniform(1, 5, (3, 4)), rng.uniform(50, 400, (3, 4))
+    response = lambda x: (jnp.asarray(top) * x / (jnp.asarray(half) + x)).sum()  # noqa: E731
+    budget, cur = 3000.0, np.full((3, 4), 250.0)
+    upper, g_lo, g_hi = np.full((3, 4), 600.0), np.array([0, 400, 0, 0.0]), np.array([3000, 3000, 500, 3000.0])
+    got = {m: _solve(response, budget, cur, np.zeros((3, 4)), upper, g_lo, g_hi, m, 2000)
+           for m in ("projected", "slsqp", "multistart")}
+    x = got["slsqp"][0]
+    for m, (xm, _, _) in got.items():
+        assert float(response(jnp.asarray(xm))) == pytest.approx(float(response(jnp.asarray(x))), rel=1e-5), m
+        np.testing.assert_allclose(xm, x, atol=2e-3 * budget)
+        assert xm.sum() == pytest.approx(budget, rel=1e-9)
+        assert np.all(xm.sum(0) >= g_lo - 1e-6) and np.all(xm.sum(0) <= g_hi + 1e-6) and np.all(xm <= upper + 1e-9)
+    assert x[:, 2].sum() == pytest.approx(500.0, rel=1e-6)  # the range binds
+
+
+@pytest.fixture(scope="module")
+def by_channel(fitted):
+    return optimize_plan(fitted, weeks=WEEKS, tail_weeks=4)
+
+
+def test_plan_route_by_channel_beats_each_method_and_matches_its_evaluation(fitted, by_channel):
+    """``auto`` (multistart) is at least as good as projected gradient and SLSQP alone (on this fit
+    they stop at different plans: the response is not concave) and never below the current plan."""
+    res = by_channel
+    assert res.on == "plan" and res.by == "channel" and res.success and res.method == "multistart"
+    for method in ("projected", "slsqp"):
+        alone = optimize_plan(fitted, weeks=WEEKS, tail_weeks=4, method=method)
+        assert res.predicted_response >= alone.predicted_response * (1 - 1e-4)
+        assert sum(alone.allocation.values()) == pytest.approx(res.budget, rel=1e-9)
+    assert res.predicted_response >= res.current_response * (1 - 1e-5)
+    x = np.array(list(res.allocation.values()))
+    assert sum(res.allocation.values()) == pytest.approx(res.budget, rel=1e-9)
+    assert res.budget == pytest.approx(window_spend(fitted, WEEKS).sum(), rel=1e-9)  # default: re-allocate
+    # the optimised response is what evaluate_plan reports for the plan (weeks and tail)
+    ev = evaluate_plan(fitted, res.plan, tail_weeks=4)
+    t = ev.totals
+    assert res.predicted_response == pytest.approx(t["incremental"] + t["carryover_after"], rel=1e-3)
+    assert res.plan.start == fitted.panel.n_weeks and res.plan.weeks == WEEKS
+    np.testing.assert_allclose(res.plan.spend.sum(axis=(0, 1)), x, rtol=1e-9, atol=1e-9)
+    d = res.to_dict()
+    assert d["by"] == "channel" and "plan_evaluation" in d and "allocation_by_region" not in d
+
+
+def test_plan_route_by_region_with_every_constraint(fitted, by_channel):
+    """Per region and channel: at least as good as per channel (whose plans it contains), SLSQP
+    agrees, and a channel bound, a fixed channel and max_change all hold."""
+    p = fitted.panel
+    ch = list(p.channels)
+    free = optimize_plan(fitted, weeks=WEEKS, tail_weeks=4, by="region")
+    assert free.by == "region" and len(free.by_region) == p.n_regions * p.n_channels
+    assert free.predicted_response >= by_channel.predicted_response * (1 - 1e-3)
+    cap = 0.5 * free.current_allocation[ch[2]]
+    kw = dict(weeks=WEEKS, by="region", bounds={ch[2]: (None, cap)}, fixed=[ch[0]], max_change=0.6)
+    res = optimize_plan(fitted, **kw)
+    ref = optimize_plan(fitted, method="slsqp", **kw)  # 50 cells
+    assert res.predicted_response >= ref.predicted_response * (1 - 1e-4)
+    for r in (res, ref):
+        br = r.by_region
+        assert br["spend"].sum() == pytest.approx(r.budget, rel=1e-9)
+        assert r.allocation[ch[2]] <= cap * (1 + 1e-9)
+        zero = br["current_spend"] == 0
+        ratio = br["spend"][~zero] / br["current_spend"][~zero]
+        assert ratio.min() >= 0.4 - 1e-9 and ratio.max() <= 1.6 + 1e-9 and np.all(br["spend"][zero] == 0)
+        tv = br[br["channel"] == ch[0]]
+        np.testing.assert_allclose(tv["spend"], tv["current_spend"], rtol=1e-9)
+    assert res.predicted_response >= res.current_response * (1 - 1e-5)
+    d = res.to_dict()
+    assert len(d["allocation_by_region"]) == p.n_regions * p.n_channels
+
+
+def test_plan_route_errors(fitted):
+    ch = list(fitted.panel.channels)
+    with pytest.raises(ConfigError, match="largest allowed totals sum"):
+        optimize_plan(fitted, weeks=WEEKS, bounds={c: (None, 1.0) for c in ch})
+    with pytest.raises(ConfigError, match="smallest allowed total exceeds"):
+        optimize_plan(fitted, weeks=WEEKS, by="region", max_change=0.1, bounds={ch[1]: (None, 1.0)})
+    with pytest.raises(ConfigError, match="method"):
+        optimize_plan(fitted, weeks=WEEKS, method="de")
+    with pytest.raises(ConfigError, match="not on='curves'"):
+        optimize_budget(fitted, weeks=WEEKS, by="region", on="curves")
+    with pytest.raises(ConfigError, match="plan route"):
+        optimize_budget(fitted, weeks=WEEKS, on="curves", tail_weeks=3)
+
+
+def test_max_change_on_the_curves_route(fitted):
+    res = optimize_budget(fitted, weeks=WEEKS, on="curves", method="projected", max_change=0.1)
+    for c, x in res.allocation.items():
+        cur = res.current_allocation[c]
+        assert cur * 0.9 - 1e-6 <= x <= cur * 1.1 + 1e-6
+    assert sum(res.allocation.values()) == pytest.approx(res.budget, rel=1e-9)
+    with pytest.raises(ConfigError, match="max_change"):
+        optimize_budget(fitted, weeks=WEEKS, on="curves", max_change=-1)
