@@ -163,6 +163,8 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     if res.by_region is not None:
         atomic_write_text(out / "allocation_by_region.csv", res.by_region.to_csv(index=False, float_format="%.10g"))
         written.append(out / "allocation_by_region.csv")
+    else:  # an earlier --by region's file would no longer match plan.csv
+        (out / "allocation_by_region.csv").unlink(missing_ok=True)
     status = "ok" if res.success else "did not converge"
     print(f"{res.method} on {res.on} ({status}): predicted response {res.predicted_response:.6g} vs current "
           f"{res.current_response:.6g} (uplift {res.uplift:+.6g}, {res.uplift_pct:+.2f} %) over {res.weeks} weeks")

@@ -4,7 +4,8 @@
 header and one section per figure (see docs/dashboard.md), with plotly.js embedded once, so the
 file opens offline in any browser.  From a run directory it also shows the analysis files written
 by ``causalmmm-jax curves`` (``curves.csv``, ``curve_params.csv``) and ``causalmmm-jax optimize``
-(``allocation.csv``, ``allocation.json``) when present, and a short note where they are absent.
+(``allocation.csv``, ``allocation.json``, ``plan.csv``, ``allocation_by_region.csv``; and
+``plan_weekly.csv`` from ``optimize --plan``) when present, and a short note where they are absent.
 
 Figures are rendered by a small script at the end of the page; it records every JavaScript error
 in ``<html data-errors="[...]">`` and counts rendered figures in ``data-figures-rendered`` (out of
@@ -97,7 +98,9 @@ def _inputs(result_or_run_dir, run_dir) -> _Inputs:
     if run_dir is not None:
         files = {"curves": _read_csv(run_dir / "curves.csv"), "curve_params": _read_csv(run_dir / "curve_params.csv"),
                  "allocation": _read_csv(run_dir / "allocation.csv"),
-                 "allocation_json": _read_json(run_dir / "allocation.json")}
+                 "allocation_json": _read_json(run_dir / "allocation.json"), "plan": _read_csv(run_dir / "plan.csv"),
+                 "allocation_by_region": _read_csv(run_dir / "allocation_by_region.csv"),
+                 "plan_weekly": _read_csv(run_dir / "plan_weekly.csv")}
     return _Inputs(result, metrics, history, run_dir, files)
 
 
@@ -285,6 +288,7 @@ def dashboard_sections(result, *, metrics: dict, history: pd.DataFrame | None = 
     # analysis files
     out.append(_curves_section(files, chans, disp, color_of, n_train))
     out.append(_budget_section(files, metrics, chans, disp))
+    out.extend(_plan_sections(files, chans, disp, ccol))
     return out
 
 
@@ -371,6 +375,71 @@ def _budget_section(files: dict, metrics: dict, chans: list[str], disp: list[str
     return Section("budget", "Budget allocation",
                    "Optimised spend per channel (allocation.csv from <code>causalmmm-jax optimize</code>) next to "
                    "the current allocation at the same total budget.", fig, group="Planning")
+
+
+def _plan_sections(files: dict, chans: list[str], disp: list[str], ccol: list[str]) -> list[Section]:
+    """The plan week by week and by region (plan.csv, allocation_by_region.csv, plan_weekly.csv)."""
+    plan = files.get("plan")
+    unit = None
+    if plan is not None and {"region", "week", "channel"} <= set(plan.columns):
+        unit = "spend" if "spend" in plan.columns else "exposure" if "exposure" in plan.columns else None
+    if unit is None or not len(plan):
+        note = ("No plan (plan.csv is absent). " + _ANALYSIS_HINT.format(cmd="optimize")
+                + " It writes the plan by region, week and channel.")
+        return [Section("plan_weekly", "Plan week by week", "", note=note, group="Planning"),
+                Section("plan_regions", "Plan by region", "", note=note, group="Planning")]
+    plan = plan.assign(**{unit: pd.to_numeric(plan[unit], errors="coerce").fillna(0.0),
+                          "week": plan["week"].astype(str), "region": plan["region"].astype(str)})
+    name_of, col_of = dict(zip(chans, disp)), dict(zip(chans, ccol))
+    order = [c for c in chans if c in set(plan["channel"])] + sorted(set(plan["channel"]) - set(chans))
+    weeks = list(dict.fromkeys(plan["week"]))
+    wk = plan.pivot_table(index="week", columns="channel", values=unit, aggfunc="sum").reindex(
+        index=weeks, columns=order).fillna(0.0)
+    inc, sub = None, f"{len(weeks)} weeks from {weeks[0]}, total {unit} {_human(float(wk.to_numpy().sum()))}"
+    ev = files.get("plan_weekly")
+    if ev is not None and {"week", "incremental"} <= set(ev.columns):
+        ev_w = ev.assign(week=ev["week"].astype(str)).drop_duplicates("week").set_index("week")
+        same = set(weeks) <= set(ev_w.index) and "spend" in ev_w and np.allclose(  # evaluated this very plan?
+            pd.to_numeric(ev_w["spend"].reindex(weeks), errors="coerce").to_numpy(np.float64),
+            wk.to_numpy().sum(axis=1), rtol=1e-6, atol=1e-9)
+        if same:
+            inc = pd.to_numeric(ev_w["incremental"].reindex(weeks), errors="coerce").to_numpy(np.float64)
+            sub += " · line: KPI added each week (plan_weekly.csv from optimize --plan)"
+    palette = F.channel_colors(len(order))
+    colors = [col_of.get(c, palette[i]) for i, c in enumerate(order)]
+    weekly = Section("plan_weekly", "Plan week by week",
+                     "The plan from plan.csv (<code>causalmmm-jax optimize</code> writes the recommended one): "
+                     f"national {unit} per week, stacked by channel.",
+                     FM.plan_weekly(weeks, wk.to_numpy(np.float64), [name_of.get(c, c) for c in order], colors, inc,
+                                    unit, sub), group="Planning")
+    by_reg = files.get("allocation_by_region")
+    regions = list(dict.fromkeys(plan["region"]))
+    cells = plan.groupby(["region", "channel"])[unit].sum()
+    if by_reg is not None and {"region", "channel", "spend", "current_spend"} <= set(by_reg.columns):
+        b = by_reg.assign(region=by_reg["region"].astype(str))
+        spent = pd.to_numeric(b.set_index(["region", "channel"])["spend"], errors="coerce")
+        if not np.allclose(spent.reindex(cells.index).fillna(-1.0).to_numpy(np.float64), cells.to_numpy(np.float64),
+                           rtol=1e-6, atol=1e-6):  # from another optimize than plan.csv
+            by_reg = None
+    if by_reg is not None and {"region", "channel", "spend", "current_spend"} <= set(by_reg.columns):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            b = b.assign(change=np.where(b["current_spend"] > 0, 100.0 * (b["spend"] / b["current_spend"] - 1.0),
+                                         np.nan))
+        grid = b.pivot_table(index="channel", columns="region", values="change", aggfunc="first").reindex(
+            index=order, columns=regions)
+        desc = ("Per region and channel (allocation_by_region.csv from <code>optimize --by region</code>): the "
+                f"optimised {unit} as a % change against the current plan (blank: no current {unit}).")
+        change = True
+    else:
+        grid = plan.pivot_table(index="channel", columns="region", values=unit, aggfunc="sum").reindex(
+            index=order, columns=regions)
+        desc = (f"Planned {unit} per region and channel over the plan (plan.csv). Run <code>optimize --by region"
+                "</code> to optimise the regional split too.")
+        change = False
+    regional = Section("plan_regions", "Plan by region", desc,
+                       FM.plan_regions(regions, [name_of.get(c, c) for c in order], grid.to_numpy(np.float64), change,
+                                       unit), group="Planning")
+    return [weekly, regional]
 
 
 # --------------------------------------------------------------------------- header

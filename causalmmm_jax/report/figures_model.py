@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from .figures import _base_layout, add_holdout_shading, channel_colors, round_sig
 
 __all__ = ["hill_curve", "roi_bars", "dag_network", "dag_heatmap", "inputs_over_time", "response_curves",
-           "budget_allocation"]
+           "budget_allocation", "plan_weekly", "plan_regions"]
 
 
 def hill_curve(x, top: float, bottom: float, half: float, slope: float) -> np.ndarray:
@@ -206,3 +206,35 @@ def budget_allocation(channels: Sequence[str], current: np.ndarray, optimal: np.
     if subtitle:
         title += f"<br><sup>{subtitle}</sup>"
     return _base_layout(fig, title, height=460, hovermode="x unified", barmode="group")
+
+
+def plan_weekly(weeks: Sequence, spend: np.ndarray, channels: Sequence[str], colors: Sequence[str],
+                incremental: np.ndarray | None = None, unit: str = "spend", subtitle: str = "") -> go.Figure:
+    """Stacked bars of the plan's national spend per week and channel (``spend [W, C]``); with
+    ``incremental [W]`` the KPI the plan adds each week as a line on a second axis."""
+    fig = go.Figure([go.Bar(x=list(weeks), y=round_sig(spend[:, i]), name=ch, marker_color=colors[i])
+                     for i, ch in enumerate(channels)])
+    if incremental is not None:
+        fig.add_trace(go.Scatter(x=list(weeks), y=round_sig(incremental), name="KPI added", mode="lines+markers",
+                                 line=dict(color="#222", width=2), yaxis="y2"))
+        fig.update_layout(yaxis2=dict(title="KPI added", overlaying="y", side="right", showgrid=False))
+    fig.update_layout(yaxis=dict(title=f"planned {unit} (national)"))
+    title = "Plan week by week"
+    if subtitle:
+        title += f"<br><sup>{subtitle}</sup>"
+    return _base_layout(fig, title, height=460, hovermode="x unified", barmode="stack")
+
+
+def plan_regions(regions: Sequence[str], channels: Sequence[str], values: np.ndarray, change: bool,
+                 unit: str = "spend") -> go.Figure:
+    """Heatmap region × channel (``values [C, R]``): % change against the current plan
+    (``change``, diverging colours centred on 0) or the planned spend."""
+    v = np.asarray(values, dtype=np.float64)
+    kw = dict(colorscale="RdBu", zmid=0.0) if change else dict(colorscale="Viridis")
+    label = "% change vs current" if change else f"planned {unit}"
+    fig = go.Figure(go.Heatmap(z=[round_sig(row) for row in v], x=[str(r) for r in regions], y=list(channels),
+                               colorbar=dict(title=label), hovertemplate="region %{x}<br>%{y}: %{z}<extra></extra>",
+                               **kw))
+    fig.update_xaxes(title_text="region", type="category")
+    title = "Plan by region: " + ("change against the current plan" if change else "planned spend")
+    return _base_layout(fig, title, height=max(320, 60 + 28 * len(channels)))

@@ -110,6 +110,8 @@ def test_optimize_by_region(run_dir, fitted, capsys):
     assert "by region: most added in" in capsys.readouterr().out
     with pytest.raises(ConfigError, match="apply to a given budget"):
         _run(["optimize", str(run_dir), "--by", "region", "--target-roi", "2"])
+    assert _run(["optimize", str(run_dir), "--weeks", "6", "--on", "curves", "--method", "projected"]) == 0
+    assert not (run_dir / "allocation_by_region.csv").exists()  # it would not match the new plan.csv
 
 
 def test_optimize_command_errors(run_dir, tmp_path):

@@ -34,5 +34,5 @@ def full_run(fitted_run, tmp_path):
     result, run_dir = fitted_run
     dst = tmp_path / "run_full"
     shutil.copytree(run_dir, dst)
-    write_analysis_files(dst, result.panel.channels, result.split.n_train)
+    write_analysis_files(dst, result.panel.channels, result.split.n_train, result)
     return result, dst

@@ -16,7 +16,7 @@ from causalmmm_jax.report.commands import REPORT_SUBCOMMANDS
 
 BASE_SECTIONS = ["training", "fit", "holdout", "stacked", "channels", "donut", "waterfall", "coefficients",
                  "effectiveness", "roi", "dag_network", "dag_heatmap", "media_inputs", "control_inputs"]
-ALL_SECTIONS = BASE_SECTIONS + ["curves", "budget"]
+ALL_SECTIONS = BASE_SECTIONS + ["curves", "budget", "plan_weekly", "plan_regions"]
 
 
 def figure_blocks(page: str) -> dict[str, dict]:
@@ -73,6 +73,17 @@ def test_build_with_analysis_files(full_run):
     # the current mix at the same budget: both bar groups sum to the optimised total
     cur, opt = (np.array(t["y"], dtype=float) for t in budget["data"])
     assert cur.sum() == pytest.approx(opt.sum(), rel=1e-3)
+    # the plan: weekly stacked spend per channel with the KPI line, and the regional change
+    weekly = figs["plan_weekly"]["data"]
+    assert [t["type"] for t in weekly] == ["bar"] * n + ["scatter"]
+    assert len(weekly[0]["x"]) == 6 and weekly[-1]["y"] == [1e5 + 1e3 * i for i in range(6)]
+    total = sum(np.array(t["y"], dtype=float) for t in weekly[:-1]).sum()
+    assert total == pytest.approx(sum(json.loads((run_dir / "allocation.json").read_text())["allocation"].values()),
+                                  rel=1e-3)
+    heat = figs["plan_regions"]["data"][0]
+    assert heat["type"] == "heatmap" and len(heat["x"]) == result.panel.n_regions and len(heat["y"]) == n
+    z = np.array(heat["z"], dtype=float)  # blank (null) where the current plan has no spend
+    assert np.isfinite(z).sum() > z.size // 2 and np.allclose(z[np.isfinite(z)], 100 * (1 / 0.9 - 1), rtol=1e-3)
 
 
 def test_unreadable_analysis_files_give_notes_not_errors(full_run):
@@ -81,9 +92,10 @@ def test_unreadable_analysis_files_give_notes_not_errors(full_run):
     (run_dir / "curve_params.csv").write_text("not,a\nknown,format\n")
     (run_dir / "allocation.csv").unlink()
     (run_dir / "allocation.json").write_text("{broken")
+    (run_dir / "plan.csv").write_text("region,week\n1,2\n")
     page = build_dashboard(run_dir, run_dir / "other.html").read_text(encoding="utf-8")
     check_page(page, BASE_SECTIONS)
-    assert "No response curves" in page and "No budget allocation" in page
+    assert "No response curves" in page and "No budget allocation" in page and "No plan (plan.csv" in page
 
 
 def test_build_from_fit_result(fitted_run, full_run, tmp_path):
