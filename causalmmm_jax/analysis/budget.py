@@ -283,7 +283,7 @@ def _with_extrapolation(res: BudgetResult, result, x: np.ndarray, hist: np.ndarr
 def optimize_budget(result, budget: float | None = None, *, weeks: int | None = None, bounds: dict | None = None,
                     fixed=(), method: str | None = None, on: str | None = None, seed: int = 0,
                     curves: pd.DataFrame | None = None, by: str = "channel", max_change: float | None = None,
-                    tail_weeks: int = 0) -> BudgetResult:
+                    tail_weeks: int = 0, risk: float | None = None) -> BudgetResult:
     """Allocate ``budget`` (total over ``weeks`` weeks; default ``analysis.budget_weeks``) across
     channels to maximise the predicted response (see the module docstring).  ``budget=None``:
     the historical spend of the horizon (re-allocate what was spent).
@@ -297,7 +297,7 @@ def optimize_budget(result, budget: float | None = None, *, weeks: int | None = 
     ``on``: ``"auto"`` (default ``analysis.budget_on``), ``"model"`` or ``"curves"``; the route
     taken is ``BudgetResult.on``.  ``on="plan"`` or ``by="region"``: the plan route, the model run
     forward from the week after the data (:func:`~causalmmm_jax.analysis.planning.optimize_plan`,
-    which also takes ``tail_weeks``).  ``max_change``: every channel's total within
+    which also takes ``tail_weeks`` and ``risk``).  ``max_change``: every channel's total within
     ``(1 ± max_change)`` × the current plan's (on the plan route: every decision cell's).
     Raises :class:`ConfigError` for infeasible bounds, an unknown method, an ``on="model"`` horizon
     longer than the training period, or a share-of-voice model."""
@@ -317,9 +317,9 @@ def optimize_budget(result, budget: float | None = None, *, weeks: int | None = 
         from .planning import optimize_plan
 
         return optimize_plan(result, budget, weeks=weeks, by=by, tail_weeks=tail_weeks, bounds=bounds, fixed=fixed,
-                             max_change=max_change, method=method)
-    if tail_weeks:
-        raise ConfigError("tail_weeks applies to the plan route (on='plan') only")
+                             max_change=max_change, method=method, risk=risk)
+    if tail_weeks or risk is not None:
+        raise ConfigError("tail_weeks and risk apply to the plan route (on='plan') only")
     channels, n_train, n_win, window_spend, hist, unit = horizon_spend(result, weeks)
     budget = float(hist.sum()) if budget is None else float(budget)
     fixed = fixed_channels(fixed, channels, bounds)

@@ -104,6 +104,9 @@ def _add_optimize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--by", choices=("channel", "region"), default=None,
                    help="allocate per channel (default) or per region and channel (--by region: on the plan "
                         "route; bounds then apply to each channel's total over regions)")
+    p.add_argument("--risk", type=float, default=None, metavar="Q",
+                   help="ensembles, plan route: maximise the Q quantile of the members' KPI added (e.g. 0.1) "
+                        "instead of their mean, a plan that holds up when the model is pessimistic")
     p.add_argument("--max-change", type=float, default=None, metavar="F",
                    help="keep every channel's total (with --by region: every region's and channel's) within "
                         "(1 ± F) × the current plan's, e.g. 0.2 for at most 20 %% up or down")
@@ -136,21 +139,21 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     result = _load(args.run_dir)
     if args.plan is not None:
         return _evaluate_plan(result, args)
-    plan_route = args.on == "plan" or args.by == "region"
+    plan_route = args.on == "plan" or args.by == "region" or args.risk is not None
     if args.tail_weeks and not plan_route:
         raise ConfigError("--tail-weeks applies to --plan and --on plan only")
     fixed = [c.strip() for item in args.fixed or () for c in item.split(",") if c.strip()]
     if args.target_kpi is not None or args.target_roi is not None:
         if plan_route or args.max_change is not None:
             raise ConfigError("--target-kpi/--target-roi search on the curves or the model route; --by region, "
-                              "--on plan and --max-change apply to a given budget")
+                              "--on plan, --risk and --max-change apply to a given budget")
         kind, value = ("kpi", args.target_kpi) if args.target_kpi is not None else ("roi", args.target_roi)
         res = optimize_target(result, kind, value, weeks=args.weeks, bounds=parse_bounds(args.bounds), fixed=fixed,
                               method=args.method, on="model" if args.on == "model" else "curves")
     else:
         res = optimize_budget(result, args.budget, weeks=args.weeks, bounds=parse_bounds(args.bounds), fixed=fixed,
                               method=args.method, on=args.on, by=args.by or "channel", max_change=args.max_change,
-                              tail_weeks=args.tail_weeks)
+                              tail_weeks=args.tail_weeks, risk=args.risk)
     out = Path(args.run_dir)
     atomic_write_text(out / "allocation.csv", res.by_channel.to_csv(index=False, float_format="%.10g"))
     d = _finite(res.to_dict())
@@ -184,6 +187,10 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     if res.beyond_observed_pct:
         print(f"  {res.beyond_observed_pct:.1f} % of the planned spend lies beyond the spend levels seen in training "
               "(per region and week): the model extrapolates there, treat those channels' gains with caution")
+    tot = res.evaluation.totals if res.evaluation is not None else {}
+    if "incremental_q05" in tot:
+        print(f"  the plan adds {tot['incremental']:.6g} KPI in its weeks (members' 5–95 %: {tot['incremental_q05']:.6g} "
+              f"to {tot['incremental_q95']:.6g})")
     if res.by_region is not None:
         moved = res.by_region.assign(change=res.by_region["spend"] - res.by_region["current_spend"])
         gain = moved.groupby("region")["change"].sum().sort_values()

@@ -106,8 +106,9 @@ def _cells_constraints(channels, by, r_n, budget, cur, bounds, fixed, max_change
     return lower, upper, g_lo, g_hi
 
 
-def _response(result, seq, shape, by, start, weeks, tail_weeks):
-    """A jitted ``response(x [R', C] float32) -> scalar``: the KPI the plan adds (member mean)."""
+def _response(result, seq, shape, by, start, weeks, tail_weeks, risk=None):
+    """``response(x [R', C] float32) -> scalar``: the KPI the plan adds (member mean, or the
+    members' ``risk`` quantile)."""
     prep = result.prepared(seq.panel)
     inputs, spec, pad = prep.inputs, result.spec, result.pad
     eps = np.nan_to_num(exposure_per_spend(result))
@@ -130,7 +131,8 @@ def _response(result, seq, shape, by, start, weeks, tail_weeks):
 
     def response(x):
         x = x.astype(jnp.float32)
-        return (jax.vmap(lambda p: total(p, x))(members) - base).mean()
+        vals = jax.vmap(lambda p: total(p, x))(members) - base
+        return vals.mean() if risk is None else jnp.quantile(vals, risk)
 
     return response
 
@@ -138,18 +140,27 @@ def _response(result, seq, shape, by, start, weeks, tail_weeks):
 def optimize_plan(result, budget: float | None = None, *, weeks: int | None = None, by: str = "channel",
                   start: int | None = None, tail_weeks: int = 0, bounds: dict | None = None, fixed=(),
                   max_change: float | None = None, method: str = "auto", maxiter: int = MAXITER,
-                  controls=None) -> BudgetResult:
+                  controls=None, risk: float | None = None) -> BudgetResult:
     """Maximise the KPI a plan adds, run forward through the fitted model (module docstring).
 
     ``budget``: total over the horizon (default: what was spent in the last ``weeks`` training
     weeks).  ``method``: ``"multistart"`` (``"auto"``), ``"projected"`` or ``"slsqp"`` (small
-    problems: its cost grows with the cube of the number of cells).  Returns a
+    problems: its cost grows with the cube of the number of cells).  ``risk``: with an ensemble,
+    maximise that quantile of the members' KPI added (e.g. 0.1: a plan that does well when the
+    model is pessimistic) instead of their mean; ``predicted_response`` is then that quantile and
+    ``evaluation.totals`` gives the mean and the 5–95 % range.  Returns a
     :class:`~causalmmm_jax.analysis.budget.BudgetResult` with ``on="plan"``, ``by``, the plan
     (``plan``, :class:`~causalmmm_jax.analysis.plans.SpendPlan`), ``by_region`` (``by="region"``:
     region, channel, spend, current_spend) and ``evaluation`` (the plan's
     :class:`~causalmmm_jax.analysis.plans.PlanEvaluation`)."""
     if by not in BY:
         raise ConfigError(f"by must be one of {', '.join(BY)}, got {by!r}")
+    if risk is not None:
+        if not 0.0 < float(risk) < 1.0:
+            raise ConfigError(f"risk must be a quantile strictly between 0 and 1, e.g. 0.1, got {risk}")
+        if result.n_seeds < 2:
+            raise ConfigError("a risk-aware plan maximises a lower quantile over the ensemble's members; this run "
+                              "has one member. Fit an ensemble (fit --seeds K) or drop risk.")
     if method not in PLAN_METHODS:
         raise ConfigError(f"the plan route's method must be one of {', '.join(PLAN_METHODS)}, got {method!r}")
     method = "multistart" if method == "auto" else method
@@ -182,12 +193,12 @@ def optimize_plan(result, budget: float | None = None, *, weeks: int | None = No
     shape = plan_shape(result, weeks, "history", by)
     seq = _sequence(result, SpendPlan(spend=np.zeros((p.n_regions, weeks, p.n_channels)), start=start, unit=unit),
                     int(tail_weeks), controls)
-    response = _response(result, seq, shape, by, start, weeks, int(tail_weeks))
+    response = _response(result, seq, shape, by, start, weeks, int(tail_weeks), risk)
     starts = []
     if by == "region" and method == "multistart":  # the best plan by channel, in cells: a plan by region too
         ch = optimize_plan(result, budget, weeks=weeks, by="channel", start=start, tail_weeks=tail_weeks,
                            bounds=bounds, fixed=fixed, max_change=max_change, method=method, maxiter=maxiter,
-                           controls=controls)
+                           controls=controls, risk=risk)
         starts.append(ch.plan.spend.sum(axis=1))
     x, ok, msg = _solve(response, budget, cur, lower, upper, g_lo, g_hi, method, maxiter, starts)
     val = jax.jit(response)
@@ -204,6 +215,8 @@ def optimize_plan(result, budget: float | None = None, *, weeks: int | None = No
     by_ch = _by_channel(channels, x_c, ev.by_channel["incremental"].to_numpy(), mroi, weeks,
                         params["half_saturation"].to_numpy(np.float64))
     first, last = (str(t)[:10] for t in plan_times(result, start, weeks)[[0, -1]])
+    if risk is not None:
+        msg += f"; objective: the {risk:g} quantile of the {result.n_seeds} members' KPI added"
     msg += (f"; response = KPI the plan adds in weeks {first}..{last}"
             + (f" and the {tail_weeks} weeks after" if tail_weeks else "")
             + " (model run forward from the first fitted week, so earlier spend carries in); current = the "

@@ -144,3 +144,22 @@ def test_max_change_on_the_curves_route(fitted):
     assert sum(res.allocation.values()) == pytest.approx(res.budget, rel=1e-9)
     with pytest.raises(ConfigError, match="max_change"):
         optimize_budget(fitted, weeks=WEEKS, on="curves", max_change=-1)
+
+
+def test_risk_aware_plan_on_an_ensemble(fitted, ensemble):
+    """``risk=q`` maximises the members' q quantile of the KPI added: its plan does at least as well
+    on that quantile as the mean-maximising plan, which does at least as well on the mean; a single
+    run or a quantile outside (0, 1) is refused."""
+    kw = dict(weeks=WEEKS, method="slsqp")
+    mean_plan = optimize_plan(ensemble, **kw)
+    risky = optimize_plan(ensemble, risk=0.05, **kw)
+    m, r = mean_plan.evaluation.totals, risky.evaluation.totals
+    assert r["incremental_q05"] <= r["incremental"] <= r["incremental_q95"]
+    assert risky.predicted_response == pytest.approx(r["incremental_q05"], rel=1e-3)
+    assert r["incremental_q05"] >= m["incremental_q05"] * (1 - 1e-4)
+    assert m["incremental"] >= r["incremental"] * (1 - 1e-4)
+    assert "quantile" in risky.message
+    with pytest.raises(ConfigError, match="one member"):
+        optimize_plan(fitted, weeks=WEEKS, risk=0.1)
+    with pytest.raises(ConfigError, match="strictly between 0 and 1"):
+        optimize_plan(ensemble, weeks=WEEKS, risk=1.5)
