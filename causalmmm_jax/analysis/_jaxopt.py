@@ -26,8 +26,7 @@ import numpy as np
 import optax
 
 __all__ = ["HAVE_JAXOPT", "jaxopt_active", "use_fallback", "box_minimize", "simplex_box_minimize",
-           "project_box_section", "project_box_section_np", "project_grouped", "project_grouped_np",
-           "projected_gradient"]
+           "project_box_section", "project_box_section_np", "project_grouped_np", "projected_gradient"]
 
 try:
     with warnings.catch_warnings():
@@ -105,37 +104,15 @@ def project_box_section_np(v, lower, upper, total) -> np.ndarray:
     return x
 
 
-def project_grouped(v, lower, upper, total, group_lower, group_upper, iters: int = 100):
+def project_grouped_np(v, lower, upper, total, group_lower, group_upper) -> np.ndarray:
     """Euclidean projection of ``v [R, C]`` onto ``{lower ≤ x ≤ upper, Σx = total,
-    group_lower_c ≤ Σ_r x_rc ≤ group_upper_c}`` (jit-safe; the set must be non-empty).
+    group_lower_c ≤ Σ_r x_rc ≤ group_upper_c}`` (float64, exact to rounding; the set must be
+    non-empty).
 
     KKT: ``x_rc = clip(v_rc − τ − μ_c, lower, upper)`` with ``μ_c`` non-zero only where column
     ``c``'s sum would leave its range, so column ``c`` sums to ``clip(S_c(τ), group_lower_c,
     group_upper_c)`` with ``S_c(τ) = Σ_r clip(v_rc − τ, ·)``; that total decreases in τ, found by
-    bisection, and each column is then a box-and-sum projection (:func:`project_box_section`)."""
-    v = jnp.asarray(v)
-    lower, upper, group_lower, group_upper = (jnp.asarray(a, v.dtype) for a in (lower, upper, group_lower,
-                                                                                  group_upper))
-    total = jnp.asarray(total, v.dtype)
-    col = lambda t: jnp.clip(jnp.clip(v - t, lower, upper).sum(0), group_lower, group_upper)  # noqa: E731
-
-    def body(_, bracket):
-        a, b = bracket
-        mid = 0.5 * (a + b)
-        high = col(mid).sum() > total
-        return jnp.where(high, mid, a), jnp.where(high, b, mid)
-
-    a, b = jax.lax.fori_loop(0, iters, body, (jnp.min(v - upper), jnp.max(v - lower)))
-    targets = col(0.5 * (a + b))
-    free = (targets > group_lower) & (targets < group_upper)  # spread the bisection's residual
-    targets = targets + (total - targets.sum()) * free / jnp.maximum(free.sum(), 1)
-    return jax.vmap(lambda vc, lc, uc, tc: project_box_section(vc, lc, uc, tc, iters), in_axes=(1, 1, 1, 0),
-                    out_axes=1)(v, lower, upper, targets)
-
-
-def project_grouped_np(v, lower, upper, total, group_lower, group_upper) -> np.ndarray:
-    """float64 host version of :func:`project_grouped`, exact to rounding (column totals by
-    bisection on τ, then :func:`project_box_section_np` per column)."""
+    bisection, and each column is then a box-and-sum projection (:func:`project_box_section_np`)."""
     v, lower, upper = (np.asarray(a, dtype=np.float64) for a in (v, lower, upper))
     gl, gu = np.asarray(group_lower, np.float64), np.asarray(group_upper, np.float64)
     col = lambda t: np.clip(np.clip(v - t, lower, upper).sum(0), gl, gu)  # noqa: E731

@@ -13,7 +13,7 @@ Constraints: ``Σ x = budget``; per-channel totals (``bounds``, a range on the c
 regions when ``by="region"``); ``fixed`` channels held at the current plan; ``max_change``: every
 decision cell within ``(1 ± max_change)`` × the current plan's.  The feasible set is a box, a
 budget and per-channel ranges: the projected method projects onto it exactly
-(:func:`~causalmmm_jax.analysis._jaxopt.project_grouped`); ``"slsqp"`` (scipy, ``jax.grad``
+(:func:`~causalmmm_jax.analysis._jaxopt.project_grouped_np`); ``"slsqp"`` (scipy, ``jax.grad``
 gradients) states the same constraints to SLSQP.  The response is not concave (S-shaped
 saturation, carry-over): on the analysis tests' fit, 13 weeks and a 4-week tail, projected gradient
 from the current plan stopped at a plan 3–4 % below SLSQP's, which cut a channel to zero.  Hence
@@ -27,6 +27,8 @@ to the budget (fixed channels kept at theirs).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -35,9 +37,9 @@ import scipy.optimize as so
 
 from ..errors import ConfigError
 from ..model.mmm import apply
-from ._jaxopt import project_grouped, project_grouped_np, projected_gradient
+from ._jaxopt import project_grouped_np
 from .budget import BudgetResult, fixed_channels, horizon_spend
-from .curves import curve_params, stacked_params
+from .curves import stacked_params
 from .plans import (
     SpendPlan,
     _sequence,
@@ -106,35 +108,83 @@ def _cells_constraints(channels, by, r_n, budget, cur, bounds, fixed, max_change
     return lower, upper, g_lo, g_hi
 
 
-def _response(result, seq, shape, by, start, weeks, tail_weeks, risk=None):
-    """``response(x [R', C] float32) -> scalar``: the KPI the plan adds (member mean, or the
-    members' ``risk`` quantile)."""
+@dataclass(frozen=True)
+class _Static:
+    """The compile-time structure of a plan objective (hashable: a jit static argument)."""
+
+    spec: object
+    by: str
+    lo: int  # the plan's first week in the padded sequence
+    hi: int
+    pad: int
+    risk: float | None
+
+
+def _member_totals(ctx, x, st: _Static):
+    """``[N]``: per member, the KPI (weighted by ``ctx["w"]``) with the plan ``shape · x``."""
+    def total(params):
+        spend = ctx["shape"] * (x[None] if st.by == "channel" else x[:, None, :])
+        inputs = ctx["inputs"]
+        media = inputs.media.at[:, st.lo:st.hi].set(spend * ctx["to_media"])
+        pred = apply(params, inputs.replace(media=media), st.spec).prediction[:, st.pad:]
+        return (pred * ctx["w"]).sum()
+
+    return jax.vmap(total)(ctx["members"])
+
+
+def _plan_kpi(ctx, x, st: _Static):
+    """The KPI the plan adds: member mean, or the members' ``risk`` quantile."""
+    vals = _member_totals(ctx, x.astype(jnp.float32), st) - ctx["base"]
+    return vals.mean() if st.risk is None else jnp.quantile(vals, st.risk)
+
+
+def _objective(ctx, z, b, scale, st: _Static):
+    return -_plan_kpi(ctx, z * b, st) / scale
+
+
+# module-level programs: jax caches them by shape and structure, so every plan on a run (the
+# multistart's runs, the by-channel start of a plan by region, a benchmark's objectives) compiles
+# each of them once; two per decision shape: the members' totals (forward) and value-and-gradient
+_totals_jit = jax.jit(_member_totals, static_argnums=2)
+_objective_vg = jax.jit(jax.value_and_grad(_objective, argnums=1), static_argnums=4)
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """What :func:`_solve` needs: ``value_and_grad(z, b, scale) -> (f, g)`` of the normalised
+    objective ``−response(z·b) / scale`` (``value`` and the gradient of the response follow:
+    ``b = 1, scale = −1``)."""
+
+    value_and_grad: object
+
+    def value(self, x) -> float:
+        return float(self.value_and_grad(jnp.asarray(x, jnp.float32), jnp.float32(1.0), jnp.float32(-1.0))[0])
+
+    def grad(self, x) -> np.ndarray:
+        return np.asarray(self.value_and_grad(jnp.asarray(x, jnp.float32), jnp.float32(1.0), jnp.float32(-1.0))[1],
+                          np.float64)
+
+    @classmethod
+    def from_response(cls, response):
+        """From any JAX-traceable ``response(x) -> scalar`` (compiled per problem)."""
+        return cls(jax.jit(jax.value_and_grad(lambda z, b, scale: -response(z * b) / scale)))
+
+
+def _model_problem(result, seq, shape, by, start, weeks, risk=None):
+    """``(_Problem, ctx, static)`` of the KPI the plan adds through the fitted model."""
     prep = result.prepared(seq.panel)
-    inputs, spec, pad = prep.inputs, result.spec, result.pad
     eps = np.nan_to_num(exposure_per_spend(result))
     m = np.asarray(result.scaler.media_scale, np.float64)
-    to_media = jnp.asarray(np.where(m > 0, eps / np.where(m > 0, m, 1.0), 0.0), jnp.float32)[:, None, :]
-    shape_j = jnp.asarray(shape, jnp.float32)
-    tm = jnp.asarray(result.scaler.target_mean, jnp.float32)[:, None]
-    w = jnp.asarray(seq.counted * (seq.horizon | seq.tail)[None, :], jnp.float32) * tm
-    lo, hi = pad + start, pad + start + weeks
-    members = stacked_params(result)
-
-    def total(params, x):
-        spend = shape_j * (x[None] if by == "channel" else x[:, None, :])
-        media = inputs.media.at[:, lo:hi].set(spend * to_media)
-        pred = apply(params, inputs.replace(media=media), spec).prediction[:, pad:]
-        return (pred * w).sum()
-
+    tm = np.asarray(result.scaler.target_mean, np.float64)[:, None]
+    ctx = {"members": stacked_params(result), "inputs": prep.inputs,
+           "to_media": jnp.asarray(np.where(m > 0, eps / np.where(m > 0, m, 1.0), 0.0), jnp.float32)[:, None, :],
+           "shape": jnp.asarray(shape, jnp.float32),
+           "w": jnp.asarray(seq.counted * (seq.horizon | seq.tail)[None, :] * tm, jnp.float32)}
+    st = _Static(spec=result.spec, by=by, lo=result.pad + start, hi=result.pad + start + weeks, pad=result.pad,
+                 risk=None if risk is None else float(risk))
     zeros = jnp.zeros((1 if by == "channel" else shape.shape[0], shape.shape[2]), jnp.float32)
-    base = jax.jit(jax.vmap(lambda p: total(p, zeros)))(members)
-
-    def response(x):
-        x = x.astype(jnp.float32)
-        vals = jax.vmap(lambda p: total(p, x))(members) - base
-        return vals.mean() if risk is None else jnp.quantile(vals, risk)
-
-    return response
+    ctx["base"] = _totals_jit(ctx, zeros, st)
+    return _Problem(lambda z, b, scale: _objective_vg(ctx, z, b, scale, st)), ctx, st
 
 
 def optimize_plan(result, budget: float | None = None, *, weeks: int | None = None, by: str = "channel",
@@ -193,27 +243,25 @@ def optimize_plan(result, budget: float | None = None, *, weeks: int | None = No
     shape = plan_shape(result, weeks, "history", by)
     seq = _sequence(result, SpendPlan(spend=np.zeros((p.n_regions, weeks, p.n_channels)), start=start, unit=unit),
                     int(tail_weeks), controls)
-    response = _response(result, seq, shape, by, start, weeks, int(tail_weeks), risk)
+    problem, ctx, st = _model_problem(result, seq, shape, by, start, weeks, risk)
     starts = []
     if by == "region" and method == "multistart":  # the best plan by channel, in cells: a plan by region too
         ch = optimize_plan(result, budget, weeks=weeks, by="channel", start=start, tail_weeks=tail_weeks,
                            bounds=bounds, fixed=fixed, max_change=max_change, method=method, maxiter=maxiter,
                            controls=controls, risk=risk)
         starts.append(ch.plan.spend.sum(axis=1))
-    x, ok, msg = _solve(response, budget, cur, lower, upper, g_lo, g_hi, method, maxiter, starts)
-    val = jax.jit(response)
-    pred, cur_resp, hist_resp = (float(val(jnp.asarray(v, jnp.float32))) for v in (x, cur, hist_cells))
+    x, ok, msg = _solve(problem, budget, cur, lower, upper, g_lo, g_hi, method, maxiter, starts)
+    pred, cur_resp, hist_resp = (problem.value(v) for v in (x, cur, hist_cells))
     plan = SpendPlan(spend=shape * (x[None] if by == "channel" else x[:, None, :]), start=start, unit=unit)
     ev = evaluate_plan(result, plan, tail_weeks=int(tail_weeks), controls=controls)
     x_c = x.sum(axis=0)
-    grad = np.asarray(jax.jit(jax.grad(response))(jnp.asarray(x, jnp.float32)), np.float64)
+    grad = problem.grad(x)
     with np.errstate(divide="ignore", invalid="ignore"):  # d response / d (channel total), cells moving together
         mroi = np.where(x_c > 0, (grad * x).sum(axis=0) / x_c, grad.max(axis=0))
     from .budget import _by_channel, _result
 
-    params = curve_params(result)
     by_ch = _by_channel(channels, x_c, ev.by_channel["incremental"].to_numpy(), mroi, weeks,
-                        params["half_saturation"].to_numpy(np.float64))
+                        np.full(len(channels), np.nan)).drop(columns="half_saturation")
     first, last = (str(t)[:10] for t in plan_times(result, start, weeks)[[0, -1]])
     if risk is not None:
         msg += f"; objective: the {risk:g} quantile of the {result.n_seeds} members' KPI added"
@@ -240,25 +288,46 @@ def optimize_plan(result, budget: float | None = None, *, weeks: int | None = No
     return res
 
 
-def _solve(response, budget, cur, lower, upper, g_lo, g_hi, method, maxiter, starts=()):
-    """``(x [R', C] float64, success, message)``: maximise ``response`` over the constraints.
-    ``multistart``: the best of the projected method from the current plan and from ``starts``,
-    and SLSQP from the current plan when there are at most :data:`SLSQP_MAX_CELLS` cells."""
+def _solve(problem, budget, cur, lower, upper, g_lo, g_hi, method, maxiter, starts=()):
+    """``(x [R', C] float64, success, message)``: maximise ``problem`` (a :class:`_Problem`, or a
+    JAX-traceable ``response(x) -> scalar``) over the constraints.  ``multistart``: the best of
+    the projected method from the current plan and from ``starts``, and SLSQP from the current
+    plan when there are at most :data:`SLSQP_MAX_CELLS` cells."""
+    if not isinstance(problem, _Problem):
+        problem = _Problem.from_response(problem)
     b = float(budget)
     lo_n, hi_n, gl_n, gh_n = lower / b, upper / b, g_lo / b, g_hi / b
     feasible = lambda z: project_grouped_np(np.nan_to_num(np.asarray(z, np.float64), nan=0.0), lo_n, hi_n, 1.0,  # noqa: E731
                                             gl_n, gh_n)
     z0 = feasible(cur / b)
-    scale = abs(float(response(jnp.asarray(z0 * b, jnp.float32)))) or 1.0
-    obj = lambda z: -response(z * b) / scale  # noqa: E731
-    vg = jax.jit(jax.value_and_grad(obj))
-    fg = lambda z: tuple(np.asarray(a, np.float64) for a in vg(jnp.asarray(np.reshape(z, z0.shape), jnp.float32)))  # noqa: E731
-    proj = lambda v: project_grouped(v, lo_n, hi_n, 1.0, gl_n, gh_n)  # noqa: E731
-    pg = jax.jit(lambda s: projected_gradient(obj, s, proj, maxiter=maxiter, tol=1e-4)[0])
+    scale = abs(problem.value(z0 * b)) or 1.0
+    b_j, scale_j = jnp.float32(b), jnp.float32(scale)
+    fg = lambda z: tuple(np.asarray(a, np.float64)  # noqa: E731
+                         for a in problem.value_and_grad(jnp.asarray(np.reshape(z, z0.shape), jnp.float32), b_j, scale_j))
 
     def projected(start):
-        return np.asarray(pg(jnp.asarray(start, jnp.float32)), np.float64), True, \
-            "projected gradient through the model (box, budget and channel-total projection)"
+        """Projected gradient with backtracking (sufficient decrease on the projected step; the step
+        doubles after each accepted one), driven from the host with the exact float64 projection:
+        one compiled program (value and gradient) serves every run.  Stops when a step moves the
+        plan by less than 1e-4 of the budget (float32 objectives are noisy below that)."""
+        z = feasible(start)
+        f, g = fg(z)
+        t = 1.0
+        for _ in range(maxiter):
+            for _ in range(50):
+                zn = feasible(z - t * g)
+                d = zn - z
+                fn, gn = fg(zn)
+                if fn <= f + float((g * d).sum()) + float((d * d).sum()) / (2.0 * t):
+                    break
+                t *= 0.5
+            step = float(np.sqrt((d * d).sum()))
+            if fn <= f:
+                z, f, g = zn, fn, gn
+            t *= 2.0
+            if step < 1e-4:
+                break
+        return z, True, "projected gradient through the model (box, budget and channel-total projection)"
 
     def slsqp(start):
         n, shp = start.size, start.shape

@@ -28,6 +28,7 @@ with channel ``c`` off (its incremental KPI).  ``incremental`` counts the plan's
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import jax
@@ -367,23 +368,27 @@ def _scenario_factors(seq: _Sequence, pad: int, c_n: int) -> np.ndarray:
     return f
 
 
-def _run(result, seq: _Sequence, factors: np.ndarray) -> np.ndarray:
-    """``[N, S, R, n]`` predictions in KPI units for every member and scenario."""
+@functools.partial(jax.jit, static_argnums=(5, 6))
+def _scenario_run(members, inputs, factors, tm, counted, spec, pad: int):
+    """``([N, S, R, n] predictions, [N, n, C] national media contributions of scenario 0)`` in
+    KPI units.  Module level, so repeated evaluations on a run compile once."""
+    def member(params):
+        def scenario(fs):
+            pred = apply(params, inputs.replace(media=inputs.media * fs[None]), spec).prediction
+            return pred[:, pad:] * tm
+        media = apply(params, inputs, spec).media[:, pad:] * tm[..., None]  # [R, n, C]
+        return jax.lax.map(scenario, factors), (media * counted[..., None]).sum(axis=0)
+    return jax.vmap(member)(members)
+
+
+def _run(result, seq: _Sequence, factors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``([N, S, R, n] predictions, [n, C] contributions)``: every member and scenario (KPI units);
+    the plan's national attributed media contributions on the counted cells (member mean)."""
     prep = result.prepared(seq.panel)
-    inputs, spec = prep.inputs, result.spec
     tm = jnp.asarray(result.scaler.target_mean, jnp.float32)[:, None]
-    pad = result.pad
-
-    @jax.jit
-    def run(members, f):
-        def member(params):
-            def scenario(fs):
-                pred = apply(params, inputs.replace(media=inputs.media * fs[None]), spec).prediction
-                return pred[:, pad:] * tm
-            return jax.lax.map(scenario, f)
-        return jax.vmap(member)(members)
-
-    return np.asarray(run(stacked_params(result), jnp.asarray(factors)), np.float64)
+    preds, media = _scenario_run(stacked_params(result), prep.inputs, jnp.asarray(factors), tm,
+                                 jnp.asarray(seq.counted, jnp.float32), result.spec, result.pad)
+    return np.asarray(preds, np.float64), np.asarray(media, np.float64).mean(axis=0)
 
 
 def _stat(a: np.ndarray, name: str) -> dict:
@@ -413,7 +418,7 @@ def evaluate_plan(result, plan: SpendPlan, *, tail_weeks: int = 0, controls=None
     if tail_weeks < 0:
         raise DataError(f"tail_weeks must be >= 0, got {tail_weeks}")
     seq = _sequence(result, plan, int(tail_weeks), controls)
-    preds = _run(result, seq, _scenario_factors(seq, result.pad, p.n_channels))  # [N, S, R, n]
+    preds, contrib = _run(result, seq, _scenario_factors(seq, result.pad, p.n_channels))  # [N, S, R, n], [n, C]
     cw = seq.counted.astype(np.float64)
     h, tl = seq.horizon.astype(np.float64), seq.tail.astype(np.float64)
     in_h = (preds * cw * h).sum(axis=(2, 3))  # [N, S]
@@ -445,7 +450,7 @@ def evaluate_plan(result, plan: SpendPlan, *, tail_weeks: int = 0, controls=None
                            "in_plan": np.arange(n_keep) < plan.weeks,
                            "spend": np.pad(spend.sum(axis=(0, 2)), (0, n_keep - plan.weeks)),
                            "kpi": wk[0], "kpi_without_plan": wk[1], "incremental": wk[0] - wk[1]})
-    comps = _contributions(result, seq)[keep]  # [weeks, C]
+    comps = contrib[keep]  # [weeks, C]
     for ci, ch in enumerate(p.channels):
         weekly[f"contribution_{ch}"] = comps[:, ci]
     notes = []
@@ -460,13 +465,3 @@ def evaluate_plan(result, plan: SpendPlan, *, tail_weeks: int = 0, controls=None
                      "training weeks")
     return PlanEvaluation(plan=plan, tail_weeks=int(tail_weeks), totals=totals, by_channel=by_channel,
                           by_region=by_region, weekly=weekly, notes=notes)
-
-
-def _contributions(result, seq: _Sequence) -> np.ndarray:
-    """``[n, C]`` national attributed media contributions of the plan scenario (KPI units, counted
-    cells; member mean)."""
-    from .contributions import original_units
-
-    comps = original_units(result.decompose(seq.panel), result.scaler.target_mean)
-    media = comps.media.mean(axis=0) if result.n_seeds > 1 else comps.media
-    return (np.asarray(media, np.float64) * seq.counted[..., None]).sum(axis=0)

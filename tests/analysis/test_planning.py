@@ -7,19 +7,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from causalmmm_jax.analysis._jaxopt import project_grouped, project_grouped_np
+from causalmmm_jax.analysis._jaxopt import project_grouped_np
 from causalmmm_jax.analysis.budget import optimize_budget
 from causalmmm_jax.analysis.planning import _solve, optimize_plan
 from causalmmm_jax.analysis.plans import evaluate_plan, window_spend
 from causalmmm_jax.errors import ConfigError
 
 WEEKS = 13
+ITERS = 40  # optimiser iterations in the fitted-run tests (their claims hold at any cap: same starts, same caps)
 
 
 def test_grouped_projection_is_the_euclidean_projection():
     """Box, budget and per-column ranges: the bisection projection equals SLSQP's nearest point."""
-    import jax
-    import jax.numpy as jnp
     import scipy.optimize as so
 
     rng = np.random.default_rng(0)
@@ -31,8 +30,6 @@ def test_grouped_projection_is_the_euclidean_projection():
         gu = np.minimum(gl + rng.uniform(0, 1, size=c) * up.sum(0), up.sum(0))
         total = rng.uniform(gl.sum(), min(gu.sum(), up.sum()))
         x = project_grouped_np(v, np.zeros_like(v), up, total, gl, gu)
-        with jax.enable_x64(True):
-            xj = np.asarray(project_grouped(jnp.asarray(v), np.zeros_like(v), up, total, gl, gu))
         cons = [{"type": "eq", "fun": lambda z: z.sum() - total}]
         for k in range(c):
             cons += [{"type": "ineq", "fun": lambda z, k=k: z.reshape(r, c)[:, k].sum() - gl[k]},
@@ -41,7 +38,6 @@ def test_grouped_projection_is_the_euclidean_projection():
                           jac=lambda z: z - v.ravel(), bounds=list(zip(np.zeros(v.size), up.ravel())),
                           constraints=cons, method="SLSQP", options={"ftol": 1e-14, "maxiter": 1000}).x
         np.testing.assert_allclose(x, ref.reshape(r, c), atol=1e-6)
-        np.testing.assert_allclose(xj, x, atol=1e-9)
         assert x.sum() == pytest.approx(total, rel=1e-12)
         assert np.all(x.sum(0) >= gl - 1e-9) and np.all(x.sum(0) <= gu + 1e-9)
 
@@ -69,7 +65,7 @@ def test_projected_and_slsqp_find_the_optimum_of_a_concave_plan_problem():
 
 @pytest.fixture(scope="module")
 def by_channel(fitted):
-    return optimize_plan(fitted, weeks=WEEKS, tail_weeks=4)
+    return optimize_plan(fitted, weeks=WEEKS, tail_weeks=4, maxiter=ITERS)
 
 
 def test_plan_route_by_channel_beats_each_method_and_matches_its_evaluation(fitted, by_channel):
@@ -78,7 +74,7 @@ def test_plan_route_by_channel_beats_each_method_and_matches_its_evaluation(fitt
     res = by_channel
     assert res.on == "plan" and res.by == "channel" and res.success and res.method == "multistart"
     for method in ("projected", "slsqp"):
-        alone = optimize_plan(fitted, weeks=WEEKS, tail_weeks=4, method=method)
+        alone = optimize_plan(fitted, weeks=WEEKS, tail_weeks=4, method=method, maxiter=ITERS)
         assert res.predicted_response >= alone.predicted_response * (1 - 1e-4)
         assert sum(alone.allocation.values()) == pytest.approx(res.budget, rel=1e-9)
     assert res.predicted_response >= res.current_response * (1 - 1e-5)
@@ -96,19 +92,19 @@ def test_plan_route_by_channel_beats_each_method_and_matches_its_evaluation(fitt
 
 
 def test_plan_route_by_region_with_every_constraint(fitted, by_channel):
-    """Per region and channel: at least as good as per channel (whose plans it contains), SLSQP
-    agrees, and a channel bound, a fixed channel and max_change all hold."""
+    """Per region and channel: at least as good as per channel (whose plans it contains) and as
+    projected gradient alone; a channel bound, a fixed channel and max_change all hold."""
     p = fitted.panel
     ch = list(p.channels)
-    free = optimize_plan(fitted, weeks=WEEKS, tail_weeks=4, by="region")
+    free = optimize_plan(fitted, weeks=WEEKS, tail_weeks=4, by="region", maxiter=ITERS)
     assert free.by == "region" and len(free.by_region) == p.n_regions * p.n_channels
     assert free.predicted_response >= by_channel.predicted_response * (1 - 1e-3)
     cap = 0.5 * free.current_allocation[ch[2]]
-    kw = dict(weeks=WEEKS, by="region", bounds={ch[2]: (None, cap)}, fixed=[ch[0]], max_change=0.6)
-    res = optimize_plan(fitted, **kw)
-    ref = optimize_plan(fitted, method="slsqp", **kw)  # 50 cells
-    assert res.predicted_response >= ref.predicted_response * (1 - 1e-4)
-    for r in (res, ref):
+    kw = dict(weeks=WEEKS, by="region", bounds={ch[2]: (None, cap)}, fixed=[ch[0]], max_change=0.6, maxiter=ITERS)
+    res = optimize_plan(fitted, **kw)  # multistart: projected from two starts and SLSQP (50 cells)
+    alone = optimize_plan(fitted, method="projected", **kw)
+    assert res.predicted_response >= alone.predicted_response * (1 - 1e-4)
+    for r in (res, alone):
         br = r.by_region
         assert br["spend"].sum() == pytest.approx(r.budget, rel=1e-9)
         assert r.allocation[ch[2]] <= cap * (1 + 1e-9)
@@ -150,7 +146,7 @@ def test_risk_aware_plan_on_an_ensemble(fitted, ensemble):
     """``risk=q`` maximises the members' q quantile of the KPI added: its plan does at least as well
     on that quantile as the mean-maximising plan, which does at least as well on the mean; a single
     run or a quantile outside (0, 1) is refused."""
-    kw = dict(weeks=WEEKS, method="slsqp")
+    kw = dict(weeks=WEEKS, method="slsqp", maxiter=ITERS)
     mean_plan = optimize_plan(ensemble, **kw)
     risky = optimize_plan(ensemble, risk=0.05, **kw)
     m, r = mean_plan.evaluation.totals, risky.evaluation.totals
