@@ -92,6 +92,9 @@ def _add_optimize(sub: argparse._SubParsersAction) -> None:
     goal.add_argument("--target-roi", type=float, default=None, metavar="R",
                       help="find the largest budget whose best plan returns R KPI per unit of spend (Robyn's target "
                            "efficiency), then allocate it (searched like --target-kpi)")
+    goal.add_argument("--target-cost-per-kpi", type=float, default=None, metavar="C",
+                      help="find the largest budget whose best plan costs at most C units of spend per unit of KPI "
+                           "added (the ROI target 1/C), then allocate it")
     goal.add_argument("--plan", default=None, metavar="FILE.csv",
                       help="evaluate this plan instead of optimising: one row per region, week and channel with "
                            "columns region, week, channel, spend (exposure for runs without spend columns), weeks "
@@ -143,13 +146,14 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     if args.tail_weeks and not plan_route:
         raise ConfigError("--tail-weeks applies to --plan and --on plan only")
     fixed = [c.strip() for item in args.fixed or () for c in item.split(",") if c.strip()]
-    if args.target_kpi is not None or args.target_roi is not None:
-        if plan_route or args.max_change is not None:
-            raise ConfigError("--target-kpi/--target-roi search on the curves or the model route; --by region, "
-                              "--on plan, --risk and --max-change apply to a given budget")
-        kind, value = ("kpi", args.target_kpi) if args.target_kpi is not None else ("roi", args.target_roi)
+    targets = {"kpi": args.target_kpi, "roi": args.target_roi, "cost_per_kpi": args.target_cost_per_kpi}
+    if any(v is not None for v in targets.values()):
+        if args.risk is not None:
+            raise ConfigError("--risk applies to a given budget, not to a target")
+        kind, value = next((k, v) for k, v in targets.items() if v is not None)
         res = optimize_target(result, kind, value, weeks=args.weeks, bounds=parse_bounds(args.bounds), fixed=fixed,
-                              method=args.method, on="model" if args.on == "model" else "curves")
+                              method=args.method, on=args.on if args.on in ("model", "plan") else "curves",
+                              by=args.by or "channel", tail_weeks=args.tail_weeks, max_change=args.max_change)
     else:
         res = optimize_budget(result, args.budget, weeks=args.weeks, bounds=parse_bounds(args.bounds), fixed=fixed,
                               method=args.method, on=args.on, by=args.by or "channel", max_change=args.max_change,
@@ -177,8 +181,9 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
         print(f"  held at their historical {res.unit}: {', '.join(res.fixed)}")
     if res.target:
         t = res.target
-        what = "KPI added" if t["kind"] == "kpi" else f"KPI per unit of {res.unit}"
-        print(f"  target {t['kind'].upper()} {t['value']:.6g}: budget {t['budget']:.6g} ({what} {t['achieved']:.6g}; "
+        what = {"kpi": "KPI added", "roi": f"KPI per unit of {res.unit}",
+                "cost_per_kpi": f"{res.unit} per unit of KPI"}[t["kind"]]
+        print(f"  target {t['kind'].replace('_', ' ')} {t['value']:.6g}: budget {t['budget']:.6g} ({what} {t['achieved']:.6g}; "
               f"{t['evaluations']} plans evaluated on the {res.on})")
     for row in res.by_channel.itertuples(index=False):
         beyond = (f", {row.beyond_observed_pct:.0f} % above the largest weekly spend seen"

@@ -1,5 +1,6 @@
 """Budgets from a target: the smallest budget whose best plan adds a KPI, or the largest whose best
-plan returns an ROI (Robyn's "target efficiency"), each then allocated by
+plan returns an ROI (Robyn's "target efficiency") or costs at most a given spend per KPI, each
+then allocated by
 :func:`~causalmmm_jax.analysis.budget.optimize_budget`.
 
 The best plan's response grows with the budget at a falling rate, so the budget is found by
@@ -16,12 +17,13 @@ from .curves import curve_params
 
 __all__ = ["optimize_target", "search_budget", "TARGETS"]
 
-TARGETS = ("kpi", "roi")
+TARGETS = ("kpi", "roi", "cost_per_kpi")
 
 
 def optimize_target(result, target: str, value: float, *, weeks: int | None = None, bounds: dict | None = None,
                     fixed=(), method: str | None = None, on: str = "curves", seed: int = 0, rtol: float = 1e-3,
-                    max_factor: float = 64.0) -> BudgetResult:
+                    max_factor: float = 64.0, by: str = "channel", tail_weeks: int = 0,
+                    max_change: float | None = None) -> BudgetResult:
     """Find the budget for a target, then allocate it like :func:`optimize_budget`:
 
     * ``target="kpi"``: the smallest budget whose best plan adds at least ``value`` KPI over the
@@ -38,6 +40,12 @@ def optimize_target(result, target: str, value: float, *, weeks: int | None = No
     in a worse local optimum at a larger budget, so its best plan's response is not monotone in the
     budget, which breaks the search; benchmarks/optimizer.py measures how often each method misses),
     ``analysis.budget_method`` on the model.
+    * ``target="cost_per_kpi"``: the largest budget whose best plan costs at most ``value`` spend
+      per unit of KPI added (the ROI target ``1 / value``; ``achieved`` is the plan's cost per KPI).
+
+    ``on="plan"`` (or ``by="region"``) searches on the plan route
+    (:func:`~causalmmm_jax.analysis.planning.optimize_plan`, with ``tail_weeks`` and
+    ``max_change``): each step one plan through the model run forward, compiled once.
     ``bounds``/``fixed`` as in :func:`optimize_budget`; the lower bounds and the fixed channels'
     spend are the smallest budget searched.  Raises :class:`ConfigError` when no budget in the
     searched range reaches the target (the message says what the range reaches).
@@ -47,6 +55,12 @@ def optimize_target(result, target: str, value: float, *, weeks: int | None = No
         raise ConfigError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
     if not (np.isfinite(value) and value > 0):
         raise ConfigError(f"the {target} target must be a positive number, got {value}")
+    if by == "region":
+        on = "plan"
+    if on not in ("curves", "model", "plan"):
+        raise ConfigError(f"targets search on='curves', 'model' or 'plan', got {on!r}")
+    if on != "plan" and (tail_weeks or max_change is not None):
+        raise ConfigError("tail_weeks and max_change with a target need the plan route (on='plan')")
     acfg = result.config.analysis
     weeks = int(weeks or acfg.budget_weeks)
     channels, _, _, _, hist, unit = horizon_spend(result, weeks)
@@ -56,15 +70,22 @@ def optimize_target(result, target: str, value: float, *, weeks: int | None = No
     capped = {c for c, (_, hi) in (bounds or {}).items() if hi is not None} | set(fixed_list)
     ceiling = (sum(float(hi) for _, hi in (bounds or {}).values() if hi is not None)
                + sum(float(hist[channels.index(c)]) for c in fixed_list)) if capped >= set(channels) else np.inf
-    curves = curve_params(result)
-    method = method or ("de" if on == "curves" else resolve_method(acfg.budget_method, on))
+    curves = curve_params(result) if on == "curves" else None
+    if on == "plan":
+        method = method or "auto"
+    else:
+        method = method or ("de" if on == "curves" else resolve_method(acfg.budget_method, on))
 
     def solve(b):
         return optimize_budget(result, b, weeks=weeks, bounds=bounds, fixed=fixed_list, method=method, on=on,
-                               seed=seed, curves=curves)
+                               seed=seed, curves=curves, by=by, tail_weeks=tail_weeks, max_change=max_change)
 
-    res, info = search_budget(solve, target, value, float(hist.sum()), floor=floor, ceiling=ceiling, rtol=rtol,
+    kind, goal = ("roi", 1.0 / value) if target == "cost_per_kpi" else (target, value)
+    res, info = search_budget(solve, kind, goal, float(hist.sum()), floor=floor, ceiling=ceiling, rtol=rtol,
                               max_factor=max_factor, unit=unit, weeks=weeks)
+    if target == "cost_per_kpi":
+        info = {**info, "kind": target, "value": float(value),
+                "achieved": 1.0 / info["achieved"] if info["achieved"] > 0 else float("inf")}
     res.target = info
     res.message += (f"; budget found for the {target} target {value:g} ({info['evaluations']} plans evaluated, "
                     f"budgets searched {info['searched'][0]:.6g} to {info['searched'][1]:.6g})")

@@ -108,8 +108,8 @@ def test_optimize_by_region(run_dir, fitted, capsys):
         assert per_cell[(row.region, row.channel)] == pytest.approx(row.spend, rel=1e-6, abs=1e-6)
     assert info["plan_evaluation"]["weeks"] == 6 and info["plan_evaluation"]["tail_weeks"] == 2
     assert "by region: most added in" in capsys.readouterr().out
-    with pytest.raises(ConfigError, match="apply to a given budget"):
-        _run(["optimize", str(run_dir), "--by", "region", "--target-roi", "2"])
+    with pytest.raises(ConfigError, match="not to a target"):
+        _run(["optimize", str(run_dir), "--on", "plan", "--risk", "0.1", "--target-roi", "2"])
     assert _run(["optimize", str(run_dir), "--weeks", "6", "--on", "curves", "--method", "projected"]) == 0
     assert not (run_dir / "allocation_by_region.csv").exists()  # it would not match the new plan.csv
 
@@ -171,7 +171,7 @@ def test_optimize_target_kpi(run_dir, capsys):
     t = info["target"]
     assert t["kind"] == "kpi" and t["value"] == pytest.approx(goal) and t["achieved"] >= goal
     assert info["on"] == "curves" and info["budget"] == pytest.approx(t["budget"]) and t["budget"] < base["budget"]
-    assert "target KPI" in capsys.readouterr().out
+    assert "target kpi" in capsys.readouterr().out
     with pytest.raises(UserError, match="not allowed with"):
         _run(["optimize", str(run_dir), "--budget", "1", "--target-roi", "2"])
 

@@ -159,3 +159,19 @@ def test_risk_aware_plan_on_an_ensemble(fitted, ensemble):
         optimize_plan(fitted, weeks=WEEKS, risk=0.1)
     with pytest.raises(ConfigError, match="strictly between 0 and 1"):
         optimize_plan(ensemble, weeks=WEEKS, risk=1.5)
+
+
+def test_cost_per_kpi_target_on_the_plan_route(fitted, by_channel):
+    """A cost-per-KPI target on the plan route: 10 % below the cost per KPI of the best plan at
+    today's budget needs a smaller budget, whose plan (through the model run forward) meets it."""
+    from causalmmm_jax.analysis.targets import optimize_target
+
+    cost = by_channel.budget / by_channel.predicted_response / 1.1
+    res = optimize_target(fitted, "cost_per_kpi", cost, weeks=WEEKS, on="plan", tail_weeks=4, method="projected",
+                          rtol=2e-2)
+    t = res.target
+    assert res.on == "plan" and t["kind"] == "cost_per_kpi" and t["achieved"] <= cost
+    assert t["budget"] < by_channel.budget and res.budget / res.predicted_response <= cost
+    assert t["achieved"] == pytest.approx(res.budget / res.predicted_response, rel=1e-6)
+    with pytest.raises(ConfigError, match="need the plan route"):
+        optimize_target(fitted, "cost_per_kpi", cost, weeks=WEEKS, on="curves", max_change=0.2)
