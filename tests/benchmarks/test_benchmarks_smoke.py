@@ -190,6 +190,18 @@ def test_optimizer_quick(tmp_path, bench_env):
     assert "optimisers over 1 curve problems" in stdout
 
 
+def test_planning_quick(tmp_path, bench_env):
+    """``planning.py`` fits one tiny panel, plans its held-out weeks per channel and per region
+    through the model and scores both plans in the true KPI against the truth's best plan."""
+    d, stdout = run_script("planning", tmp_path, bench_env)
+    (p,) = d["panels"]
+    assert set(p["objectives"]) == {"channel 1x", "region 1x"} and p["targets"] == {}
+    for name, o in p["objectives"].items():
+        assert o["loss_pct_of_kpi"] >= -1e-6 and positive(o["budget"]) and positive(o["plan_seconds"]), name
+        assert o["captured"] is None or o["captured"] <= 1 + 1e-6, name
+    assert "| channel 1x |" in stdout and "| region 1x |" in stdout
+
+
 def test_flop_counter_units():
     """The jaxpr FLOP counter: matmul = 2mnk, scan bodies times their length, cond = costliest branch."""
     import jax
