@@ -148,8 +148,8 @@ def config_for(quick: bool):
     return Config().updated(data={"holdout_weeks": HOLDOUT_WEEKS})
 
 
-def run_panel(design: str, seed: int, quick: bool) -> dict:
-    from causalmmm_jax.analysis.recovery import evaluate_against_truth
+def fit_generated(design: str, seed: int, quick: bool):
+    """``(generator kwargs, SyntheticData, FitResult, fit seconds)`` of one panel of the family."""
     from causalmmm_jax.data.synthetic import generate
     from causalmmm_jax.train.fit import fit
 
@@ -157,7 +157,13 @@ def run_panel(design: str, seed: int, quick: bool) -> dict:
     data = generate(seed, **kw)
     t0 = time.perf_counter()
     result = fit(data.panel(), config_for(quick), mapping=data.mapping)
-    fit_s = time.perf_counter() - t0
+    return kw, data, result, time.perf_counter() - t0
+
+
+def run_panel(design: str, seed: int, quick: bool) -> dict:
+    from causalmmm_jax.analysis.recovery import evaluate_against_truth
+
+    kw, data, result, fit_s = fit_generated(design, seed, quick)
     t1 = time.perf_counter()
     ev = evaluate_against_truth(result, data, horizon=8 if quick else HORIZON_WEEKS, budget_factors=BUDGET_FACTORS,
                                 routes=ROUTES, seed=seed)

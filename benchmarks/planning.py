@@ -43,7 +43,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as C  # noqa: E402
-from decisions import DESIGNS, HOLDOUT_WEEKS, QUICK_DESIGN, config_for  # noqa: E402
+from decisions import DESIGNS, HOLDOUT_WEEKS, QUICK_DESIGN, fit_generated  # noqa: E402
 
 WEEKS = HOLDOUT_WEEKS
 PLAN_DESIGNS = ("mixed", "flighted", "regional")
@@ -160,14 +160,8 @@ def _targets(data, result, weeks: int) -> dict:
 
 def run_panel(design: str, seed: int, quick: bool) -> dict:
     from causalmmm_jax.analysis.planning import optimize_plan
-    from causalmmm_jax.data.synthetic import generate
-    from causalmmm_jax.train.fit import fit
 
-    kw = QUICK_DESIGN if quick else DESIGNS[design]
-    data = generate(seed, **kw)
-    t0 = time.perf_counter()
-    result = fit(data.panel(), config_for(quick), mapping=data.mapping)
-    fit_s = time.perf_counter() - t0
+    _, data, result, fit_s = fit_generated(design, seed, quick)
     n = result.split.n_train
     weeks = result.panel.n_weeks - n
     assert weeks == (8 if quick else WEEKS)
