@@ -99,7 +99,7 @@ def _score(data, result, res, start: int, kw: dict, seed: int) -> dict:
     x_model = (res.by_region["spend"].to_numpy().reshape(result.panel.n_regions, -1) if by == "region"
                else np.array([res.allocation[c] for c in channels])[None, :])
     never = np.isnan(exposure_per_spend(result)).all(axis=0)
-    lower, upper, g_lo, g_hi = _cells_constraints(channels, by, cells.shape[0], res.budget, cells, kw.get("bounds"),
+    lower, upper, g_lo, g_hi = _cells_constraints(channels, cells.shape[0], res.budget, cells, kw.get("bounds"),
                                                   res.fixed, kw.get("max_change"), never)
     value = _truth_value(data, result, start, weeks, shape, by)
     v = lambda x: float(value(jnp.asarray(x, jnp.float32)))  # noqa: E731

@@ -249,19 +249,15 @@ def beyond_observed(result, x: np.ndarray, hist: np.ndarray, n_win: int) -> tupl
     ``n_win`` training weeks (scaled by ``x / hist``), the % of each channel's planned spend above
     the region's largest weekly spend in the training weeks, and the largest planned/observed
     ratio (see :class:`BudgetResult`).  Exposure units when the run has no spend."""
+    from .plans import spend_beyond_peak
+
     p = result.panel
     n = result.split.n_train
     cells = result.split.train_mask(p.mask)[..., None]
     arr = np.where(cells, p.spend if p.spend is not None else p.media, 0.0)[:, :n]
-    peak = arr.max(axis=1)  # [R, C]
     with np.errstate(divide="ignore", invalid="ignore"):
         u = np.where(hist > 0, np.asarray(x, np.float64) / np.where(hist > 0, hist, 1.0), 0.0)
-        planned = arr[:, n - n_win:, :] * u  # [R, W, C]
-        over = np.maximum(planned - peak[:, None, :], 0.0).sum(axis=(0, 1))
-        tot = planned.sum(axis=(0, 1))
-        pct = np.where(tot > 0, 100.0 * over / tot, 0.0)
-        ratio = np.where(peak[:, None, :] > 0, planned / peak[:, None, :], 0.0).max(axis=(0, 1))
-    return pct, ratio
+    return spend_beyond_peak(result, arr[:, n - n_win:, :] * u, unseen=0.0)  # planned [R, W, C]
 
 
 def _with_extrapolation(res: BudgetResult, result, x: np.ndarray, hist: np.ndarray, n_win: int) -> BudgetResult:

@@ -15,11 +15,10 @@ decision cell within ``(1 ± max_change)`` × the current plan's.  The feasible 
 budget and per-channel ranges: the projected method projects onto it exactly
 (:func:`~causalmmm_jax.analysis._jaxopt.project_grouped_np`); ``"slsqp"`` (scipy, ``jax.grad``
 gradients) states the same constraints to SLSQP.  The response is not concave (S-shaped
-saturation, carry-over): on the analysis tests' fit, 13 weeks and a 4-week tail, projected gradient
-from the current plan stopped at a plan 3–4 % below SLSQP's, which cut a channel to zero.  Hence
+saturation, carry-over), so either method alone can stop at a worse local optimum.  Hence
 ``"multistart"`` (``"auto"``): the best of projected from the current plan, SLSQP from it (up to
 :data:`SLSQP_MAX_CELLS` decision cells) and, by region, projected from the best plan by channel
-(a plan by region too, so by region never does worse than by channel).
+(a plan by region too).
 
 The current plan: what was spent in the last ``weeks`` training weeks, in the same cells, scaled
 to the budget (fixed channels kept at theirs).
@@ -59,7 +58,7 @@ BY = ("channel", "region")
 MAXITER = 100  # projected-gradient iterations (each a few forward and backward runs of the model)
 
 
-def _cells_constraints(channels, by, r_n, budget, cur, bounds, fixed, max_change, never):
+def _cells_constraints(channels, r_n, budget, cur, bounds, fixed, max_change, never):
     """``(lower, upper [R', C], group_lower, group_upper [C])`` in budget units for the decision
     cells ``[R', C]`` (R' = 1 by channel)."""
     c_n = len(channels)
@@ -238,7 +237,7 @@ def optimize_plan(result, budget: float | None = None, *, weeks: int | None = No
     if free.any():
         rest, now = budget - held, cur[:, free].sum()
         cur[:, free] = cur[:, free] * (rest / now) if now > 0 else rest / cur[:, free].size
-    lower, upper, g_lo, g_hi = _cells_constraints(channels, by, cur.shape[0], budget, cur, bounds, fixed, max_change,
+    lower, upper, g_lo, g_hi = _cells_constraints(channels, cur.shape[0], budget, cur, bounds, fixed, max_change,
                                                   never)
     shape = plan_shape(result, weeks, "history", by)
     seq = _sequence(result, SpendPlan(spend=np.zeros((p.n_regions, weeks, p.n_channels)), start=start, unit=unit),

@@ -244,22 +244,28 @@ def plan_to_frame(result, plan: SpendPlan, *, drop_zero: bool = False) -> pd.Dat
     return df[df[plan.unit] > 0].reset_index(drop=True) if drop_zero else df
 
 
-def plan_beyond_observed(result, plan: SpendPlan) -> tuple[np.ndarray, np.ndarray]:
-    """``(pct [C], max_ratio [C])``: the % of each channel's planned spend above the region's
-    largest weekly spend in the training weeks, and the largest planned/observed weekly ratio (as
-    :func:`~causalmmm_jax.analysis.budget.beyond_observed`, for a given plan)."""
+def spend_beyond_peak(result, planned: np.ndarray, unseen: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
+    """``(pct [C], max_ratio [C])`` of planned spend ``[R, W, C]``: the % of each channel's planned
+    spend above the region's largest weekly spend in the training weeks, and the largest
+    planned/observed weekly ratio (``unseen`` where a region spends on a channel it never spent on)."""
     p = result.panel
     n = result.split.n_train
     cells = result.split.train_mask(p.mask)[..., None]
     peak = np.where(cells, p.spend if p.spend is not None else p.media, 0.0)[:, :n].max(axis=1)  # [R, C]
-    planned = np.asarray(plan.spend, np.float64)
+    planned = np.asarray(planned, np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         over = np.maximum(planned - peak[:, None, :], 0.0).sum(axis=(0, 1))
         tot = planned.sum(axis=(0, 1))
         pct = np.where(tot > 0, 100.0 * over / tot, 0.0)
         ratio = np.where(peak[:, None, :] > 0, planned / peak[:, None, :],
-                         np.where(planned > 0, np.inf, 0.0)).max(axis=(0, 1))
+                         np.where(planned > 0, unseen, 0.0)).max(axis=(0, 1))
     return pct, ratio
+
+
+def plan_beyond_observed(result, plan: SpendPlan) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`spend_beyond_peak` of a plan (as
+    :func:`~causalmmm_jax.analysis.budget.beyond_observed` for an allocation)."""
+    return spend_beyond_peak(result, plan.spend)
 
 
 # --------------------------------------------------------------------------- evaluation
