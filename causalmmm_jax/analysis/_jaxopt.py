@@ -26,7 +26,8 @@ import numpy as np
 import optax
 
 __all__ = ["HAVE_JAXOPT", "jaxopt_active", "use_fallback", "box_minimize", "simplex_box_minimize",
-           "project_box_section", "project_box_section_np", "project_grouped_np", "projected_gradient"]
+           "project_box_section", "project_box_section_np", "project_grouped_np", "project_sections_np",
+           "project_two_way_np", "projected_gradient"]
 
 try:
     with warnings.catch_warnings():
@@ -104,6 +105,31 @@ def project_box_section_np(v, lower, upper, total) -> np.ndarray:
     return x
 
 
+def project_sections_np(v, lower, upper, totals) -> np.ndarray:
+    """Column by column, :func:`project_box_section_np` of ``v [R, C]`` onto ``{lower ≤ x ≤ upper,
+    Σ_r x_rc = totals_c}`` (float64, one vectorised bisection for all columns)."""
+    v, lower, upper = (np.asarray(a, dtype=np.float64) for a in (v, lower, upper))
+    totals = np.asarray(totals, np.float64)
+    a, b = np.min(v - upper, axis=0), np.max(v - lower, axis=0)
+    for _ in range(200):
+        mid = 0.5 * (a + b)
+        over = np.clip(v - mid, lower, upper).sum(0) > totals
+        a, b = np.where(over, mid, a), np.where(over, b, mid)
+        if np.all(b - a <= 1e-15 * np.maximum(1.0, np.abs(a))):
+            break
+    x = np.clip(v - 0.5 * (a + b), lower, upper)
+    for _ in range(3):  # spread the bisection's residual over the coordinates inside their bounds
+        resid = totals - x.sum(0)
+        if not np.any(resid):
+            break
+        inside = (x > lower) & (x < upper)
+        movable = np.where(resid > 0, x < upper, x > lower)
+        use = np.where(inside.any(0), inside, movable)
+        n = use.sum(0)
+        x = np.clip(x + np.where(use, (resid / np.maximum(n, 1))[None, :], 0.0), lower, upper)
+    return x
+
+
 def project_grouped_np(v, lower, upper, total, group_lower, group_upper) -> np.ndarray:
     """Euclidean projection of ``v [R, C]`` onto ``{lower ≤ x ≤ upper, Σx = total,
     group_lower_c ≤ Σ_r x_rc ≤ group_upper_c}`` (float64, exact to rounding; the set must be
@@ -112,7 +138,7 @@ def project_grouped_np(v, lower, upper, total, group_lower, group_upper) -> np.n
     KKT: ``x_rc = clip(v_rc − τ − μ_c, lower, upper)`` with ``μ_c`` non-zero only where column
     ``c``'s sum would leave its range, so column ``c`` sums to ``clip(S_c(τ), group_lower_c,
     group_upper_c)`` with ``S_c(τ) = Σ_r clip(v_rc − τ, ·)``; that total decreases in τ, found by
-    bisection, and each column is then a box-and-sum projection (:func:`project_box_section_np`)."""
+    bisection, and each column is then a box-and-sum projection (:func:`project_sections_np`)."""
     v, lower, upper = (np.asarray(a, dtype=np.float64) for a in (v, lower, upper))
     gl, gu = np.asarray(group_lower, np.float64), np.asarray(group_upper, np.float64)
     col = lambda t: np.clip(np.clip(v - t, lower, upper).sum(0), gl, gu)  # noqa: E731
@@ -123,13 +149,42 @@ def project_grouped_np(v, lower, upper, total, group_lower, group_upper) -> np.n
             a = mid
         else:
             b = mid
+        if b - a <= 1e-15 * max(1.0, abs(a)):
+            break
     t = col(0.5 * (a + b))
     free = (t > gl) & (t < gu)
     if free.any():
         t[free] += (total - t.sum()) / free.sum()
-    t = np.clip(t, gl, np.minimum(gu, upper.sum(0)))
-    return np.stack([project_box_section_np(v[:, c], lower[:, c], upper[:, c], t[c]) for c in range(v.shape[1])],
-                    axis=1)
+    t = np.clip(t, np.maximum(gl, lower.sum(0)), np.minimum(gu, upper.sum(0)))
+    return project_sections_np(v, lower, upper, t)
+
+
+def project_two_way_np(v, lower, upper, total, col_lower, col_upper, row_lower, row_upper, *,
+                       tol: float = 1e-10, maxiter: int = 5000) -> np.ndarray:
+    """Euclidean projection of ``v [R, C]`` onto ``{lower ≤ x ≤ upper, Σx = total, col_lower_c ≤
+    Σ_r x_rc ≤ col_upper_c, row_lower_r ≤ Σ_c x_rc ≤ row_upper_r}`` (float64; the set must be
+    non-empty).  Dykstra's alternating projections between the column-grouped and the
+    row-grouped sets (each exact, :func:`project_grouped_np`), which converge to the projection
+    onto their intersection; stops when the row sums are within ``tol`` × ``total`` of their
+    ranges and an iteration moves the point by less than that (the column constraints, box and
+    budget hold to rounding: the last step projects onto them)."""
+    v = np.asarray(v, np.float64)
+    rl, ru = np.asarray(row_lower, np.float64), np.asarray(row_upper, np.float64)
+    cols = lambda z: project_grouped_np(z, lower, upper, total, col_lower, col_upper)  # noqa: E731
+    rows = lambda z: project_grouped_np(z.T, lower.T, upper.T, total, rl, ru).T  # noqa: E731
+    x, p, q, last = v, np.zeros_like(v), np.zeros_like(v), None
+    scale = tol * max(abs(float(total)), 1e-300)
+    for _ in range(maxiter):
+        y = cols(x + p)
+        s = y.sum(1)
+        if (np.all(s >= rl - scale) and np.all(s <= ru + scale) and last is not None
+                and np.abs(y - last).max() <= scale):
+            return y
+        last = y
+        p = x + p - y
+        x = rows(y + q)
+        q = y + q - x
+    return cols(x)
 
 
 # --------------------------------------------------------------------------- solvers

@@ -84,8 +84,9 @@ class BudgetResult:
     (``current_allocation`` keeps them there and scales the others' mix to the rest of the budget).
     ``target``: set by :func:`~causalmmm_jax.analysis.targets.optimize_target` (the target, what
     the plan achieves, the search).  The plan route (``on="plan"``,
-    :func:`~causalmmm_jax.analysis.planning.optimize_plan`) adds ``by`` (``"channel"`` or
-    ``"region"``), ``by_region`` (region, channel, spend, current_spend when by region), ``plan``
+    :func:`~causalmmm_jax.analysis.planning.optimize_plan`) adds ``by`` (``"channel"``,
+    ``"region"`` or ``"week"``), ``by_region`` (region, channel, spend, current_spend when by
+    region), ``by_week`` (week, channel, spend, current_spend when by week), ``plan``
     (the :class:`~causalmmm_jax.analysis.plans.SpendPlan`) and ``evaluation`` (its
     :class:`~causalmmm_jax.analysis.plans.PlanEvaluation`)."""
 
@@ -111,6 +112,7 @@ class BudgetResult:
     target: dict | None = None
     by: str = "channel"
     by_region: pd.DataFrame | None = field(default=None, repr=False)
+    by_week: pd.DataFrame | None = field(default=None, repr=False)
     plan: object | None = field(default=None, repr=False)
     evaluation: object | None = field(default=None, repr=False)
 
@@ -125,6 +127,12 @@ class BudgetResult:
                                           "channel": r.channel, "spend": float(r.spend),
                                           "current_spend": float(r.current_spend)}
                                          for r in self.by_region.itertuples(index=False)]
+        if self.by_week is not None:
+            from .plans import week_label
+
+            d["allocation_by_week"] = [{"week": week_label(r.week), "channel": r.channel, "spend": float(r.spend),
+                                        "current_spend": float(r.current_spend)}
+                                       for r in self.by_week.itertuples(index=False)]
         if self.evaluation is not None:
             d["plan_evaluation"] = {k: v for k, v in self.evaluation.to_dict().items() if k != "by_region"}
         if "beyond_observed_pct" in self.by_channel:
@@ -279,7 +287,8 @@ def _with_extrapolation(res: BudgetResult, result, x: np.ndarray, hist: np.ndarr
 def optimize_budget(result, budget: float | None = None, *, weeks: int | None = None, bounds: dict | None = None,
                     fixed=(), method: str | None = None, on: str | None = None, seed: int = 0,
                     curves: pd.DataFrame | None = None, by: str = "channel", max_change: float | None = None,
-                    tail_weeks: int = 0, risk: float | None = None) -> BudgetResult:
+                    tail_weeks: int = 0, risk: float | None = None, region_bounds: dict | None = None,
+                    week_bounds: dict | None = None, plan=None) -> BudgetResult:
     """Allocate ``budget`` (total over ``weeks`` weeks; default ``analysis.budget_weeks``) across
     channels to maximise the predicted response (see the module docstring).  ``budget=None``:
     the historical spend of the horizon (re-allocate what was spent).
@@ -293,7 +302,8 @@ def optimize_budget(result, budget: float | None = None, *, weeks: int | None = 
     ``on``: ``"auto"`` (default ``analysis.budget_on``), ``"model"`` or ``"curves"``; the route
     taken is ``BudgetResult.on``.  ``on="plan"`` or ``by="region"``: the plan route, the model run
     forward from the week after the data (:func:`~causalmmm_jax.analysis.planning.optimize_plan`,
-    which also takes ``tail_weeks`` and ``risk``).  ``max_change``: every channel's total within
+    which also takes ``tail_weeks``, ``risk``, ``region_bounds``, ``week_bounds`` and a ``plan`` to
+    start from); so do ``by="week"`` and any of those arguments.  ``max_change``: every channel's total within
     ``(1 ± max_change)`` × the current plan's (on the plan route: every decision cell's).
     Raises :class:`ConfigError` for infeasible bounds, an unknown method, an ``on="model"`` horizon
     longer than the training period, or a share-of-voice model."""
@@ -304,16 +314,19 @@ def optimize_budget(result, budget: float | None = None, *, weeks: int | None = 
         raise ConfigError(f"unknown optimisation method {method!r}; choose one of {', '.join(METHOD_CHOICES)}")
     if on not in ROUTES:
         raise ConfigError(f"'on' must be one of {', '.join(ROUTES)}, got {on!r}")
-    if by not in ("channel", "region"):
-        raise ConfigError(f"by must be 'channel' or 'region', got {by!r}")
-    if on == "plan" or by == "region":
+    if by not in ("channel", "region", "week"):
+        raise ConfigError(f"by must be 'channel', 'region' or 'week', got {by!r}")
+    plan_args = [n for n, v in (("region_bounds", region_bounds), ("week_bounds", week_bounds), ("plan", plan)) if v]
+    if on == "plan" or by != "channel" or plan_args:
         if on in ("curves", "model"):
-            raise ConfigError(f"by='region' allocates on the plan route (the model run forward), not on='{on}'; "
+            why = f"by='{by}'" if by != "channel" else " and ".join(plan_args)
+            raise ConfigError(f"{why}: the plan route (the model run forward) answers this, not on='{on}'; "
                               "drop on or use on='plan'")
         from .planning import optimize_plan
 
-        return optimize_plan(result, budget, weeks=weeks, by=by, tail_weeks=tail_weeks, bounds=bounds, fixed=fixed,
-                             max_change=max_change, method=method, risk=risk)
+        return optimize_plan(result, budget, weeks=None if plan is not None else weeks, by=by, tail_weeks=tail_weeks,
+                             bounds=bounds, fixed=fixed, max_change=max_change, method=method, risk=risk,
+                             region_bounds=region_bounds, week_bounds=week_bounds, plan=plan)
     if tail_weeks or risk is not None:
         raise ConfigError("tail_weeks and risk apply to the plan route (on='plan') only")
     channels, n_train, n_win, window_spend, hist, unit = horizon_spend(result, weeks)

@@ -1,27 +1,34 @@
 """Optimise a spend plan ``[regions, weeks, channels]`` with the fitted model run forward from the
 last fitted week (the ``"plan"`` route of ``causalmmm-jax optimize``).
 
-Decision: totals per channel (``by="channel"``) or per region and channel (``by="region"``) over a
-horizon of ``weeks`` weeks from ``start`` (default: the week after the data), each spread over the
-weeks (and, by channel, over regions) like the last ``weeks`` training weeks
-(:func:`~causalmmm_jax.analysis.plans.plan_shape`).  Response: the KPI the plan adds in its weeks
+Decision: totals per channel (``by="channel"``), per region and channel (``by="region"``) or per
+week and channel (``by="week"``: the flighting) over a horizon of ``weeks`` weeks from ``start``
+(default: the week after the data), each spread over the remaining axes like the last ``weeks``
+training weeks (:func:`~causalmmm_jax.analysis.plans.plan_shape`), or like a given ``plan`` (the
+optimisation then starts from it).  Response: the KPI the plan adds in its weeks
 and the ``tail_weeks`` after them, every ensemble member's mean, from one sequence that starts at
 the first fitted week (so spend before the plan carries in: adstock and the GRU state), as
 :func:`~causalmmm_jax.analysis.plans.evaluate_plan` computes it.
 
 Constraints: ``Σ x = budget``; per-channel totals (``bounds``, a range on the channel's sum over
-regions when ``by="region"``); ``fixed`` channels held at the current plan; ``max_change``: every
-decision cell within ``(1 ± max_change)`` × the current plan's.  The feasible set is a box, a
-budget and per-channel ranges: the projected method projects onto it exactly
-(:func:`~causalmmm_jax.analysis._jaxopt.project_grouped_np`); ``"slsqp"`` (scipy, ``jax.grad``
-gradients) states the same constraints to SLSQP.  The response is not concave (S-shaped
+the decision's rows); per-region totals (``region_bounds``, by region) or per-week totals
+(``week_bounds``, by week: a range on the week's spend over all channels, e.g. a cash limit or a
+blackout week); ``fixed`` channels held at the current plan; ``max_change``: every decision cell
+within ``(1 ± max_change)`` × the current plan's.  The feasible set is a box, a budget and ranges
+on column (and row) sums: the projected method projects onto it exactly
+(:func:`~causalmmm_jax.analysis._jaxopt.project_grouped_np`; with row ranges Dykstra's
+alternating projections, :func:`~causalmmm_jax.analysis._jaxopt.project_two_way_np`);
+``"slsqp"`` (scipy, ``jax.grad`` gradients) states the same constraints to SLSQP.  Constraints
+that no plan can meet raise :class:`~causalmmm_jax.errors.ConfigError` with the reason (row
+ranges: a linear-programming feasibility check).  The response is not concave (S-shaped
 saturation, carry-over), so either method alone can stop at a worse local optimum.  Hence
 ``"multistart"`` (``"auto"``): the best of projected from the current plan, SLSQP from it (up to
 :data:`SLSQP_MAX_CELLS` decision cells) and, by region, projected from the best plan by channel
-(a plan by region too).
+(a plan by region or by week too).
 
 The current plan: what was spent in the last ``weeks`` training weeks, in the same cells, scaled
-to the budget (fixed channels kept at theirs).
+to the budget (fixed channels kept at theirs); with ``plan``, that plan (its total is the default
+budget).
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ import scipy.optimize as so
 
 from ..errors import ConfigError
 from ..model.mmm import apply
-from ._jaxopt import project_grouped_np
+from ._jaxopt import project_grouped_np, project_two_way_np
 from .budget import BudgetResult, fixed_channels, horizon_spend
 from .curves import stacked_params
 from .plans import (
@@ -47,6 +54,7 @@ from .plans import (
     plan_beyond_observed,
     plan_shape,
     plan_times,
+    week_label,
     window_spend,
 )
 
@@ -54,7 +62,7 @@ __all__ = ["optimize_plan", "PLAN_METHODS", "BY"]
 
 PLAN_METHODS = ("auto", "projected", "slsqp", "multistart")
 SLSQP_MAX_CELLS = 200  # multistart adds SLSQP up to this many decision cells (its cost grows with the cube)
-BY = ("channel", "region")
+BY = ("channel", "region", "week")
 MAXITER = 100  # projected-gradient iterations (each a few forward and backward runs of the model)
 
 
@@ -107,6 +115,85 @@ def _cells_constraints(channels, r_n, budget, cur, bounds, fixed, max_change, ne
     return lower, upper, g_lo, g_hi
 
 
+def _cells(spend: np.ndarray, by: str) -> np.ndarray:
+    """A plan ``[R, W, C]`` summed to the decision cells: ``[1, C]``, ``[R, C]`` or ``[W, C]``."""
+    return {"channel": lambda a: a.sum(axis=(0, 1))[None, :], "region": lambda a: a.sum(axis=1),
+            "week": lambda a: a.sum(axis=0)}[by](np.asarray(spend, np.float64))
+
+
+def _expand(x, by: str):
+    """Decision cells → broadcastable against the plan's ``[R, W, C]``."""
+    return x[None] if by == "channel" else (x[:, None, :] if by == "region" else x[None, :, :])
+
+
+def _shape_like(spend: np.ndarray, by: str, fallback: np.ndarray) -> np.ndarray:
+    """``[R, W, C]`` weights that spread each decision cell like ``spend`` does (``fallback``,
+    :func:`~causalmmm_jax.analysis.plans.plan_shape`, where the plan has nothing in a cell)."""
+    axes = {"channel": (0, 1), "region": (1,), "week": (0,)}[by]
+    s = spend.sum(axis=axes, keepdims=True)
+    return np.where(s > 0, spend / np.where(s > 0, s, 1.0), fallback)
+
+
+def _row_bounds(result, by, budget, lower, upper, g_lo, g_hi, region_bounds, week_bounds, start, weeks):
+    """``(row_lower, row_upper)`` ``[R']`` in budget units from ``region_bounds`` (by region) or
+    ``week_bounds`` (by week), keyed by region name / week label (``"*"``: every one), or
+    ``(None, None)``.  Raises :class:`ConfigError` naming the row when no plan can meet them."""
+    if region_bounds and by != "region":
+        raise ConfigError("region bounds constrain each region's total over channels; they need a plan by region "
+                          "(by='region', --by region)")
+    if week_bounds and by != "week":
+        raise ConfigError("week bounds constrain each week's total over channels; they need a plan by week "
+                          "(by='week', --by week)")
+    given = region_bounds or week_bounds
+    if not given:
+        return None, None
+    what = "region" if by == "region" else "week"
+    labels = ([str(r) for r in result.panel.regions.tolist()] if by == "region"
+              else [week_label(t) for t in plan_times(result, start, weeks)])
+    rl, ru = np.zeros(len(labels)), np.full(len(labels), float(budget))
+    for key, pair in sorted(given.items(), key=lambda kv: kv[0] != "*"):  # "*" first, names override it
+        low, high = pair if isinstance(pair, (tuple, list)) else (pair.get("lower"), pair.get("upper"))
+        key = str(key)
+        if key != "*" and key not in labels:
+            hint = (f"regions are e.g. {', '.join(labels[:5])}" if by == "region"
+                    else f"the plan's weeks are {labels[0]} .. {labels[-1]}")
+            raise ConfigError(f"{what} bounds name an unknown {what} {key!r}; {hint} ('*' = every {what})")
+        if (low is not None and (not np.isfinite(low) or low < 0)) or (high is not None and high < 0):
+            raise ConfigError(f"{what} bounds for {key} must be >= 0, got {low}:{high}")
+        idx = slice(None) if key == "*" else labels.index(key)
+        rl[idx] = 0.0 if low is None else float(low)
+        ru[idx] = float(budget) if high is None else min(float(high), float(budget))
+    for i, name in enumerate(labels):
+        if rl[i] > ru[i]:
+            raise ConfigError(f"{what} bounds for {name}: lower {rl[i]:g} > upper {ru[i]:g}")
+        if rl[i] > upper[i].sum() * (1 + 1e-12):
+            raise ConfigError(f"infeasible constraints: {what} {name} must get at least {rl[i]:g}, but its channels' "
+                              f"bounds (fixed channels, --max-change) allow at most {upper[i].sum():g}")
+        if ru[i] < lower[i].sum() * (1 - 1e-12):
+            raise ConfigError(f"infeasible constraints: {what} {name} may get at most {ru[i]:g}, but its channels' "
+                              f"bounds (fixed channels, --max-change) need at least {lower[i].sum():g}")
+    lo_rows, hi_rows = np.maximum(rl, lower.sum(1)), np.minimum(ru, upper.sum(1))
+    if lo_rows.sum() > budget * (1 + 1e-9) or hi_rows.sum() < budget * (1 - 1e-9):
+        raise ConfigError(f"infeasible constraints: the {what}s' allowed totals sum to {lo_rows.sum():g} .. "
+                          f"{hi_rows.sum():g}, which excludes the budget {budget:g}; loosen the {what} bounds or "
+                          "change the budget")
+    from scipy.optimize import linprog
+    from scipy.sparse import csr_matrix, kron, vstack
+    from scipy.sparse import eye as speye
+
+    r_n, c_n = lower.shape
+    cols = kron(np.ones((1, r_n)), speye(c_n))  # [C, R·C]: column sums of the row-major cells
+    rows = kron(speye(r_n), np.ones((1, c_n)))  # [R, R·C]
+    a_ub = vstack([cols, -cols, rows, -rows]).tocsr()
+    b_ub = np.concatenate([g_hi, -g_lo, ru, -rl])
+    lp = linprog(np.zeros(r_n * c_n), A_ub=a_ub, b_ub=b_ub, A_eq=csr_matrix(np.ones((1, r_n * c_n))),
+                 b_eq=[float(budget)], bounds=np.stack([lower.ravel(), upper.ravel()], 1), method="highs")
+    if lp.status == 2:
+        raise ConfigError(f"infeasible constraints: no plan meets the {what} bounds, the channel bounds and the budget "
+                          f"{budget:g} together (each holds alone); loosen some of them")
+    return rl, ru
+
+
 @dataclass(frozen=True)
 class _Static:
     """The compile-time structure of a plan objective (hashable: a jit static argument)."""
@@ -122,7 +209,7 @@ class _Static:
 def _member_totals(ctx, x, st: _Static):
     """``[N]``: per member, the KPI (weighted by ``ctx["w"]``) with the plan ``shape · x``."""
     def total(params):
-        spend = ctx["shape"] * (x[None] if st.by == "channel" else x[:, None, :])
+        spend = ctx["shape"] * _expand(x, st.by)
         inputs = ctx["inputs"]
         media = inputs.media.at[:, st.lo:st.hi].set(spend * ctx["to_media"])
         pred = apply(params, inputs.replace(media=media), st.spec).prediction[:, st.pad:]
@@ -181,7 +268,7 @@ def _model_problem(result, seq, shape, by, start, weeks, risk=None):
            "w": jnp.asarray(seq.counted * (seq.horizon | seq.tail)[None, :] * tm, jnp.float32)}
     st = _Static(spec=result.spec, by=by, lo=result.pad + start, hi=result.pad + start + weeks, pad=result.pad,
                  risk=None if risk is None else float(risk))
-    zeros = jnp.zeros((1 if by == "channel" else shape.shape[0], shape.shape[2]), jnp.float32)
+    zeros = jnp.zeros(_cells(shape, by).shape, jnp.float32)
     ctx["base"] = _totals_jit(ctx, zeros, st)
     return _Problem(lambda z, b, scale: _objective_vg(ctx, z, b, scale, st)), ctx, st
 
@@ -189,18 +276,25 @@ def _model_problem(result, seq, shape, by, start, weeks, risk=None):
 def optimize_plan(result, budget: float | None = None, *, weeks: int | None = None, by: str = "channel",
                   start: int | None = None, tail_weeks: int = 0, bounds: dict | None = None, fixed=(),
                   max_change: float | None = None, method: str = "auto", maxiter: int = MAXITER,
-                  controls=None, risk: float | None = None) -> BudgetResult:
+                  controls=None, risk: float | None = None, region_bounds: dict | None = None,
+                  week_bounds: dict | None = None, plan: SpendPlan | None = None) -> BudgetResult:
     """Maximise the KPI a plan adds, run forward through the fitted model (module docstring).
 
     ``budget``: total over the horizon (default: what was spent in the last ``weeks`` training
-    weeks).  ``method``: ``"multistart"`` (``"auto"``), ``"projected"`` or ``"slsqp"`` (small
+    weeks, or the total of ``plan``).  ``plan``: start from this
+    :class:`~causalmmm_jax.analysis.plans.SpendPlan` (its weeks set ``start`` and ``weeks``; each
+    decision cell keeps the plan's spread over the other axes; it is the current plan that
+    ``max_change``, ``fixed`` and the uplift refer to).  ``region_bounds`` / ``week_bounds``:
+    ``{region or week label or "*": (lower, upper)}`` on each region's (by region) or week's (by
+    week) total over channels.  ``method``: ``"multistart"`` (``"auto"``), ``"projected"`` or ``"slsqp"`` (small
     problems: its cost grows with the cube of the number of cells).  ``risk``: with an ensemble,
     maximise that quantile of the members' KPI added (e.g. 0.1: a plan that does well when the
     model is pessimistic) instead of their mean; ``predicted_response`` is then that quantile and
     ``evaluation.totals`` gives the mean and the 5–95 % range.  Returns a
     :class:`~causalmmm_jax.analysis.budget.BudgetResult` with ``on="plan"``, ``by``, the plan
     (``plan``, :class:`~causalmmm_jax.analysis.plans.SpendPlan`), ``by_region`` (``by="region"``:
-    region, channel, spend, current_spend) and ``evaluation`` (the plan's
+    region, channel, spend, current_spend), ``by_week`` (``by="week"``: week, channel, spend,
+    current_spend) and ``evaluation`` (the plan's
     :class:`~causalmmm_jax.analysis.plans.PlanEvaluation`)."""
     if by not in BY:
         raise ConfigError(f"by must be one of {', '.join(BY)}, got {by!r}")
@@ -213,22 +307,33 @@ def optimize_plan(result, budget: float | None = None, *, weeks: int | None = No
     if method not in PLAN_METHODS:
         raise ConfigError(f"the plan route's method must be one of {', '.join(PLAN_METHODS)}, got {method!r}")
     method = "multistart" if method == "auto" else method
+    p = result.panel
+    if plan is not None:
+        if (weeks is not None and int(weeks) != plan.weeks) or (start is not None and int(start) != plan.start):
+            raise ConfigError(f"the plan to start from sets the horizon ({plan.weeks} weeks from grid week "
+                              f"{plan.start}); drop weeks/start or give a plan with those weeks")
+        if plan.spend.shape != (p.n_regions, plan.weeks, p.n_channels) or not np.all(np.isfinite(plan.spend)):
+            raise ConfigError(f"the plan to start from must be finite spend [regions {p.n_regions}, weeks, channels "
+                              f"{p.n_channels}], got shape {plan.spend.shape}")
+        weeks, start = plan.weeks, plan.start
     weeks = int(result.config.analysis.budget_weeks if weeks is None else weeks)
     channels, _, _, _, _, unit = horizon_spend(result, weeks)
-    p = result.panel
+    if plan is not None and plan.unit != unit:
+        raise ConfigError(f"the plan is in {plan.unit} units but this run plans in {unit}")
     start = int(p.n_weeks if start is None else start)
     if start < 0:
         raise ConfigError(f"start must be >= 0, got {start}")
     if tail_weeks < 0:
         raise ConfigError(f"tail_weeks must be >= 0, got {tail_weeks}")
     win = window_spend(result, weeks)  # [R, W, C]
-    hist_cells = win.sum(axis=1) if by == "region" else win.sum(axis=(0, 1))[None, :]  # [R', C]
-    budget = float(hist_cells.sum()) if budget is None else float(budget)
+    hist_cells = _cells(win, by)  # [R', C]
+    if budget is None:
+        budget = float(hist_cells.sum() if plan is None else plan.total)
     if not np.isfinite(budget) or budget <= 0:
         raise ConfigError(f"the budget must be a positive number, got {budget}")
     fixed = fixed_channels(fixed, channels, bounds)
     never = np.isnan(exposure_per_spend(result)).all(axis=0)
-    cur = hist_cells.copy()
+    cur = hist_cells.copy() if plan is None else _cells(plan.spend, by)
     free = np.array([c not in fixed for c in channels])
     held = cur[:, ~free].sum()
     if held > budget * (1 + 1e-12):
@@ -239,19 +344,28 @@ def optimize_plan(result, budget: float | None = None, *, weeks: int | None = No
         cur[:, free] = cur[:, free] * (rest / now) if now > 0 else rest / cur[:, free].size
     lower, upper, g_lo, g_hi = _cells_constraints(channels, cur.shape[0], budget, cur, bounds, fixed, max_change,
                                                   never)
-    shape = plan_shape(result, weeks, "history", by)
+    r_lo, r_hi = _row_bounds(result, by, budget, lower, upper, g_lo, g_hi, region_bounds, week_bounds, start, weeks)
+    hist_shape = plan_shape(result, weeks, "history", by)
+    shape = hist_shape if plan is None else _shape_like(plan.spend, by, hist_shape)
     seq = _sequence(result, SpendPlan(spend=np.zeros((p.n_regions, weeks, p.n_channels)), start=start, unit=unit),
                     int(tail_weeks), controls)
     problem, ctx, st = _model_problem(result, seq, shape, by, start, weeks, risk)
     starts = []
-    if by == "region" and method == "multistart":  # the best plan by channel, in cells: a plan by region too
+    if by != "channel" and method == "multistart":  # the best plan by channel, in cells: a plan by region/week too
         ch = optimize_plan(result, budget, weeks=weeks, by="channel", start=start, tail_weeks=tail_weeks,
                            bounds=bounds, fixed=fixed, max_change=max_change, method=method, maxiter=maxiter,
-                           controls=controls, risk=risk)
-        starts.append(ch.plan.spend.sum(axis=1))
-    x, ok, msg = _solve(problem, budget, cur, lower, upper, g_lo, g_hi, method, maxiter, starts)
-    pred, cur_resp, hist_resp = (problem.value(v) for v in (x, cur, hist_cells))
-    plan = SpendPlan(spend=shape * (x[None] if by == "channel" else x[:, None, :]), start=start, unit=unit)
+                           controls=controls, risk=risk, plan=plan)
+        starts.append(_cells(ch.plan.spend, by))
+    x, ok, msg = _solve(problem, budget, cur, lower, upper, g_lo, g_hi, method, maxiter, starts, r_lo, r_hi)
+    pred, cur_resp = problem.value(x), problem.value(cur)
+    if plan is None:
+        hist_resp = problem.value(hist_cells)
+    else:  # the historical cells spread like the history, not like the given plan (the same program)
+        ctx_h = {**ctx, "shape": jnp.asarray(hist_shape, jnp.float32)}
+        hist_resp = float(_objective_vg(ctx_h, jnp.asarray(hist_cells, jnp.float32), jnp.float32(1.0),
+                                        jnp.float32(-1.0), st)[0])
+    given = plan
+    plan = SpendPlan(spend=shape * _expand(x, by), start=start, unit=unit)
     ev = evaluate_plan(result, plan, tail_weeks=int(tail_weeks), controls=controls)
     x_c = x.sum(axis=0)
     grad = problem.grad(x)
@@ -266,16 +380,24 @@ def optimize_plan(result, budget: float | None = None, *, weeks: int | None = No
         msg += f"; objective: the {risk:g} quantile of the {result.n_seeds} members' KPI added"
     msg += (f"; response = KPI the plan adds in weeks {first}..{last}"
             + (f" and the {tail_weeks} weeks after" if tail_weeks else "")
-            + " (model run forward from the first fitted week, so earlier spend carries in); current = the "
-              f"{unit} of the last {weeks} training weeks in the same cells, scaled to the budget")
+            + " (model run forward from the first fitted week, so earlier spend carries in); current = "
+            + (f"the {unit} of the last {weeks} training weeks in the same cells, scaled to the budget"
+               if given is None else "the given plan" + (", scaled to the budget" if abs(given.total - budget)
+                                                          > 1e-9 * budget else "")))
+    if r_lo is not None:
+        msg += f"; per-{by} bounds on the {by}s' totals"
     res = _result(ok, method, "plan", budget, weeks, unit, channels, x_c, pred, cur.sum(axis=0), cur_resp,
                   hist_cells.sum(axis=0), hist_resp, by_ch, msg)
     res.fixed, res.by, res.plan, res.evaluation = fixed, by, plan, ev
-    if by == "region":
-        r, c = np.meshgrid(np.arange(p.n_regions), np.arange(p.n_channels), indexing="ij")
-        res.by_region = pd.DataFrame({"region": p.regions[r.ravel()],
-                                      "channel": np.asarray(channels, dtype=object)[c.ravel()],
-                                      "spend": x.ravel(), "current_spend": cur.ravel()})
+    if by != "channel":
+        labels = p.regions if by == "region" else plan_times(result, start, weeks)
+        r, c = np.meshgrid(np.arange(x.shape[0]), np.arange(p.n_channels), indexing="ij")
+        table = pd.DataFrame({by: labels[r.ravel()], "channel": np.asarray(channels, dtype=object)[c.ravel()],
+                              "spend": x.ravel(), "current_spend": cur.ravel()})
+        if by == "region":
+            res.by_region = table
+        else:
+            res.by_week = table
     pct, ratio = plan_beyond_observed(result, plan)
     order = {c: i for i, c in enumerate(channels)}
     idx = res.by_channel["channel"].map(order).to_numpy()
@@ -287,17 +409,23 @@ def optimize_plan(result, budget: float | None = None, *, weeks: int | None = No
     return res
 
 
-def _solve(problem, budget, cur, lower, upper, g_lo, g_hi, method, maxiter, starts=()):
+def _solve(problem, budget, cur, lower, upper, g_lo, g_hi, method, maxiter, starts=(), row_lo=None, row_hi=None):
     """``(x [R', C] float64, success, message)``: maximise ``problem`` (a :class:`_Problem`, or a
-    JAX-traceable ``response(x) -> scalar``) over the constraints.  ``multistart``: the best of
+    JAX-traceable ``response(x) -> scalar``) over the constraints (``row_lo``/``row_hi``: ranges
+    on the rows' sums too).  ``multistart``: the best of
     the projected method from the current plan and from ``starts``, and SLSQP from the current
     plan when there are at most :data:`SLSQP_MAX_CELLS` cells."""
     if not isinstance(problem, _Problem):
         problem = _Problem.from_response(problem)
     b = float(budget)
     lo_n, hi_n, gl_n, gh_n = lower / b, upper / b, g_lo / b, g_hi / b
-    feasible = lambda z: project_grouped_np(np.nan_to_num(np.asarray(z, np.float64), nan=0.0), lo_n, hi_n, 1.0,  # noqa: E731
-                                            gl_n, gh_n)
+    if row_lo is None:
+        feasible = lambda z: project_grouped_np(np.nan_to_num(np.asarray(z, np.float64), nan=0.0), lo_n, hi_n, 1.0,  # noqa: E731
+                                                gl_n, gh_n)
+    else:
+        rl_n, rh_n = np.asarray(row_lo, np.float64) / b, np.asarray(row_hi, np.float64) / b
+        feasible = lambda z: project_two_way_np(np.nan_to_num(np.asarray(z, np.float64), nan=0.0), lo_n, hi_n, 1.0,  # noqa: E731
+                                                gl_n, gh_n, rl_n, rh_n)
     z0 = feasible(cur / b)
     scale = abs(problem.value(z0 * b)) or 1.0
     b_j, scale_j = jnp.float32(b), jnp.float32(scale)
@@ -326,7 +454,8 @@ def _solve(problem, budget, cur, lower, upper, g_lo, g_hi, method, maxiter, star
             t *= 2.0
             if step < 1e-4:
                 break
-        return z, True, "projected gradient through the model (box, budget and channel-total projection)"
+        return z, True, ("projected gradient through the model (box, budget, channel-total"
+                         + (" and row-total" if row_lo is not None else "") + " projection)")
 
     def slsqp(start):
         n, shp = start.size, start.shape
@@ -337,6 +466,12 @@ def _solve(problem, budget, cur, lower, upper, g_lo, g_hi, method, maxiter, star
             sel = sel.ravel()
             cons.append({"type": "ineq", "fun": lambda z, s=sel, g=gl_n[c]: s @ z - g, "jac": lambda z, s=sel: s})
             cons.append({"type": "ineq", "fun": lambda z, s=sel, g=gh_n[c]: g - s @ z, "jac": lambda z, s=sel: -s})
+        for r in range(shp[0] if row_lo is not None else 0):
+            sel = np.zeros(shp)
+            sel[r, :] = 1.0
+            sel = sel.ravel()
+            cons.append({"type": "ineq", "fun": lambda z, s=sel, g=rl_n[r]: s @ z - g, "jac": lambda z, s=sel: s})
+            cons.append({"type": "ineq", "fun": lambda z, s=sel, g=rh_n[r]: g - s @ z, "jac": lambda z, s=sel: -s})
         r = so.minimize(lambda z: float(fg(z)[0]), start.ravel(), jac=lambda z: fg(z)[1].ravel(), method="SLSQP",
                         bounds=list(zip(lo_n.ravel(), hi_n.ravel())), constraints=cons,
                         options={"maxiter": 10 * maxiter, "ftol": 1e-9})

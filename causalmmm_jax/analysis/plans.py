@@ -156,7 +156,9 @@ def window_spend(result, weeks: int) -> np.ndarray:
 def plan_shape(result, weeks: int, pattern: str = "history", by: str = "channel") -> np.ndarray:
     """``[R, weeks, C]`` weights that spread totals over a plan (see :func:`spread_plan`):
     ``by="channel"``: each channel's weights sum to 1 over regions and weeks; ``by="region"``:
-    each region's and channel's weights sum to 1 over weeks."""
+    each region's and channel's weights sum to 1 over weeks; ``by="week"``: each week's and
+    channel's weights sum to 1 over regions (the week's regional mix in the window, the training
+    period's where the window week has none)."""
     p = result.panel
     n = result.split.n_train
     cells = result.split.train_mask(p.mask)[..., None]
@@ -173,6 +175,9 @@ def plan_shape(result, weeks: int, pattern: str = "history", by: str = "channel"
     if by == "region":
         s = shape.sum(axis=1, keepdims=True)
         shape = np.where(s > 0, shape / np.where(s > 0, s, 1.0), 1.0 / weeks)
+    elif by == "week":
+        s = shape.sum(axis=0, keepdims=True)
+        shape = np.where(s > 0, shape / np.where(s > 0, s, 1.0), region_share[:, None, :])
     return shape
 
 

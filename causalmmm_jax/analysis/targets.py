@@ -23,7 +23,8 @@ TARGETS = ("kpi", "roi", "cost_per_kpi")
 def optimize_target(result, target: str, value: float, *, weeks: int | None = None, bounds: dict | None = None,
                     fixed=(), method: str | None = None, on: str = "curves", seed: int = 0, rtol: float = 1e-3,
                     max_factor: float = 64.0, by: str = "channel", tail_weeks: int = 0,
-                    max_change: float | None = None) -> BudgetResult:
+                    max_change: float | None = None, region_bounds: dict | None = None,
+                    week_bounds: dict | None = None, plan=None) -> BudgetResult:
     """Find the budget for a target, then allocate it like :func:`optimize_budget`:
 
     * ``target="kpi"``: the smallest budget whose best plan adds at least ``value`` KPI over the
@@ -43,7 +44,8 @@ def optimize_target(result, target: str, value: float, *, weeks: int | None = No
     * ``target="cost_per_kpi"``: the largest budget whose best plan costs at most ``value`` spend
       per unit of KPI added (the ROI target ``1 / value``; ``achieved`` is the plan's cost per KPI).
 
-    ``on="plan"`` (or ``by="region"``) searches on the plan route
+    ``on="plan"`` (or ``by="region"``/``"week"``, ``region_bounds``, ``week_bounds``, a ``plan``
+    to start from) searches on the plan route
     (:func:`~causalmmm_jax.analysis.planning.optimize_plan`, with ``tail_weeks`` and
     ``max_change``): each step one plan through the model run forward, compiled once.
     ``bounds``/``fixed`` as in :func:`optimize_budget`; the lower bounds and the fixed channels'
@@ -55,14 +57,14 @@ def optimize_target(result, target: str, value: float, *, weeks: int | None = No
         raise ConfigError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
     if not (np.isfinite(value) and value > 0):
         raise ConfigError(f"the {target} target must be a positive number, got {value}")
-    if by == "region":
+    if by != "channel" or region_bounds or week_bounds or plan is not None:
         on = "plan"
     if on not in ("curves", "model", "plan"):
         raise ConfigError(f"targets search on='curves', 'model' or 'plan', got {on!r}")
     if on != "plan" and (tail_weeks or max_change is not None):
         raise ConfigError("tail_weeks and max_change with a target need the plan route (on='plan')")
     acfg = result.config.analysis
-    weeks = int(weeks or acfg.budget_weeks)
+    weeks = int(plan.weeks if plan is not None else (weeks or acfg.budget_weeks))
     channels, _, _, _, hist, unit = horizon_spend(result, weeks)
     fixed_list = fixed_channels(fixed, channels, bounds)
     floor = sum(float(lo) for lo, _ in (bounds or {}).values() if lo is not None)
@@ -78,10 +80,12 @@ def optimize_target(result, target: str, value: float, *, weeks: int | None = No
 
     def solve(b):
         return optimize_budget(result, b, weeks=weeks, bounds=bounds, fixed=fixed_list, method=method, on=on,
-                               seed=seed, curves=curves, by=by, tail_weeks=tail_weeks, max_change=max_change)
+                               seed=seed, curves=curves, by=by, tail_weeks=tail_weeks, max_change=max_change,
+                               region_bounds=region_bounds, week_bounds=week_bounds, plan=plan)
 
     kind, goal = ("roi", 1.0 / value) if target == "cost_per_kpi" else (target, value)
-    res, info = search_budget(solve, kind, goal, float(hist.sum()), floor=floor, ceiling=ceiling, rtol=rtol,
+    start = float(hist.sum()) if plan is None else plan.total  # the search brackets from here
+    res, info = search_budget(solve, kind, goal, start, floor=floor, ceiling=ceiling, rtol=rtol,
                               max_factor=max_factor, unit=unit, weeks=weeks)
     if target == "cost_per_kpi":
         info = {**info, "kind": target, "value": float(value),

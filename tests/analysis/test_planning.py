@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from causalmmm_jax.analysis._jaxopt import project_grouped_np
+from causalmmm_jax.analysis._jaxopt import project_grouped_np, project_two_way_np
 from causalmmm_jax.analysis.budget import optimize_budget
 from causalmmm_jax.analysis.planning import _solve, optimize_plan
-from causalmmm_jax.analysis.plans import evaluate_plan, window_spend
+from causalmmm_jax.analysis.plans import evaluate_plan, plan_times, spread_plan, week_label, window_spend
 from causalmmm_jax.errors import ConfigError
 
 WEEKS = 13
@@ -40,6 +40,36 @@ def test_grouped_projection_is_the_euclidean_projection():
         np.testing.assert_allclose(x, ref.reshape(r, c), atol=1e-6)
         assert x.sum() == pytest.approx(total, rel=1e-12)
         assert np.all(x.sum(0) >= gl - 1e-9) and np.all(x.sum(0) <= gu + 1e-9)
+
+
+def test_two_way_projection_is_the_euclidean_projection():
+    """Box, budget, column ranges and row ranges (Dykstra between the two grouped projections):
+    SLSQP's nearest point, every constraint met."""
+    import scipy.optimize as so
+
+    rng = np.random.default_rng(2)
+    for _ in range(12):
+        r, c = rng.integers(2, 6, size=2)
+        v, up = 3 * rng.normal(size=(r, c)), rng.uniform(0.5, 3, size=(r, c))
+        x0 = rng.uniform(0, 1, size=(r, c)) * up  # a feasible point makes the ranges consistent
+        total = x0.sum()
+        gl, gu = x0.sum(0) * rng.uniform(0.5, 1, c), x0.sum(0) * rng.uniform(1, 1.5, c)
+        rl, ru = x0.sum(1) * rng.uniform(0.5, 1, r), x0.sum(1) * rng.uniform(1, 1.5, r)
+        x = project_two_way_np(v, np.zeros_like(v), up, total, gl, gu, rl, ru)
+        sums = lambda z, k, ax: z.reshape(r, c).sum(ax)[k]  # noqa: E731
+        cons = [{"type": "eq", "fun": lambda z: z.sum() - total}]
+        for ax, lo, hi in ((0, gl, gu), (1, rl, ru)):
+            for k in range(len(lo)):
+                cons += [{"type": "ineq", "fun": lambda z, k=k, ax=ax, lo=lo: sums(z, k, ax) - lo[k]},
+                         {"type": "ineq", "fun": lambda z, k=k, ax=ax, hi=hi: hi[k] - sums(z, k, ax)}]
+        ref = so.minimize(lambda z: 0.5 * ((z - v.ravel()) ** 2).sum(), x0.ravel(), jac=lambda z: z - v.ravel(),
+                          bounds=list(zip(np.zeros(v.size), up.ravel())), constraints=cons, method="SLSQP",
+                          options={"ftol": 1e-14, "maxiter": 1000}).x
+        np.testing.assert_allclose(x, ref.reshape(r, c), atol=1e-6)
+        tol = 1e-8 * total
+        assert x.sum() == pytest.approx(total, rel=1e-12) and np.all(x >= 0) and np.all(x <= up)
+        assert np.all(x.sum(0) >= gl - tol) and np.all(x.sum(0) <= gu + tol)
+        assert np.all(x.sum(1) >= rl - tol) and np.all(x.sum(1) <= ru + tol)
 
 
 def test_projected_and_slsqp_find_the_optimum_of_a_concave_plan_problem():
@@ -175,3 +205,87 @@ def test_cost_per_kpi_target_on_the_plan_route(fitted, by_channel):
     assert t["achieved"] == pytest.approx(res.budget / res.predicted_response, rel=1e-6)
     with pytest.raises(ConfigError, match="need the plan route"):
         optimize_target(fitted, "cost_per_kpi", cost, weeks=WEEKS, on="curves", max_change=0.2)
+
+
+def test_plan_route_by_week_with_week_bounds(fitted, by_channel):
+    """Per week and channel (the flighting): at least as good as per channel (whose plans it
+    contains); a cap on every week's total and a blackout week hold, and the plan's weeks carry
+    the cells' totals."""
+    free = optimize_plan(fitted, weeks=WEEKS, tail_weeks=4, by="week", maxiter=ITERS)
+    assert free.by == "week" and len(free.by_week) == WEEKS * fitted.panel.n_channels
+    assert free.predicted_response >= by_channel.predicted_response * (1 - 1e-3)
+    np.testing.assert_allclose(free.plan.spend.sum(axis=0), free.by_week.pivot(index="week", columns="channel",
+                                                                               values="spend")[
+        list(fitted.panel.channels)].to_numpy(), rtol=1e-9)
+    weeks = [week_label(w) for w in free.by_week["week"].unique()]
+    cap = 1.2 * free.budget / WEEKS
+    res = optimize_budget(fitted, weeks=WEEKS, by="week", tail_weeks=4, week_bounds={"*": (None, cap),
+                                                                                       weeks[2]: (0, 0)})
+    assert res.on == "plan" and "per-week bounds" in res.message
+    per_week = res.plan.spend.sum(axis=(0, 2))
+    assert per_week.sum() == pytest.approx(res.budget, rel=1e-9)
+    assert per_week.max() <= cap * (1 + 1e-6) and per_week[2] <= 1e-6 * res.budget
+    assert res.predicted_response >= res.current_response * (1 - 1e-5) or per_week[2] == 0
+    d = res.to_dict()
+    assert len(d["allocation_by_week"]) == WEEKS * fitted.panel.n_channels and d["allocation_by_week"][0]["week"] == weeks[0]
+
+
+def test_plan_route_region_bounds(fitted):
+    """Per-region ranges on the regions' totals (a named region replaces ``"*"``) hold; the plan
+    stays at least as good as the current plan that meets them."""
+    regions = [str(r) for r in fitted.panel.regions.tolist()]
+    budget = window_spend(fitted, WEEKS).sum()
+    kw = dict(weeks=WEEKS, by="region", maxiter=ITERS, method="projected")
+    res = optimize_plan(fitted, region_bounds={"*": (None, 0.15 * budget), regions[0]: (0.12 * budget, None)}, **kw)
+    tot = res.plan.spend.sum(axis=(1, 2))
+    assert tot.sum() == pytest.approx(budget, rel=1e-9)
+    assert tot[0] >= 0.12 * budget * (1 - 1e-6) and np.all(tot[1:] <= 0.15 * budget * (1 + 1e-6))
+    np.testing.assert_allclose(res.by_region.groupby("region", sort=False)["spend"].sum().to_numpy(), tot, rtol=1e-9)
+
+
+def test_row_bounds_errors(fitted):
+    """Row bounds on the wrong decision, unknown names, crossed or infeasible ranges: ConfigError
+    with the reason, before any optimisation (the last case only a linear program detects)."""
+    regions = [str(r) for r in fitted.panel.regions.tolist()]
+    with pytest.raises(ConfigError, match="need a plan by region"):
+        optimize_plan(fitted, weeks=WEEKS, region_bounds={"*": (0, 1)})
+    with pytest.raises(ConfigError, match="need a plan by week"):
+        optimize_plan(fitted, weeks=WEEKS, by="region", week_bounds={"*": (0, 1)})
+    with pytest.raises(ConfigError, match="unknown region 'nowhere'"):
+        optimize_plan(fitted, weeks=WEEKS, by="region", region_bounds={"nowhere": (0, 1)})
+    with pytest.raises(ConfigError, match="unknown week '1999-01-04'.*the plan's weeks are"):
+        optimize_plan(fitted, weeks=WEEKS, by="week", week_bounds={"1999-01-04": (0, 1)})
+    with pytest.raises(ConfigError, match="lower 5 > upper 1"):
+        optimize_plan(fitted, weeks=WEEKS, by="region", region_bounds={regions[1]: (5, 1)})
+    with pytest.raises(ConfigError, match="allowed totals sum to"):
+        optimize_plan(fitted, weeks=WEEKS, by="region", region_bounds={"*": (None, 1.0)})
+    with pytest.raises(ConfigError, match=f"region {regions[0]} must get at least"):
+        optimize_plan(fitted, weeks=WEEKS, by="region", max_change=0.1,
+                      region_bounds={regions[0]: (0.5 * window_spend(fitted, WEEKS).sum(), None)})
+    # tv is flighted: with --max-change its off weeks stay off, so tv 50 % up cannot fit under
+    # caps on its on weeks that leave it only what it has now; each bound alone is feasible
+    win = window_spend(fitted, WEEKS).sum(axis=0)  # [W, C]
+    on = win[:, 0] > 0
+    labels = [week_label(w) for w in plan_times(fitted, fitted.panel.n_weeks, WEEKS)]
+    caps = {labels[w]: (None, float(win[w, 0])) for w in np.flatnonzero(on)}
+    with pytest.raises(ConfigError, match="no plan meets the week bounds"):
+        optimize_plan(fitted, weeks=WEEKS, by="week", max_change=1.0, week_bounds=caps,
+                      bounds={fitted.panel.channels[0]: (1.5 * win[:, 0].sum(), None)})
+
+
+def test_plan_route_starts_from_a_given_plan(fitted):
+    """``plan=``: its weeks set the horizon, its total the budget, it is the current plan that
+    ``max_change`` and the uplift refer to, and each channel keeps the plan's flighting."""
+    ch = list(fitted.panel.channels)
+    given = spread_plan(fitted, {ch[0]: 1000.0, ch[1]: 500.0, ch[2]: 2000.0}, 8, pattern="flat")
+    res = optimize_budget(fitted, plan=given, max_change=0.3, method="projected")
+    assert res.on == "plan" and res.weeks == 8 and res.budget == pytest.approx(3500.0)
+    assert res.plan.start == given.start and res.plan.weeks == 8 and "current = the given plan" in res.message
+    assert res.current_allocation[ch[0]] == pytest.approx(1000.0)
+    for c, cur in res.current_allocation.items():
+        assert cur * 0.7 - 1e-6 <= res.allocation[c] <= cur * 1.3 + 1e-6
+    ratio = res.plan.spend[..., :3] / given.spend[..., :3]  # every cell of a channel scaled alike
+    np.testing.assert_allclose(ratio, np.broadcast_to(ratio[:1, :1], ratio.shape), rtol=1e-6)
+    assert res.predicted_response >= res.current_response * (1 - 1e-5)
+    with pytest.raises(ConfigError, match="sets the horizon"):
+        optimize_plan(fitted, plan=given, weeks=13)
