@@ -12,14 +12,20 @@ as observed):
 * ``channel 1x`` / ``channel 1.5x``: totals per channel at the window's spend and at 1.5×;
 * ``region 1x``: totals per region and channel;
 * ``fixed``: the channel with the most spend held, the others re-allocated;
-* ``max_change 0.2``: per region and channel, every cell within ±20 % of the current plan.
+* ``max_change 0.2``: per region and channel, every cell within ±20 % of the current plan;
+* ``week 1x``: totals per week and channel (the flighting);
+* ``week cap``: per week and channel, no week's total above the current plan's heaviest week;
+* ``region ±25 %``: per region and channel, each region's total within ±25 % of its current one;
+* ``from a flat plan``: a given plan (the window's channel totals spent flat over the weeks) as
+  the start: totals per channel, each spread like that plan.
 
 For each, the truth's best plan under the same decision space and constraints (the same cells,
 the same weekly and regional spread) is found by the same solver on the true KPI (float32; the
 model's plan and the current plan among its starts, SLSQP up to 400 cells), and ``captured`` =
 (true KPI of the model's plan − of the current plan) / (the truth's best − the current plan);
 ``loss_pct_of_kpi`` = (best − model's plan) / the window's true KPI.  The current plan: the spend
-of the last 13 training weeks in the same cells, scaled to the budget.
+of the last 13 training weeks in the same cells, scaled to the budget (the given plan for ``from
+a flat plan``).
 
 Targets (the curves route, as ``optimize --target-kpi/--target-roi``): the KPI target is 90 % of
 what the model says the window's spend adds; the ROI target the model's ROI at 1.5× that spend.
@@ -29,8 +35,11 @@ target (ROI).
 
     .venv/bin/python benchmarks/planning.py --out benchmarks/recorded/planning.json
 
-fits 6 panels (mixed, flighted, regional × seeds 0, 1; about an hour on 2 cores).  ``--quick``:
-one tiny panel, ``channel 1x`` and ``region 1x`` only, no targets (the smoke test).
+fits 6 panels (mixed, flighted, regional × seeds 0, 1; about an hour and a half on 2 cores).
+``--quick``: one tiny panel, ``channel 1x``, ``region 1x`` and ``week cap`` only, no targets (the
+smoke test).  ``--resume`` keeps the panels already in ``--out``; a panel there without some of
+``--objectives`` is fitted again (the same fit: the JSON records whether its holdout metrics
+match) and only the missing objectives run.
 """
 
 from __future__ import annotations
@@ -47,7 +56,8 @@ from decisions import DESIGNS, HOLDOUT_WEEKS, QUICK_DESIGN, fit_generated  # noq
 
 WEEKS = HOLDOUT_WEEKS
 PLAN_DESIGNS = ("mixed", "flighted", "regional")
-OBJECTIVES = ("channel 1x", "channel 1.5x", "region 1x", "fixed", "max_change 0.2")
+OBJECTIVES = ("channel 1x", "channel 1.5x", "region 1x", "fixed", "max_change 0.2", "week 1x", "week cap",
+              "region ±25 %", "from a flat plan")
 SLSQP_TRUTH_CELLS = 400
 
 
@@ -56,7 +66,9 @@ def parse_args(argv=None):
     p.add_argument("--designs", default=",".join(PLAN_DESIGNS), help=f"comma-separated designs (default "
                                                                      f"{','.join(PLAN_DESIGNS)})")
     p.add_argument("--seeds", default="0,1", help="generator seeds (default 0,1)")
-    p.add_argument("--resume", action="store_true", help="keep panels already in --out")
+    p.add_argument("--resume", action="store_true", help="keep panels already in --out (run only their missing "
+                                                        "objectives)")
+    p.add_argument("--objectives", default=",".join(OBJECTIVES), help="comma-separated objectives (default: all)")
     return p.parse_args(argv)
 
 
@@ -66,6 +78,7 @@ def _truth_value(data, result, start: int, weeks: int, shape, by: str):
     import jax.numpy as jnp
     import numpy as np
 
+    from causalmmm_jax.analysis.planning import _expand
     from causalmmm_jax.data.synthetic import true_kpi
 
     base = np.asarray(data.truth.spend, np.float64)
@@ -73,7 +86,7 @@ def _truth_value(data, result, start: int, weeks: int, shape, by: str):
     shape_j = jnp.asarray(shape, jnp.float32)
 
     def value(x):
-        spend = shape_j * (x[None] if by == "channel" else x[:, None, :])
+        spend = shape_j * _expand(x, by)
         grid = jnp.asarray(base, jnp.float32).at[:, start:start + weeks].set(spend)
         kpi = true_kpi(data, grid, xp=jnp)[:, start:start + weeks]
         return (kpi * jnp.asarray(cells, jnp.float32)).sum()
@@ -83,37 +96,44 @@ def _truth_value(data, result, start: int, weeks: int, shape, by: str):
 
 def _score(data, result, res, start: int, kw: dict, seed: int) -> dict:
     """Evaluate the model's plan ``res`` in the truth and find the truth's best plan in the same
-    decision space."""
+    decision space (the same cells, spread and constraints)."""
     import jax.numpy as jnp
     import numpy as np
 
-    from causalmmm_jax.analysis.planning import _cells_constraints, _solve
+    from causalmmm_jax.analysis.planning import _cells, _cells_constraints, _row_bounds, _shape_like, _solve
     from causalmmm_jax.analysis.plans import exposure_per_spend, plan_shape, window_spend
 
     by, weeks = res.by, res.weeks
     channels = list(result.panel.channels)
-    shape = plan_shape(result, weeks, "history", by)
+    hist_shape = plan_shape(result, weeks, "history", by)
+    given = kw.get("plan")
+    shape = hist_shape if given is None else _shape_like(given.spend, by, hist_shape)
     win = window_spend(result, weeks)
-    cells = (res.by_region["current_spend"].to_numpy().reshape(result.panel.n_regions, -1) if by == "region"
-             else np.array([res.current_allocation[c] for c in channels])[None, :])
-    x_model = (res.by_region["spend"].to_numpy().reshape(result.panel.n_regions, -1) if by == "region"
-               else np.array([res.allocation[c] for c in channels])[None, :])
+    table = {"region": res.by_region, "week": res.by_week}.get(by)
+    if table is None:
+        cells = np.array([res.current_allocation[c] for c in channels])[None, :]
+        x_model = np.array([res.allocation[c] for c in channels])[None, :]
+    else:
+        cells = table["current_spend"].to_numpy().reshape(-1, len(channels))
+        x_model = table["spend"].to_numpy().reshape(-1, len(channels))
     never = np.isnan(exposure_per_spend(result)).all(axis=0)
     lower, upper, g_lo, g_hi = _cells_constraints(channels, cells.shape[0], res.budget, cells, kw.get("bounds"),
                                                   res.fixed, kw.get("max_change"), never)
+    r_lo, r_hi = _row_bounds(result, by, res.budget, lower, upper, g_lo, g_hi, kw.get("region_bounds"),
+                             kw.get("week_bounds"), start, weeks)
     value = _truth_value(data, result, start, weeks, shape, by)
     v = lambda x: float(value(jnp.asarray(x, jnp.float32)))  # noqa: E731
     rng = np.random.default_rng(seed)
     starts = [x_model, upper * res.budget / max(upper.sum(), 1e-12)]
     starts += [rng.dirichlet(np.ones(cells.size)).reshape(cells.shape) * res.budget for _ in range(2)]
-    best, _, _ = _solve(value, res.budget, cells, lower, upper, g_lo, g_hi, "multistart", 300, starts)
+    best, _, _ = _solve(value, res.budget, cells, lower, upper, g_lo, g_hi, "multistart", 300, starts, r_lo, r_hi)
     if cells.size <= SLSQP_TRUTH_CELLS:
-        alt, _, _ = _solve(value, res.budget, x_model, lower, upper, g_lo, g_hi, "slsqp", 300)
+        alt, _, _ = _solve(value, res.budget, x_model, lower, upper, g_lo, g_hi, "slsqp", 300, (), r_lo, r_hi)
         best = alt if v(alt) > v(best) else best
     v_cur, v_plan, v_best = v(cells), v(x_model), v(best)
     if v_plan > v_best:
         v_best = v_plan
-    window = v(win.sum(axis=1) if by == "region" else win.sum(axis=(0, 1))[None, :])
+    window = float(_truth_value(data, result, start, weeks, hist_shape, by)(jnp.asarray(_cells(win, by), jnp.float32)))
     achievable = v_best - v_cur
     return {"budget": res.budget, "method": res.method, "model_predicted_uplift": res.uplift,
             "true_uplift_of_plan": v_plan - v_cur, "achievable_uplift": achievable,
@@ -158,8 +178,13 @@ def _targets(data, result, weeks: int) -> dict:
     return out
 
 
-def run_panel(design: str, seed: int, quick: bool) -> dict:
+def run_panel(design: str, seed: int, quick: bool, only=OBJECTIVES, old: dict | None = None) -> dict:
+    """One panel: fit, then each objective in ``only`` (added to ``old``'s, a record of the same
+    panel, when given)."""
+    import numpy as np
+
     from causalmmm_jax.analysis.planning import optimize_plan
+    from causalmmm_jax.analysis.plans import spread_plan, window_spend
 
     _, data, result, fit_s = fit_generated(design, seed, quick)
     n = result.split.n_train
@@ -167,21 +192,38 @@ def run_panel(design: str, seed: int, quick: bool) -> dict:
     assert weeks == (8 if quick else WEEKS)
     hist = float(data.truth.spend[:, n - weeks:n].sum())
     top = list(result.panel.channels)[int(data.truth.spend[:, n - weeks:n].sum(axis=(0, 1)).argmax())]
+    win = window_spend(result, weeks)
     specs = {"channel 1x": dict(by="channel"), "channel 1.5x": dict(by="channel", budget=1.5 * hist),
              "region 1x": dict(by="region"), "fixed": dict(by="channel", fixed=[top]),
-             "max_change 0.2": dict(by="region", max_change=0.2)}
+             "max_change 0.2": dict(by="region", max_change=0.2), "week 1x": dict(by="week"),
+             "week cap": dict(by="week", week_bounds={"*": (None, float(win.sum(axis=(0, 2)).max()))}),
+             "region ±25 %": dict(by="region", region_bounds={
+                 str(r): (0.75 * t, 1.25 * t) for r, t in zip(result.panel.regions.tolist(), win.sum(axis=(1, 2)))}),
+             "from a flat plan": dict(by="channel", plan=spread_plan(result, win.sum(axis=(0, 1)), weeks, start=n,
+                                                                     pattern="flat"))}
+    specs = {k: v for k, v in specs.items() if k in only}
     if quick:  # the smoke test: one objective per decision shape
-        specs = {k: specs[k] for k in ("channel 1x", "region 1x")}
-    objectives = {}
+        specs = {k: specs[k] for k in ("channel 1x", "region 1x", "week cap") if k in specs}
+    objectives = dict(old["objectives"]) if old else {}
     for name, spec in specs.items():
         t1 = time.perf_counter()
         budget = spec.pop("budget", None)
-        res = optimize_plan(result, budget, weeks=weeks, start=n, **spec)
+        given = spec.get("plan")
+        res = optimize_plan(result, budget, weeks=None if given else weeks, start=None if given else n, **spec)
         plan_s = time.perf_counter() - t1
-        objectives[name] = {**_score(data, result, res, n, spec, seed), "plan_seconds": plan_s, **spec}
+        settings = {k: (v if k != "plan" else "flat, the window's channel totals") for k, v in spec.items()}
+        objectives[name] = {**_score(data, result, res, n, spec, seed), "plan_seconds": plan_s, **settings}
         o = objectives[name]
         print(f"  {name}: captured {C.fmt(o['captured'], '.3f')}, loss {o['loss_pct_of_kpi']:.3f} % of KPI, "
               f"achievable {o['achievable_uplift_pct_of_kpi']:.2f} % ({plan_s:.0f} s)", flush=True)
+    if old:
+        holdout = {k: float(v) for k, v in result.metrics["holdout"].items() if isinstance(v, (int, float))}
+        same = all(np.isclose(holdout[k], old["fit"]["holdout"][k], rtol=1e-6) for k in holdout
+                   if isinstance(old["fit"]["holdout"].get(k), (int, float)))
+        print(f"  refit for {', '.join(specs)}: holdout metrics {'equal' if same else 'DIFFER from'} the recorded fit's",
+              flush=True)
+        return {**old, "objectives": objectives, "refits": old.get("refits", []) + [
+            {"objectives": list(specs), "fit_seconds": fit_s, "holdout_equal_to_recorded": bool(same)}]}
     targets = {} if quick else _targets(data, result, weeks)
     for kind, t in targets.items():
         print(f"  target {kind}: delivered {t['delivered']:.3f} (budget {t['budget_vs_window_spend']:.2f}× the "
@@ -244,6 +286,11 @@ def main(argv=None) -> int:
         return 2
     seeds = [0] if args.quick else C.int_list(args.seeds)
     C.setup_cache()
+    only = [o for o in args.objectives.split(",") if o]
+    if set(only) - set(OBJECTIVES):
+        print(f"unknown objective(s) {sorted(set(only) - set(OBJECTIVES))}; choose from {', '.join(OBJECTIVES)}",
+              file=sys.stderr)
+        return 2
     done = {}
     if args.resume and args.out.is_file():
         old = json.loads(args.out.read_text(encoding="utf-8"))
@@ -259,11 +306,13 @@ def main(argv=None) -> int:
     panels = []
     for d in designs:
         for seed in seeds:
-            if (d, seed) in done:
-                panels.append(done[(d, seed)])
+            old = done.get((d, seed))
+            missing = [o for o in only if o not in (old or {}).get("objectives", {})]
+            if old and not missing:
+                panels.append(old)
                 continue
             print(f"[planning] {d} seed {seed} ...", flush=True)
-            panels.append(run_panel(d, seed, args.quick))
+            panels.append(run_panel(d, seed, args.quick, missing if old else only, old))
             report["panels"] = panels
             report["aggregate"] = summarise(panels)
             C.write_json(args.out, report)

@@ -144,15 +144,17 @@ class BudgetResult:
 
 # --------------------------------------------------------------------------- bounds
 
-def parse_bounds(items) -> dict[str, tuple[float | None, float | None]]:
-    """``["tv=0:5e5", "search=1000:"]`` → ``{"tv": (0, 5e5), "search": (1000, None)}``."""
+def parse_bounds(items, what: str = "CHANNEL") -> dict[str, tuple[float | None, float | None]]:
+    """``["tv=0:5e5", "search=1000:"]`` → ``{"tv": (0, 5e5), "search": (1000, None)}`` (``what``
+    names the key in error messages: CHANNEL, REGION, WEEK)."""
     out = {}
+    example = {"CHANNEL": "impressions_tv=0:50000", "REGION": "101=0:20000", "WEEK": "'*=:50000'"}.get(what, "")
     for item in items or ():
         name, sep, rng = str(item).partition("=")
         low, sep2, high = rng.partition(":")
         if not sep or not sep2 or not name.strip():
-            raise ConfigError(f"bad bound {item!r}: write CHANNEL=LOW:HIGH (either side may be empty), "
-                              "e.g. impressions_tv=0:50000")
+            raise ConfigError(f"bad bound {item!r}: write {what}=LOW:HIGH (either side may be empty), "
+                              f"e.g. {example}")
         try:
             out[name.strip()] = (float(low) if low.strip() else None, float(high) if high.strip() else None)
         except ValueError:

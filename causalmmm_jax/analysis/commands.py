@@ -12,6 +12,9 @@
 * ``causalmmm-jax optimize RUN_DIR --plan FILE.csv [--tail-weeks N]``: evaluate a given plan (same
   columns) with the model continuing the fitted sequence (carry-over counted) →
   ``RUN_DIR/plan_evaluation.json`` and ``RUN_DIR/plan_weekly.csv``.
+* The plan route (``--on plan``, ``--by region|week``, ``--region-bounds``, ``--week-bounds``,
+  ``--risk``; ``--plan FILE.csv --on plan`` starts from that plan) also writes
+  ``RUN_DIR/allocation_by_region.csv`` or ``RUN_DIR/allocation_by_week.csv``.
 """
 
 from __future__ import annotations
@@ -80,7 +83,10 @@ def _add_optimize(sub: argparse._SubParsersAction) -> None:
                     "week after the data). Amounts are totals over the horizon in spend units (exposure units "
                     "when the run has no spend columns). Says how much of the plan lies above the largest weekly "
                     "spend seen in training, where the response is extrapolated. With --plan FILE.csv: evaluate "
-                    "that plan instead (RUN_DIR/plan_evaluation.json, RUN_DIR/plan_weekly.csv).")
+                    "that plan instead (RUN_DIR/plan_evaluation.json, RUN_DIR/plan_weekly.csv); with --plan "
+                    "FILE.csv --on plan: improve that plan. --by region or week: decide per region or per week "
+                    "too (RUN_DIR/allocation_by_region.csv, RUN_DIR/allocation_by_week.csv), with "
+                    "--region-bounds or --week-bounds on their totals.")
     p.add_argument("run_dir", metavar="RUN_DIR", help="folder of a saved run")
     goal = p.add_mutually_exclusive_group()
     goal.add_argument("--budget", type=float, default=None, metavar="B",
@@ -95,29 +101,40 @@ def _add_optimize(sub: argparse._SubParsersAction) -> None:
     goal.add_argument("--target-cost-per-kpi", type=float, default=None, metavar="C",
                       help="find the largest budget whose best plan costs at most C units of spend per unit of KPI "
                            "added (the ROI target 1/C), then allocate it")
-    goal.add_argument("--plan", default=None, metavar="FILE.csv",
-                      help="evaluate this plan instead of optimising: one row per region, week and channel with "
-                           "columns region, week, channel, spend (exposure for runs without spend columns), weeks "
-                           "consecutive on the fitted grid, before or after the data's end (e.g. RUN_DIR/plan.csv "
-                           "from an earlier optimize); the model continues the fitted sequence, so carry-over from "
-                           "earlier spend is counted")
+    p.add_argument("--plan", default=None, metavar="FILE.csv",
+                   help="evaluate this plan instead of optimising (or, with --on plan, optimise starting from it: "
+                        "its weeks set the horizon, its total the default budget, each channel keeps its "
+                        "flighting, and --max-change and the uplift refer to it): one row per region, week and "
+                        "channel with columns region, week, channel, spend (exposure for runs without spend "
+                        "columns), weeks consecutive on the fitted grid, before or after the data's end (e.g. "
+                        "RUN_DIR/plan.csv from an earlier optimize); the model continues the fitted sequence, so "
+                        "carry-over from earlier spend is counted")
     p.add_argument("--tail-weeks", type=int, default=0, metavar="N",
                    help="with --plan or --on plan: also count the plan's carry-over in the N weeks after it "
                         "(default 0)")
-    p.add_argument("--by", choices=("channel", "region"), default=None,
-                   help="allocate per channel (default) or per region and channel (--by region: on the plan "
-                        "route; bounds then apply to each channel's total over regions)")
+    p.add_argument("--by", choices=("channel", "region", "week"), default=None,
+                   help="allocate per channel (default), per region and channel (region) or per week and channel "
+                        "(week: the flighting; add --tail-weeks so late spend's carry-over counts); region and week "
+                        "run on the plan route, and --bounds then apply to each channel's total")
     p.add_argument("--risk", type=float, default=None, metavar="Q",
                    help="ensembles, plan route: maximise the Q quantile of the members' KPI added (e.g. 0.1) "
                         "instead of their mean, a plan that holds up when the model is pessimistic")
     p.add_argument("--max-change", type=float, default=None, metavar="F",
-                   help="keep every channel's total (with --by region: every region's and channel's) within "
+                   help="keep every channel's total (with --by region or week: every region's or week's and "
+                        "channel's) within "
                         "(1 ± F) × the current plan's, e.g. 0.2 for at most 20 %% up or down")
     p.add_argument("--weeks", type=int, default=None, metavar="N",
                    help="horizon in weeks (default: analysis.budget_weeks, 52)")
     p.add_argument("--bounds", nargs="+", default=None, metavar="CHANNEL=LOW:HIGH",
                    help="per-channel totals over the horizon, media column names, e.g. impressions_tv=0:50000 "
                         "(either side may be empty; default 0:budget)")
+    p.add_argument("--region-bounds", nargs="+", default=None, metavar="REGION=LOW:HIGH",
+                   help="with --by region: each region's total over channels and the horizon, e.g. 101=0:20000 "
+                        "('*' for every region; a named region replaces '*')")
+    p.add_argument("--week-bounds", nargs="+", default=None, metavar="WEEK=LOW:HIGH",
+                   help="with --by week: each week's total over channels and regions, weeks as in plan.csv, e.g. "
+                        "'*=:50000' for a weekly cap, 2024-12-23=0:0 for a week without spend (a named week "
+                        "replaces '*')")
     p.add_argument("--fixed", nargs="+", default=None, metavar="CHANNEL",
                    help="channels held at their historical spend of the horizon while the others share the rest "
                         "of the budget (media column names, space- or comma-separated); the current plan keeps "
@@ -140,11 +157,22 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     if args.weeks is not None and args.weeks < 1:
         raise ConfigError(f"--weeks must be >= 1, got {args.weeks}")
     result = _load(args.run_dir)
+    start_plan = None
     if args.plan is not None:
-        return _evaluate_plan(result, args)
-    plan_route = args.on == "plan" or args.by == "region" or args.risk is not None
+        if args.on != "plan":
+            return _evaluate_plan(result, args)
+        from ..data.load import read_csv
+        from .plans import plan_from_frame
+
+        if args.weeks is not None:
+            raise ConfigError("--plan with --on plan optimises over the plan's own weeks; drop --weeks")
+        start_plan = plan_from_frame(result, read_csv(args.plan))
+    plan_route = (args.on == "plan" or args.by in ("region", "week") or args.risk is not None
+                  or args.region_bounds or args.week_bounds)
     if args.tail_weeks and not plan_route:
         raise ConfigError("--tail-weeks applies to --plan and --on plan only")
+    rows = {"region_bounds": parse_bounds(args.region_bounds, "REGION") or None,
+            "week_bounds": parse_bounds(args.week_bounds, "WEEK") or None, "plan": start_plan}
     fixed = [c.strip() for item in args.fixed or () for c in item.split(",") if c.strip()]
     targets = {"kpi": args.target_kpi, "roi": args.target_roi, "cost_per_kpi": args.target_cost_per_kpi}
     if any(v is not None for v in targets.values()):
@@ -153,11 +181,13 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
         kind, value = next((k, v) for k, v in targets.items() if v is not None)
         res = optimize_target(result, kind, value, weeks=args.weeks, bounds=parse_bounds(args.bounds), fixed=fixed,
                               method=args.method, on=args.on if args.on in ("model", "plan") else "curves",
-                              by=args.by or "channel", tail_weeks=args.tail_weeks, max_change=args.max_change)
+                              by=args.by or "channel", tail_weeks=args.tail_weeks, max_change=args.max_change, **rows)
     else:
         res = optimize_budget(result, args.budget, weeks=args.weeks, bounds=parse_bounds(args.bounds), fixed=fixed,
                               method=args.method, on=args.on, by=args.by or "channel", max_change=args.max_change,
-                              tail_weeks=args.tail_weeks, risk=args.risk)
+                              tail_weeks=args.tail_weeks, risk=args.risk, **rows)
+    from .plans import week_label
+
     out = Path(args.run_dir)
     atomic_write_text(out / "allocation.csv", res.by_channel.to_csv(index=False, float_format="%.10g"))
     d = _finite(res.to_dict())
@@ -167,11 +197,12 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     plan = res.plan or spread_plan(result, res.allocation, res.weeks, pattern="history" if res.on == "model" else "flat")
     atomic_write_text(out / "plan.csv", plan_to_frame(result, plan).to_csv(index=False, float_format="%.10g"))
     written = [out / "allocation.csv", out / "allocation.json", out / "plan.csv"]
-    if res.by_region is not None:
-        atomic_write_text(out / "allocation_by_region.csv", res.by_region.to_csv(index=False, float_format="%.10g"))
-        written.append(out / "allocation_by_region.csv")
-    else:  # an earlier --by region's file would no longer match plan.csv
-        (out / "allocation_by_region.csv").unlink(missing_ok=True)
+    for name, table in (("allocation_by_region.csv", res.by_region), ("allocation_by_week.csv", res.by_week)):
+        if table is not None:
+            atomic_write_text(out / name, table.to_csv(index=False, float_format="%.10g"))
+            written.append(out / name)
+        else:  # an earlier --by region/week's file would no longer match plan.csv
+            (out / name).unlink(missing_ok=True)
     status = "ok" if res.success else "did not converge"
     print(f"{res.method} on {res.on} ({status}): predicted response {res.predicted_response:.6g} vs current "
           f"{res.current_response:.6g} (uplift {res.uplift:+.6g}, {res.uplift_pct:+.2f} %) over {res.weeks} weeks")
@@ -201,8 +232,14 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
         gain = moved.groupby("region")["change"].sum().sort_values()
         print(f"  by region: most added in {', '.join(str(r) for r in gain.index[::-1][:3])}; most cut in "
               f"{', '.join(str(r) for r in gain.index[:3])} (allocation_by_region.csv)")
-    print(f"wrote {', '.join(str(w) for w in written)} (plan.csv: the plan week by week from the week after the data; "
-          f"evaluate it with --plan {out / 'plan.csv'})")
+    if res.by_week is not None:
+        per_week = res.by_week.groupby("week", sort=True)[["spend", "current_spend"]].sum()
+        heavy = per_week["spend"].sort_values(ascending=False)
+        print(f"  by week: {per_week['spend'].min():.6g} to {per_week['spend'].max():.6g} a week (current "
+              f"{per_week['current_spend'].min():.6g} to {per_week['current_spend'].max():.6g}); heaviest "
+              f"{', '.join(week_label(w) for w in heavy.index[:3])} (allocation_by_week.csv)")
+    print(f"wrote {', '.join(str(w) for w in written)} (plan.csv: the plan by region, week and channel; evaluate it "
+          f"with --plan {out / 'plan.csv'}, or improve it with --plan {out / 'plan.csv'} --on plan)")
     return 0
 
 
@@ -213,9 +250,15 @@ def _evaluate_plan(result, args: argparse.Namespace) -> int:
     if args.tail_weeks < 0:
         raise ConfigError(f"--tail-weeks must be >= 0, got {args.tail_weeks}")
     other = [flag for flag, v in (("--weeks", args.weeks), ("--bounds", args.bounds), ("--fixed", args.fixed),
-                                  ("--method", args.method), ("--on", args.on)) if v is not None]
+                                  ("--method", args.method), ("--on", args.on), ("--budget", args.budget),
+                                  ("--target-kpi", args.target_kpi), ("--target-roi", args.target_roi),
+                                  ("--target-cost-per-kpi", args.target_cost_per_kpi), ("--by", args.by),
+                                  ("--max-change", args.max_change), ("--risk", args.risk),
+                                  ("--region-bounds", args.region_bounds), ("--week-bounds", args.week_bounds))
+             if v is not None]
     if other:
-        raise ConfigError(f"--plan evaluates a given plan; {', '.join(other)} apply to optimising only")
+        raise ConfigError(f"--plan evaluates a given plan; {', '.join(other)} apply to optimising (add --on plan to "
+                          "optimise starting from the plan)")
     plan = plan_from_frame(result, read_csv(args.plan))
     ev = evaluate_plan(result, plan, tail_weeks=args.tail_weeks)
     out = Path(args.run_dir)

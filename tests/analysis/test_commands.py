@@ -84,7 +84,7 @@ def test_optimize_evaluates_a_plan_file(run_dir, fitted, capsys):
     assert len(weekly) == 12 and {"week", "spend", "kpi", "kpi_without_plan", "incremental"} <= set(weekly.columns)
     out = capsys.readouterr().out
     assert "carry-over from spend before the plan" in out and "plan_evaluation.json" in out
-    with pytest.raises(ConfigError, match="apply to optimising only"):
+    with pytest.raises(ConfigError, match="apply to optimising"):
         _run(["optimize", str(run_dir), "--plan", str(run_dir / "plan.csv"), "--weeks", "4"])
     with pytest.raises(ConfigError, match="--on plan only"):
         _run(["optimize", str(run_dir), "--budget", "1000", "--tail-weeks", "3"])
@@ -112,6 +112,39 @@ def test_optimize_by_region(run_dir, fitted, capsys):
         _run(["optimize", str(run_dir), "--on", "plan", "--risk", "0.1", "--target-roi", "2"])
     assert _run(["optimize", str(run_dir), "--weeks", "6", "--on", "curves", "--method", "projected"]) == 0
     assert not (run_dir / "allocation_by_region.csv").exists()  # it would not match the new plan.csv
+
+
+def test_optimize_by_week_with_week_bounds_then_from_the_plan(run_dir, fitted, capsys):
+    """``--by week --week-bounds``: allocation_by_week.csv, every week under the cap and the
+    blackout week empty in plan.csv; then ``--plan plan.csv --on plan --max-change`` improves that
+    plan within ±20 % of each channel's total, over the plan's own weeks."""
+    assert _run(["optimize", str(run_dir), "--weeks", "6", "--by", "week", "--method", "projected"]) == 0
+    free = json.loads((run_dir / "allocation.json").read_text())
+    weeks = sorted(pd.read_csv(run_dir / "plan.csv")["week"].unique())
+    cap = 1.25 * free["budget"] / 6
+    assert _run(["optimize", str(run_dir), "--weeks", "6", "--by", "week", "--method", "projected", "--tail-weeks",
+                 "2", "--week-bounds", f"*=:{cap}", f"{weeks[1]}=0:0"]) == 0
+    info = json.loads((run_dir / "allocation.json").read_text())
+    assert info["on"] == "plan" and info["by"] == "week" and len(info["allocation_by_week"]) == 6 * fitted.panel.n_channels
+    by_week = pd.read_csv(run_dir / "allocation_by_week.csv")
+    per_week = pd.read_csv(run_dir / "plan.csv").groupby("week")["spend"].sum()
+    np.testing.assert_allclose(per_week.to_numpy(), by_week.groupby("week")["spend"].sum().to_numpy(), rtol=1e-6)
+    assert per_week.max() <= cap * (1 + 1e-6) and per_week[weeks[1]] <= 1e-6 * info["budget"]
+    assert "by week:" in capsys.readouterr().out and not (run_dir / "allocation_by_region.csv").exists()
+    given = pd.read_csv(run_dir / "plan.csv").groupby("channel")["spend"].sum()
+    assert _run(["optimize", str(run_dir), "--plan", str(run_dir / "plan.csv"), "--on", "plan", "--max-change", "0.2",
+                 "--method", "projected"]) == 0
+    info = json.loads((run_dir / "allocation.json").read_text())
+    assert info["weeks"] == 6 and info["budget"] == pytest.approx(given.sum(), rel=1e-6)
+    for c, x in info["allocation"].items():
+        assert 0.8 * given[c] - 1e-6 <= x <= 1.2 * given[c] + 1e-6
+    assert "current = the given plan" in info["message"] and not (run_dir / "allocation_by_week.csv").exists()
+    with pytest.raises(ConfigError, match="add --on plan"):
+        _run(["optimize", str(run_dir), "--plan", str(run_dir / "plan.csv"), "--budget", "10"])
+    with pytest.raises(ConfigError, match="need a plan by week"):
+        _run(["optimize", str(run_dir), "--weeks", "6", "--week-bounds", "*=:10"])
+    with pytest.raises(ConfigError, match="WEEK=LOW:HIGH"):
+        _run(["optimize", str(run_dir), "--weeks", "6", "--by", "week", "--week-bounds", "10"])
 
 
 def test_optimize_command_errors(run_dir, tmp_path):

@@ -191,15 +191,16 @@ def test_optimizer_quick(tmp_path, bench_env):
 
 
 def test_planning_quick(tmp_path, bench_env):
-    """``planning.py`` fits one tiny panel, plans its held-out weeks per channel and per region
-    through the model and scores both plans in the true KPI against the truth's best plan."""
+    """``planning.py`` fits one tiny panel, plans its held-out weeks per channel, per region and
+    per week (under a weekly cap) through the model and scores the plans in the true KPI against
+    the truth's best plan."""
     d, stdout = run_script("planning", tmp_path, bench_env)
     (p,) = d["panels"]
-    assert set(p["objectives"]) == {"channel 1x", "region 1x"} and p["targets"] == {}
+    assert set(p["objectives"]) == {"channel 1x", "region 1x", "week cap"} and p["targets"] == {}
     for name, o in p["objectives"].items():
         assert o["loss_pct_of_kpi"] >= -1e-6 and positive(o["budget"]) and positive(o["plan_seconds"]), name
         assert o["captured"] is None or o["captured"] <= 1 + 1e-6, name
-    assert "| channel 1x |" in stdout and "| region 1x |" in stdout
+    assert "| channel 1x |" in stdout and "| region 1x |" in stdout and "| week cap |" in stdout
 
 
 def test_flop_counter_units():
