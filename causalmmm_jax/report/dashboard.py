@@ -4,8 +4,9 @@
 header and one section per figure (see docs/dashboard.md), with plotly.js embedded once, so the
 file opens offline in any browser.  From a run directory it also shows the analysis files written
 by ``causalmmm-jax curves`` (``curves.csv``, ``curve_params.csv``) and ``causalmmm-jax optimize``
-(``allocation.csv``, ``allocation.json``, ``plan.csv``, ``allocation_by_region.csv``; and
-``plan_weekly.csv`` from ``optimize --plan``) when present, and a short note where they are absent.
+(``allocation.csv``, ``allocation.json``, ``plan.csv``, ``allocation_by_region.csv``,
+``allocation_by_week.csv``; and ``plan_weekly.csv`` from ``optimize --plan``) when present, and a
+short note where they are absent (the planning panels: :mod:`causalmmm_jax.report.planning`).
 
 Figures are rendered by a small script at the end of the page; it records every JavaScript error
 in ``<html data-errors="[...]">`` and counts rendered figures in ``data-figures-rendered`` (out of
@@ -22,27 +23,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 
 from . import figures as F
 from . import figures_model as FM
-from .html import _header, _human, _times, render_html
+from ._section import Section
+from .html import _header, _times, render_html
+from .planning import _budget_section, _curves_section, _plan_sections
 
 __all__ = ["build_dashboard", "dashboard_sections", "render_html", "Section", "DASHBOARD_FILE"]  # render_html: see .html
 
 DASHBOARD_FILE = "dashboard.html"
-
-
-@dataclass
-class Section:
-    """One dashboard panel: a figure, or a note when its data is unavailable."""
-
-    id: str
-    title: str
-    description: str
-    figure: go.Figure | None = None
-    note: str | None = None
-    group: str = ""
 
 
 @dataclass
@@ -100,6 +90,7 @@ def _inputs(result_or_run_dir, run_dir) -> _Inputs:
                  "allocation": _read_csv(run_dir / "allocation.csv"),
                  "allocation_json": _read_json(run_dir / "allocation.json"), "plan": _read_csv(run_dir / "plan.csv"),
                  "allocation_by_region": _read_csv(run_dir / "allocation_by_region.csv"),
+                 "allocation_by_week": _read_csv(run_dir / "allocation_by_week.csv"),
                  "plan_weekly": _read_csv(run_dir / "plan_weekly.csv")}
     return _Inputs(result, metrics, history, run_dir, files)
 
@@ -128,9 +119,6 @@ def _dag_matrix(result) -> np.ndarray | None:
 
 
 # --------------------------------------------------------------------------- sections
-
-_ANALYSIS_HINT = "Run <code>causalmmm-jax {cmd} RUN_DIR</code> and rebuild the dashboard to add it."
-
 
 def dashboard_sections(result, *, metrics: dict, history: pd.DataFrame | None = None,
                        files: dict[str, Any] | None = None) -> list[Section]:
@@ -312,134 +300,6 @@ def _roi_section(metrics: dict, chans: list[str], disp: list[str], ccol: list[st
     desc += ("; error bars: 5–95 % range over the ensemble members." if lo is not None else
              ". Fit an ensemble (--seeds K) to see uncertainty bands.")
     return Section("roi", "ROI per channel", desc, FM.roi_bars(disp, vals, lo, hi, label, ccol), group="Channels")
-
-
-def _curves_section(files: dict, chans: list[str], disp: list[str], color_of: dict, weeks: int) -> Section:
-    params, points = files.get("curve_params"), files.get("curves")
-    ok = lambda df, cols: df is not None and len(df) and set(cols) <= set(df.columns)  # noqa: E731
-    params = params if ok(params, ("channel", "top", "bottom", "half_saturation", "slope")) else None
-    points = points if ok(points, ("channel", "kpi")) and ("multiplier" in points or "spend" in points) else None
-    if params is None and points is None:
-        return Section("curves", "Response curves", "", note="No response curves (curves.csv / curve_params.csv "
-                       "are absent). " + _ANALYSIS_HINT.format(cmd="curves"), group="Planning")
-    name_of = dict(zip(chans, disp))
-    colors = {c: color_of.get(name_of.get(c, c)) for c in chans}
-    return Section("curves", "Response curves",
-                   "Circles: the model's incremental KPI when one channel's media (and spend) is scaled in every "
-                   "training week (curves.csv), per week. Lines: the fitted 4-parameter Hill curve f(x) = bottom + "
-                   "(top − bottom)·x^slope / (half^slope + x^slope) from curve_params.csv. Diamonds: the "
-                   "historical weekly level.",
-                   FM.response_curves(params, points, weeks, colors, name_of), group="Planning")
-
-
-def _budget_section(files: dict, metrics: dict, chans: list[str], disp: list[str]) -> Section:
-    alloc, info = files.get("allocation"), files.get("allocation_json") or {}
-    if alloc is not None and not {"channel", "total_spend"} <= set(alloc.columns):
-        alloc = None
-    optimal = None
-    if alloc is not None and len(alloc):
-        optimal = dict(zip(alloc["channel"].astype(str), pd.to_numeric(alloc["total_spend"], errors="coerce")))
-    elif isinstance(info.get("allocation"), dict):
-        optimal = {str(k): float(v) for k, v in info["allocation"].items()}
-    if not optimal:
-        return Section("budget", "Budget allocation", "", note="No budget allocation (allocation.csv / "
-                       "allocation.json are absent). " + _ANALYSIS_HINT.format(cmd="optimize"), group="Planning")
-    order = [c for c in chans if c in optimal] + [c for c in optimal if c not in chans]
-    name_of = dict(zip(chans, disp))
-    opt = np.array([optimal[c] for c in order], dtype=np.float64)
-    budget = float(np.nansum(opt))
-    current = None
-    cur_src = info.get("current_allocation")
-    if isinstance(cur_src, dict) and cur_src:
-        current = np.array([float(cur_src.get(c, np.nan)) for c in order])
-        how = "current = allocation.json current_allocation"
-    elif alloc is not None and "current_spend" in alloc:
-        cs = dict(zip(alloc["channel"].astype(str), pd.to_numeric(alloc["current_spend"], errors="coerce")))
-        current = np.array([cs.get(c, np.nan) for c in order], dtype=np.float64)
-        how = "current = allocation.csv current_spend"
-    else:
-        spend = np.array([(metrics.get("channels", {}).get(c) or {}).get("spend") or np.nan for c in order],
-                         dtype=np.float64)
-        if np.isfinite(spend).any() and np.nansum(spend) > 0:
-            current = spend / np.nansum(spend) * budget
-            how = "current = the training-period spend mix at the same budget"
-    parts = [how] if current is not None else ["no current spend known"]
-    pr, cr = info.get("predicted_response"), info.get("current_response")
-    if isinstance(pr, (int, float)) and isinstance(cr, (int, float)) and cr:
-        parts.append(f"predicted response {_human(pr)} vs current {_human(cr)} ({100 * (pr / cr - 1):+.1f} %)")
-    if info.get("method"):
-        parts.append(f"method {info['method']}" + ("" if info.get("success", True) else " (did not converge)"))
-    fig = FM.budget_allocation([name_of.get(c, c) for c in order],
-                               current if current is not None else np.full(len(order), np.nan), opt, "spend",
-                               " · ".join(parts))
-    return Section("budget", "Budget allocation",
-                   "Optimised spend per channel (allocation.csv from <code>causalmmm-jax optimize</code>) next to "
-                   "the current allocation at the same total budget.", fig, group="Planning")
-
-
-def _plan_sections(files: dict, chans: list[str], disp: list[str], ccol: list[str]) -> list[Section]:
-    """The plan week by week and by region (plan.csv, allocation_by_region.csv, plan_weekly.csv)."""
-    plan = files.get("plan")
-    unit = None
-    if plan is not None and {"region", "week", "channel"} <= set(plan.columns):
-        unit = "spend" if "spend" in plan.columns else "exposure" if "exposure" in plan.columns else None
-    if unit is None or not len(plan):
-        note = ("No plan (plan.csv is absent). " + _ANALYSIS_HINT.format(cmd="optimize")
-                + " It writes the plan by region, week and channel.")
-        return [Section("plan_weekly", "Plan week by week", "", note=note, group="Planning"),
-                Section("plan_regions", "Plan by region", "", note=note, group="Planning")]
-    plan = plan.assign(**{unit: pd.to_numeric(plan[unit], errors="coerce").fillna(0.0),
-                          "week": plan["week"].astype(str), "region": plan["region"].astype(str)})
-    name_of, col_of = dict(zip(chans, disp)), dict(zip(chans, ccol))
-    order = [c for c in chans if c in set(plan["channel"])] + sorted(set(plan["channel"]) - set(chans))
-    weeks = list(dict.fromkeys(plan["week"]))
-    wk = plan.pivot_table(index="week", columns="channel", values=unit, aggfunc="sum").reindex(
-        index=weeks, columns=order).fillna(0.0)
-    inc, sub = None, f"{len(weeks)} weeks from {weeks[0]}, total {unit} {_human(float(wk.to_numpy().sum()))}"
-    ev = files.get("plan_weekly")
-    if ev is not None and {"week", "incremental"} <= set(ev.columns):
-        ev_w = ev.assign(week=ev["week"].astype(str)).drop_duplicates("week").set_index("week")
-        same = set(weeks) <= set(ev_w.index) and "spend" in ev_w and np.allclose(  # evaluated this very plan?
-            pd.to_numeric(ev_w["spend"].reindex(weeks), errors="coerce").to_numpy(np.float64),
-            wk.to_numpy().sum(axis=1), rtol=1e-6, atol=1e-9)
-        if same:
-            inc = pd.to_numeric(ev_w["incremental"].reindex(weeks), errors="coerce").to_numpy(np.float64)
-            sub += " · line: KPI added each week (plan_weekly.csv from optimize --plan)"
-    palette = F.channel_colors(len(order))
-    colors = [col_of.get(c, palette[i]) for i, c in enumerate(order)]
-    weekly = Section("plan_weekly", "Plan week by week",
-                     "The plan from plan.csv (<code>causalmmm-jax optimize</code> writes the recommended one): "
-                     f"national {unit} per week, stacked by channel.",
-                     FM.plan_weekly(weeks, wk.to_numpy(np.float64), [name_of.get(c, c) for c in order], colors, inc,
-                                    unit, sub), group="Planning")
-    by_reg = files.get("allocation_by_region")
-    regions = list(dict.fromkeys(plan["region"]))
-    cells = plan.groupby(["region", "channel"])[unit].sum()
-    if by_reg is not None and {"region", "channel", "spend", "current_spend"} <= set(by_reg.columns):
-        b = by_reg.assign(region=by_reg["region"].astype(str))
-        spent = pd.to_numeric(b.set_index(["region", "channel"])["spend"], errors="coerce")
-        if not np.allclose(spent.reindex(cells.index).fillna(-1.0).to_numpy(np.float64), cells.to_numpy(np.float64),
-                           rtol=1e-6, atol=1e-6):  # from another optimize than plan.csv
-            by_reg = None
-    if by_reg is not None and {"region", "channel", "spend", "current_spend"} <= set(by_reg.columns):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            b = b.assign(change=np.where(b["current_spend"] > 0, 100.0 * (b["spend"] / b["current_spend"] - 1.0),
-                                         np.nan))
-        grid = b.pivot_table(index="channel", columns="region", values="change", aggfunc="first").reindex(
-            index=order, columns=regions)
-        desc = ("Per region and channel (allocation_by_region.csv from <code>optimize --by region</code>): the "
-                f"optimised {unit} as a % change against the current plan (blank: no current {unit}).")
-        change = True
-    else:
-        grid = plan.pivot_table(index="channel", columns="region", values=unit, aggfunc="sum").reindex(
-            index=order, columns=regions)
-        desc = (f"Planned {unit} per region and channel over the plan (plan.csv). Run <code>optimize --by region"
-                "</code> to optimise the regional split too.")
-        change = False
-    regional = Section("plan_regions", "Plan by region", desc,
-                       FM.plan_regions(regions, [name_of.get(c, c) for c in order], grid.to_numpy(np.float64), change,
-                                       unit), group="Planning")
-    return [weekly, regional]
 
 
 # --------------------------------------------------------------------------- header

@@ -209,11 +209,16 @@ def budget_allocation(channels: Sequence[str], current: np.ndarray, optimal: np.
 
 
 def plan_weekly(weeks: Sequence, spend: np.ndarray, channels: Sequence[str], colors: Sequence[str],
-                incremental: np.ndarray | None = None, unit: str = "spend", subtitle: str = "") -> go.Figure:
+                incremental: np.ndarray | None = None, unit: str = "spend", subtitle: str = "",
+                current: np.ndarray | None = None) -> go.Figure:
     """Stacked bars of the plan's national spend per week and channel (``spend [W, C]``); with
-    ``incremental [W]`` the KPI the plan adds each week as a line on a second axis."""
+    ``incremental [W]`` the KPI the plan adds each week as a line on a second axis; with
+    ``current [W]`` the current plan's weekly total as a dashed line."""
     fig = go.Figure([go.Bar(x=list(weeks), y=round_sig(spend[:, i]), name=ch, marker_color=colors[i])
                      for i, ch in enumerate(channels)])
+    if current is not None:
+        fig.add_trace(go.Scatter(x=list(weeks), y=round_sig(current), name=f"current plan ({unit})", mode="lines",
+                                 line=dict(color="#555", width=2, dash="dash")))
     if incremental is not None:
         fig.add_trace(go.Scatter(x=list(weeks), y=round_sig(incremental), name="KPI added", mode="lines+markers",
                                  line=dict(color="#222", width=2), yaxis="y2"))

@@ -12,7 +12,7 @@ import pandas as pd
 def write_analysis_files(run_dir: Path, channels, weeks: int = 62, result=None) -> None:
     """curves.csv, curve_params.csv, allocation.csv and allocation.json shaped like the outputs of
     ``causalmmm-jax curves`` / ``optimize`` (made-up numbers); with ``result`` also plan.csv,
-    allocation_by_region.csv and plan_weekly.csv for its regions and weeks."""
+    allocation_by_region.csv, allocation_by_week.csv and plan_weekly.csv for its regions and weeks."""
     rows, params, alloc = [], [], {}
     for i, ch in enumerate(channels):
         spend, top, half, slope = 5e5 * (i + 1), 3e4 * (i + 1), 8e3 * (i + 1), 1.5
@@ -43,6 +43,10 @@ def write_analysis_files(run_dir: Path, channels, weeks: int = 62, result=None) 
         r, c = np.meshgrid(result.panel.regions, list(channels), indexing="ij")
         pd.DataFrame({"region": r.ravel(), "channel": c.ravel(), "spend": cells.ravel(),
                       "current_spend": cells.ravel() * 0.9}).to_csv(run_dir / "allocation_by_region.csv", index=False)
+        w, c = np.meshgrid(plan_times(result, plan.start, 6), list(channels), indexing="ij")
+        per_week = plan.spend.sum(axis=0)  # [W, C]
+        pd.DataFrame({"week": w.ravel(), "channel": c.ravel(), "spend": per_week.ravel(),
+                      "current_spend": per_week.ravel() * 1.1}).to_csv(run_dir / "allocation_by_week.csv", index=False)
         pd.DataFrame({"week": plan_times(result, plan.start, 6), "in_plan": True, "spend": plan.spend.sum(axis=(0, 2)),
                       "kpi": 1e6, "kpi_without_plan": 9e5, "incremental": 1e5 + 1e3 * np.arange(6.0)}).to_csv(
             run_dir / "plan_weekly.csv", index=False)

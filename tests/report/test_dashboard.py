@@ -73,11 +73,15 @@ def test_build_with_analysis_files(full_run):
     # the current mix at the same budget: both bar groups sum to the optimised total
     cur, opt = (np.array(t["y"], dtype=float) for t in budget["data"])
     assert cur.sum() == pytest.approx(opt.sum(), rel=1e-3)
-    # the plan: weekly stacked spend per channel with the KPI line, and the regional change
+    # the plan: weekly stacked spend per channel with the current plan's weekly total (dashed,
+    # allocation_by_week.csv) and the KPI line, and the regional change
     weekly = figs["plan_weekly"]["data"]
-    assert [t["type"] for t in weekly] == ["bar"] * n + ["scatter"]
+    assert [t["type"] for t in weekly] == ["bar"] * n + ["scatter", "scatter"]
     assert len(weekly[0]["x"]) == 6 and weekly[-1]["y"] == [1e5 + 1e3 * i for i in range(6)]
-    total = sum(np.array(t["y"], dtype=float) for t in weekly[:-1]).sum()
+    planned = sum(np.array(t["y"], dtype=float) for t in weekly[:n])
+    assert weekly[n]["line"]["dash"] == "dash"
+    np.testing.assert_allclose(np.array(weekly[n]["y"], dtype=float), 1.1 * planned, rtol=1e-3)
+    total = planned.sum()
     assert total == pytest.approx(sum(json.loads((run_dir / "allocation.json").read_text())["allocation"].values()),
                                   rel=1e-3)
     heat = figs["plan_regions"]["data"][0]
