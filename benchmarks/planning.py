@@ -100,7 +100,8 @@ def _score(data, result, res, start: int, kw: dict, seed: int) -> dict:
     import jax.numpy as jnp
     import numpy as np
 
-    from causalmmm_jax.analysis.planning import _cells, _cells_constraints, _row_bounds, _shape_like, _solve
+    from causalmmm_jax.analysis._bounds import cells_constraints, row_bounds
+    from causalmmm_jax.analysis.planning import _cells, _shape_like, _solve
     from causalmmm_jax.analysis.plans import exposure_per_spend, plan_shape, window_spend
 
     by, weeks = res.by, res.weeks
@@ -117,10 +118,10 @@ def _score(data, result, res, start: int, kw: dict, seed: int) -> dict:
         cells = table["current_spend"].to_numpy().reshape(-1, len(channels))
         x_model = table["spend"].to_numpy().reshape(-1, len(channels))
     never = np.isnan(exposure_per_spend(result)).all(axis=0)
-    lower, upper, g_lo, g_hi = _cells_constraints(channels, cells.shape[0], res.budget, cells, kw.get("bounds"),
-                                                  res.fixed, kw.get("max_change"), never)
-    r_lo, r_hi = _row_bounds(result, by, res.budget, lower, upper, g_lo, g_hi, kw.get("region_bounds"),
-                             kw.get("week_bounds"), start, weeks)
+    lower, upper, g_lo, g_hi = cells_constraints(channels, cells.shape[0], res.budget, cells, kw.get("bounds"),
+                                                 res.fixed, kw.get("max_change"), never)
+    r_lo, r_hi = row_bounds(result, by, res.budget, lower, upper, g_lo, g_hi, kw.get("region_bounds"),
+                            kw.get("week_bounds"), start, weeks)
     value = _truth_value(data, result, start, weeks, shape, by)
     v = lambda x: float(value(jnp.asarray(x, jnp.float32)))  # noqa: E731
     rng = np.random.default_rng(seed)

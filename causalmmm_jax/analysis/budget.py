@@ -46,6 +46,13 @@ from ._allocate import (  # re-exported
     maximize_allocation,
     resolve_method,
 )
+from ._bounds import (  # re-exported
+    cap_change,
+    current_plan,
+    fixed_channels,
+    parse_bounds,
+    resolve_bounds,
+)
 from .curves import (
     channel_totals,
     curve_params,
@@ -143,57 +150,6 @@ class BudgetResult:
 
 
 # --------------------------------------------------------------------------- bounds
-
-def parse_bounds(items, what: str = "CHANNEL") -> dict[str, tuple[float | None, float | None]]:
-    """``["tv=0:5e5", "search=1000:"]`` → ``{"tv": (0, 5e5), "search": (1000, None)}`` (``what``
-    names the key in error messages: CHANNEL, REGION, WEEK)."""
-    out = {}
-    example = {"CHANNEL": "impressions_tv=0:50000", "REGION": "101=0:20000", "WEEK": "'*=:50000'"}.get(what, "")
-    for item in items or ():
-        name, sep, rng = str(item).partition("=")
-        low, sep2, high = rng.partition(":")
-        if not sep or not sep2 or not name.strip():
-            raise ConfigError(f"bad bound {item!r}: write {what}=LOW:HIGH (either side may be empty), "
-                              f"e.g. {example}")
-        try:
-            out[name.strip()] = (float(low) if low.strip() else None, float(high) if high.strip() else None)
-        except ValueError:
-            raise ConfigError(f"bad bound {item!r}: LOW and HIGH must be numbers") from None
-    return out
-
-
-def resolve_bounds(channels, budget: float, bounds: dict | None) -> tuple[np.ndarray, np.ndarray]:
-    """``(lower [C], upper [C])`` from ``{channel: (low, high)}`` (None sides: 0 and ``budget``);
-    raises :class:`ConfigError` for unknown channels, negative or crossed bounds, or a budget the
-    bounds cannot meet."""
-    channels = list(channels)
-    if not np.isfinite(budget) or budget <= 0:
-        raise ConfigError(f"the budget must be a positive number, got {budget}")
-    lower, upper = np.zeros(len(channels)), np.full(len(channels), float(budget))
-    for name, pair in (bounds or {}).items():
-        if name not in channels:
-            raise ConfigError(f"bounds name an unknown channel {name!r}; channels are: {', '.join(channels)}")
-        low, high = pair if isinstance(pair, (tuple, list)) else (pair.get("lower"), pair.get("upper"))
-        i = channels.index(name)
-        if low is not None:
-            lower[i] = float(low)
-        if high is not None:
-            upper[i] = min(float(high), float(budget))
-        if lower[i] < 0 or (high is not None and float(high) < 0) or not np.isfinite(lower[i]):
-            raise ConfigError(f"bounds for {name} must be >= 0, got {low}:{high}")
-        if lower[i] > upper[i]:
-            raise ConfigError(f"bounds for {name}: lower {lower[i]:g} > upper {upper[i]:g}"
-                              + (" (upper is capped at the budget)" if high is not None and high > budget else ""))
-    if lower.sum() > budget * (1 + 1e-12):
-        parts = ", ".join(f"{c}={lo:g}" for c, lo in zip(channels, lower) if lo > 0)
-        raise ConfigError(f"infeasible bounds: the lower bounds sum to {lower.sum():g} > budget {budget:g} ({parts}). "
-                          "Lower them or raise the budget.")
-    if upper.sum() < budget * (1 - 1e-12):
-        parts = ", ".join(f"{c}={hi:g}" for c, hi in zip(channels, upper))
-        raise ConfigError(f"infeasible bounds: the upper bounds sum to {upper.sum():g} < budget {budget:g} ({parts}). "
-                          "Raise them or lower the budget.")
-    return lower, upper
-
 
 def _curves_response(params: pd.DataFrame, weeks: int):
     p = {k: np.nan_to_num(params[k].to_numpy(np.float64)) for k in ("top", "bottom", "half_saturation", "slope")}
@@ -342,9 +298,9 @@ def optimize_budget(result, budget: float | None = None, *, weeks: int | None = 
                               + ", ".join(f"{c}={hist[channels.index(c)]:g}" for c in fixed)
                               + f") exceeds the budget {budget:g}; raise the budget or fix fewer channels")
     lower, upper = resolve_bounds(channels, budget, bounds)
-    cur = _current_plan(hist, budget, [channels.index(c) for c in fixed])
+    cur = current_plan(hist, budget, [channels.index(c) for c in fixed])
     if max_change is not None:
-        bounds = _cap_change(channels, budget, lower, upper, cur, max_change)
+        bounds = cap_change(channels, budget, lower, upper, cur, max_change)
         lower, upper = resolve_bounds(channels, budget, bounds)
     params = curve_params(result) if curves is None else curves
     # what keeps the model route from running: (reason, what to do), or None
@@ -405,46 +361,6 @@ def horizon_spend(result, weeks: int):
     window_spend = spend if spend is not None else exposure
     return (list(result.panel.channels), n_train, n_win, window_spend, window_spend * (weeks / n_win),
             "spend" if spend is not None else "exposure")
-
-
-def fixed_channels(fixed, channels, bounds) -> list[str]:
-    """``fixed`` as a list of channel names in the panel's order; a :class:`ConfigError` names an
-    unknown channel or one that is both fixed and bounded."""
-    names = [fixed] if isinstance(fixed, str) else list(fixed or ())
-    for name in names:
-        if name not in channels:
-            raise ConfigError(f"fixed names an unknown channel {name!r}; channels are: {', '.join(channels)}")
-        if bounds and name in bounds:
-            raise ConfigError(f"{name} is both fixed and bounded; fixing holds it at its historical spend, "
-                              "so drop one of the two")
-    return [c for c in channels if c in names]
-
-
-def _cap_change(channels, budget, lower, upper, cur, max_change) -> dict:
-    """Bounds ``{channel: (lower, upper)}`` intersected with ``(1 ± max_change)·cur``; a
-    :class:`ConfigError` when a channel's range becomes empty."""
-    if not np.isfinite(max_change) or max_change < 0:
-        raise ConfigError(f"max_change must be a number >= 0, got {max_change}")
-    lo = np.maximum(lower, cur * (1.0 - max_change))
-    hi = np.minimum(upper, cur * (1.0 + max_change))
-    bad = [f"{c} ({a:g} > {b:g})" for c, a, b in zip(channels, lo, hi) if a > b * (1 + 1e-12)]
-    if bad:
-        raise ConfigError(f"infeasible constraints: the bounds and max_change {max_change:g} leave no room for "
-                          + ", ".join(bad) + "; loosen one of them")
-    return {c: (float(a), float(b)) for c, a, b in zip(channels, lo, hi)}
-
-
-def _current_plan(hist: np.ndarray, budget: float, fixed_idx: list[int]) -> np.ndarray:
-    """The current plan at ``budget``: fixed channels at their historical spend, the others' historical
-    mix scaled to the rest of the budget (an equal split when they had none)."""
-    cur = np.asarray(hist, np.float64).copy()
-    free = np.ones(len(cur), bool)
-    free[fixed_idx] = False
-    rest = budget - cur[~free].sum()
-    if not free.any():
-        return cur
-    cur[free] = cur[free] * (rest / cur[free].sum()) if cur[free].sum() > 0 else rest / free.sum()
-    return cur
 
 
 def _model_response(result, weeks: int, window_spend: np.ndarray):

@@ -43,8 +43,9 @@ import scipy.optimize as so
 
 from ..errors import ConfigError
 from ..model.mmm import apply
+from ._bounds import cells_constraints, fixed_channels, row_bounds
 from ._jaxopt import project_grouped_np, project_two_way_np
-from .budget import BudgetResult, fixed_channels, horizon_spend
+from .budget import BudgetResult, horizon_spend
 from .curves import stacked_params
 from .plans import (
     SpendPlan,
@@ -54,7 +55,6 @@ from .plans import (
     plan_beyond_observed,
     plan_shape,
     plan_times,
-    week_label,
     window_spend,
 )
 
@@ -64,55 +64,6 @@ PLAN_METHODS = ("auto", "projected", "slsqp", "multistart")
 SLSQP_MAX_CELLS = 200  # multistart adds SLSQP up to this many decision cells (its cost grows with the cube)
 BY = ("channel", "region", "week")
 MAXITER = 100  # projected-gradient iterations (each a few forward and backward runs of the model)
-
-
-def _cells_constraints(channels, r_n, budget, cur, bounds, fixed, max_change, never):
-    """``(lower, upper [R', C], group_lower, group_upper [C])`` in budget units for the decision
-    cells ``[R', C]`` (R' = 1 by channel)."""
-    c_n = len(channels)
-    lower, upper = np.zeros((r_n, c_n)), np.full((r_n, c_n), float(budget))
-    g_lo, g_hi = np.zeros(c_n), np.full(c_n, float(budget))
-    for name, pair in (bounds or {}).items():
-        if name not in channels:
-            raise ConfigError(f"bounds name an unknown channel {name!r}; channels are: {', '.join(channels)}")
-        low, high = pair if isinstance(pair, (tuple, list)) else (pair.get("lower"), pair.get("upper"))
-        i = channels.index(name)
-        if (low is not None and (not np.isfinite(low) or low < 0)) or (high is not None and high < 0):
-            raise ConfigError(f"bounds for {name} must be >= 0, got {low}:{high}")
-        g_lo[i] = 0.0 if low is None else float(low)
-        g_hi[i] = float(budget) if high is None else min(float(high), float(budget))
-        if g_lo[i] > g_hi[i]:
-            raise ConfigError(f"bounds for {name}: lower {g_lo[i]:g} > upper {g_hi[i]:g}")
-    for i, ch in enumerate(channels):
-        if ch in fixed:
-            lower[:, i] = upper[:, i] = cur[:, i]
-            g_lo[i] = g_hi[i] = cur[:, i].sum()
-        if never[i]:
-            if ch in (bounds or {}) and g_lo[i] > 0:
-                raise ConfigError(f"{ch} had no spend in the training weeks (no cost per exposure), so it cannot get "
-                                  "a lower bound above 0")
-            upper[:, i] = 0.0
-            g_hi[i] = 0.0
-    if max_change is not None:
-        if not np.isfinite(max_change) or max_change < 0:
-            raise ConfigError(f"max_change must be a number >= 0, got {max_change}")
-        lower = np.maximum(lower, cur * (1.0 - max_change))
-        upper = np.minimum(upper, cur * (1.0 + max_change))
-    col_lo = np.maximum(g_lo, lower.sum(0))
-    col_hi = np.minimum(g_hi, upper.sum(0))
-    bad = [f"{c} ({lo:g} > {hi:g})" for c, lo, hi in zip(channels, col_lo, col_hi) if lo > hi * (1 + 1e-12)]
-    if bad:
-        raise ConfigError("infeasible constraints: a channel's smallest allowed total exceeds its largest ("
-                          + ", ".join(bad) + "); loosen its bounds or --max-change")
-    if col_lo.sum() > budget * (1 + 1e-9):
-        raise ConfigError(f"infeasible constraints: the channels' smallest allowed totals sum to {col_lo.sum():g} > "
-                          f"budget {budget:g}. Lower the bounds, loosen --max-change or raise the budget.")
-    if col_hi.sum() < budget * (1 - 1e-9):
-        raise ConfigError(f"infeasible constraints: the channels' largest allowed totals sum to {col_hi.sum():g} < "
-                          f"budget {budget:g}" + (f" (--max-change {max_change:g} allows at most "
-                                                  f"{(1 + max_change) * cur.sum():g})" if max_change is not None
-                                                  else "") + ". Raise them or lower the budget.")
-    return lower, upper, g_lo, g_hi
 
 
 def _cells(spend: np.ndarray, by: str) -> np.ndarray:
@@ -132,66 +83,6 @@ def _shape_like(spend: np.ndarray, by: str, fallback: np.ndarray) -> np.ndarray:
     axes = {"channel": (0, 1), "region": (1,), "week": (0,)}[by]
     s = spend.sum(axis=axes, keepdims=True)
     return np.where(s > 0, spend / np.where(s > 0, s, 1.0), fallback)
-
-
-def _row_bounds(result, by, budget, lower, upper, g_lo, g_hi, region_bounds, week_bounds, start, weeks):
-    """``(row_lower, row_upper)`` ``[R']`` in budget units from ``region_bounds`` (by region) or
-    ``week_bounds`` (by week), keyed by region name / week label (``"*"``: every one), or
-    ``(None, None)``.  Raises :class:`ConfigError` naming the row when no plan can meet them."""
-    if region_bounds and by != "region":
-        raise ConfigError("region bounds constrain each region's total over channels; they need a plan by region "
-                          "(by='region', --by region)")
-    if week_bounds and by != "week":
-        raise ConfigError("week bounds constrain each week's total over channels; they need a plan by week "
-                          "(by='week', --by week)")
-    given = region_bounds or week_bounds
-    if not given:
-        return None, None
-    what = "region" if by == "region" else "week"
-    labels = ([str(r) for r in result.panel.regions.tolist()] if by == "region"
-              else [week_label(t) for t in plan_times(result, start, weeks)])
-    rl, ru = np.zeros(len(labels)), np.full(len(labels), float(budget))
-    for key, pair in sorted(given.items(), key=lambda kv: kv[0] != "*"):  # "*" first, names override it
-        low, high = pair if isinstance(pair, (tuple, list)) else (pair.get("lower"), pair.get("upper"))
-        key = str(key)
-        if key != "*" and key not in labels:
-            hint = (f"regions are e.g. {', '.join(labels[:5])}" if by == "region"
-                    else f"the plan's weeks are {labels[0]} .. {labels[-1]}")
-            raise ConfigError(f"{what} bounds name an unknown {what} {key!r}; {hint} ('*' = every {what})")
-        if (low is not None and (not np.isfinite(low) or low < 0)) or (high is not None and high < 0):
-            raise ConfigError(f"{what} bounds for {key} must be >= 0, got {low}:{high}")
-        idx = slice(None) if key == "*" else labels.index(key)
-        rl[idx] = 0.0 if low is None else float(low)
-        ru[idx] = float(budget) if high is None else min(float(high), float(budget))
-    for i, name in enumerate(labels):
-        if rl[i] > ru[i]:
-            raise ConfigError(f"{what} bounds for {name}: lower {rl[i]:g} > upper {ru[i]:g}")
-        if rl[i] > upper[i].sum() * (1 + 1e-12):
-            raise ConfigError(f"infeasible constraints: {what} {name} must get at least {rl[i]:g}, but its channels' "
-                              f"bounds (fixed channels, --max-change) allow at most {upper[i].sum():g}")
-        if ru[i] < lower[i].sum() * (1 - 1e-12):
-            raise ConfigError(f"infeasible constraints: {what} {name} may get at most {ru[i]:g}, but its channels' "
-                              f"bounds (fixed channels, --max-change) need at least {lower[i].sum():g}")
-    lo_rows, hi_rows = np.maximum(rl, lower.sum(1)), np.minimum(ru, upper.sum(1))
-    if lo_rows.sum() > budget * (1 + 1e-9) or hi_rows.sum() < budget * (1 - 1e-9):
-        raise ConfigError(f"infeasible constraints: the {what}s' allowed totals sum to {lo_rows.sum():g} .. "
-                          f"{hi_rows.sum():g}, which excludes the budget {budget:g}; loosen the {what} bounds or "
-                          "change the budget")
-    from scipy.optimize import linprog
-    from scipy.sparse import csr_matrix, kron, vstack
-    from scipy.sparse import eye as speye
-
-    r_n, c_n = lower.shape
-    cols = kron(np.ones((1, r_n)), speye(c_n))  # [C, R·C]: column sums of the row-major cells
-    rows = kron(speye(r_n), np.ones((1, c_n)))  # [R, R·C]
-    a_ub = vstack([cols, -cols, rows, -rows]).tocsr()
-    b_ub = np.concatenate([g_hi, -g_lo, ru, -rl])
-    lp = linprog(np.zeros(r_n * c_n), A_ub=a_ub, b_ub=b_ub, A_eq=csr_matrix(np.ones((1, r_n * c_n))),
-                 b_eq=[float(budget)], bounds=np.stack([lower.ravel(), upper.ravel()], 1), method="highs")
-    if lp.status == 2:
-        raise ConfigError(f"infeasible constraints: no plan meets the {what} bounds, the channel bounds and the budget "
-                          f"{budget:g} together (each holds alone); loosen some of them")
-    return rl, ru
 
 
 @dataclass(frozen=True)
@@ -342,9 +233,9 @@ def optimize_plan(result, budget: float | None = None, *, weeks: int | None = No
     if free.any():
         rest, now = budget - held, cur[:, free].sum()
         cur[:, free] = cur[:, free] * (rest / now) if now > 0 else rest / cur[:, free].size
-    lower, upper, g_lo, g_hi = _cells_constraints(channels, cur.shape[0], budget, cur, bounds, fixed, max_change,
-                                                  never)
-    r_lo, r_hi = _row_bounds(result, by, budget, lower, upper, g_lo, g_hi, region_bounds, week_bounds, start, weeks)
+    lower, upper, g_lo, g_hi = cells_constraints(channels, cur.shape[0], budget, cur, bounds, fixed, max_change,
+                                                 never)
+    r_lo, r_hi = row_bounds(result, by, budget, lower, upper, g_lo, g_hi, region_bounds, week_bounds, start, weeks)
     hist_shape = plan_shape(result, weeks, "history", by)
     shape = hist_shape if plan is None else _shape_like(plan.spend, by, hist_shape)
     seq = _sequence(result, SpendPlan(spend=np.zeros((p.n_regions, weeks, p.n_channels)), start=start, unit=unit),

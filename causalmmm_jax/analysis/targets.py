@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
-from .budget import BudgetResult, fixed_channels, horizon_spend, optimize_budget, resolve_method
+from ._bounds import fixed_channels
+from .budget import BudgetResult, horizon_spend, optimize_budget, resolve_method
 from .curves import curve_params
 
 __all__ = ["optimize_target", "search_budget", "TARGETS"]
