@@ -69,6 +69,9 @@ def parse_args(argv=None):
     p.add_argument("--resume", action="store_true", help="keep panels already in --out (run only their missing "
                                                         "objectives)")
     p.add_argument("--objectives", default=",".join(OBJECTIVES), help="comma-separated objectives (default: all)")
+    p.add_argument("--markdown", type=Path, default=None, metavar="JSON",
+                   help="print the docs block (docs/analysis.md, between the planning-benchmark markers) of an "
+                        "earlier run's JSON and exit (fits nothing)")
     return p.parse_args(argv)
 
 
@@ -260,8 +263,8 @@ def markdown(report: dict) -> str:
     lines = ["| objective | captured, median | worst | loss, % of KPI (median / worst) | achievable, % of KPI (median) |",
              "|---|---|---|---|---|"]
     for name in OBJECTIVES:
-        s = report["aggregate"][name]
-        if not s["captured"]["n"]:
+        s = report["aggregate"].get(name)
+        if not s or not s["captured"]["n"]:
             continue
         lines.append(f"| {name} | {C.fmt(s['captured']['median'], '.2f')} | {C.fmt(s['captured']['worst'], '.2f')} | "
                      f"{C.fmt(s['loss_pct_of_kpi']['median'], '.3f')} / {C.fmt(s['loss_pct_of_kpi']['worst'], '.3f')} | "
@@ -275,11 +278,79 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _true_pct(o: dict) -> float:
+    """The plan's true uplift over the current plan, % of the window's true KPI."""
+    window = 100.0 * o["achievable_uplift"] / o["achievable_uplift_pct_of_kpi"]
+    return 100.0 * o["true_uplift_of_plan"] / window
+
+
+def docs_block(report: dict) -> str:
+    """The text docs/analysis.md quotes between its planning-benchmark markers, every figure from
+    ``report`` (the JSON this script writes)."""
+    import textwrap
+
+    import numpy as np
+
+    panels = report["panels"]
+    n = len(panels)
+    designs = ", ".join(dict.fromkeys(p["design"] for p in panels))
+    seeds = ", ".join(str(s) for s in dict.fromkeys(p["seed"] for p in panels))
+    out = [f"Scored against planted truth (`benchmarks/planning.py`, {n} panels: {designs} designs ×",
+           f"seeds {seeds}; default fits, 13 held-out weeks planned with the plan route",
+           "from the first held-out week, each plan's true KPI against the truth's best plan in the same decision",
+           "space; `captured` = the plan's true uplift over the current plan ÷ the best plan's):", "",
+           markdown(report), ""]
+
+    def versus(name: str, base: str = "channel 1x") -> str:
+        pairs = [(_true_pct(p["objectives"][name]), _true_pct(p["objectives"][base])) for p in panels
+                 if name in p["objectives"] and base in p["objectives"]]
+        if not pairs:
+            return ""
+        a, b = np.array(pairs).T
+        return (f"their true uplift was at least that of the plan by channel on {int((a >= b - 1e-9).sum())} of "
+                f"{len(pairs)} panels (median {np.median(a):.2f} % of the window's KPI against {np.median(b):.2f} %)")
+
+    sentences = []
+    if versus("region 1x"):
+        sentences.append("By region the plans capture a smaller share of a larger achievable uplift: "
+                         + versus("region 1x") + ".")
+    if versus("week 1x"):
+        sentences.append("By week (the flighting), " + versus("week 1x") + ".")
+    ch = sorted((p["objectives"]["channel 1x"]["captured"], p) for p in panels
+                if p["objectives"].get("channel 1x", {}).get("captured") is not None)[:2]
+    if ch:
+        weak = []
+        for cap, p in ch:
+            o = p["objectives"]["channel 1x"]
+            ratio = o["model_predicted_uplift"] / o["true_uplift_of_plan"] if o["true_uplift_of_plan"] else float("nan")
+            weak.append(f"{p['design']} seed {p['seed']} ({cap:.2f} captured, the model predicted {ratio:.1f}× the "
+                        "uplift its plan achieved)")
+        sentences.append("The weakest panels per channel at today's budget: " + "; ".join(weak) + ".")
+    agg = report["aggregate"]
+    tk, tr = agg.get("target kpi delivered"), agg.get("target roi delivered")
+    if tk and tr:
+        sentences.append(f"Targets in the truth: the KPI target's plan delivered {tk['min']:.2f}–{tk['max']:.2f} of the "
+                         f"target (median {tk['median']:.2f}), the ROI target's {tr['min']:.2f}–{tr['max']:.2f} (median "
+                         f"{tr['median']:.2f}): as accurate as the model's response, no more.")
+    refits = [r for p in panels for r in p.get("refits", [])]
+    if refits:
+        same = sum(r["holdout_equal_to_recorded"] for r in refits)
+        sentences.append(f"The objectives added later ({', '.join(dict.fromkeys(o for r in refits for o in r['objectives']))}) "
+                         f"ran on refits of the recorded panels; {same} of {len(refits)} refits reproduced the recorded "
+                         "holdout metrics.")
+    out += [textwrap.fill(" ".join(sentences), 100, break_on_hyphens=False), "", "```bash", ".venv/bin/python benchmarks/planning.py --out "
+            "benchmarks/recorded/planning.json", "```"]
+    return "\n".join(out)
+
+
 def main(argv=None) -> int:
     import warnings
 
     warnings.filterwarnings("ignore", message="Explicitly requested dtype float64")  # the truth in float32
     args = parse_args(argv)
+    if args.markdown is not None:
+        print(docs_block(json.loads(args.markdown.read_text(encoding="utf-8"))))
+        return 0
     designs = ["quick"] if args.quick else [d for d in args.designs.split(",") if d]
     unknown = set(designs) - set(DESIGNS) - ({"quick"} if args.quick else set())
     if unknown:

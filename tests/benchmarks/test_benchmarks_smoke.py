@@ -201,6 +201,10 @@ def test_planning_quick(tmp_path, bench_env):
         assert o["loss_pct_of_kpi"] >= -1e-6 and positive(o["budget"]) and positive(o["plan_seconds"]), name
         assert o["captured"] is None or o["captured"] <= 1 + 1e-6, name
     assert "| channel 1x |" in stdout and "| region 1x |" in stdout and "| week cap |" in stdout
+    docs = subprocess.run([sys.executable, str(BENCH / "planning.py"), "--markdown",
+                           str(tmp_path / "results" / "planning.json")], cwd=REPO, env=bench_env, capture_output=True,
+                          text=True, timeout=120)
+    assert docs.returncode == 0 and "| week cap |" in docs.stdout and "benchmarks/planning.py --out" in docs.stdout
 
 
 def test_flop_counter_units():
