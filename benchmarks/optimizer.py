@@ -53,22 +53,23 @@ def make_case(seed: int, n: int):
 def run_case(params, current, factor: float, seed: int, methods, starts: int = STARTS) -> dict:
     import numpy as np
 
-    from causalmmm_jax.analysis.budget import _curves_response, maximize_allocation
+    from causalmmm_jax.analysis.budget import _curves_response, _curves_total, maximize_allocation
 
     n = len(params)
     budget = float(current.sum() * factor)
     lower, upper = np.zeros(n), np.full(n, budget)
-    resp_j, resp_np = _curves_response(params, WEEKS)
+    args, resp_np = _curves_response(params, WEEKS)
     x0 = current * factor
     out = {}
     for m in methods:
         t0 = time.perf_counter()
-        x, _, _ = maximize_allocation(resp_j, budget, lower, upper, method=m, x0=x0, seed=seed)
+        x, _, _ = maximize_allocation(_curves_total, budget, lower, upper, method=m, x0=x0, seed=seed, args=args)
         out[m] = {"response": float(resp_np(x).sum()), "seconds": time.perf_counter() - t0}
     rng = np.random.default_rng([seed, n, int(factor * 10), 7])  # not multistart's seeds
     best = max(v["response"] for v in out.values())
     for _ in range(starts):
-        x, _, _ = maximize_allocation(resp_j, budget, lower, upper, method="slsqp", x0=rng.dirichlet(np.ones(n)) * budget)
+        x, _, _ = maximize_allocation(_curves_total, budget, lower, upper, method="slsqp",
+                                      x0=rng.dirichlet(np.ones(n)) * budget, args=args)
         best = max(best, float(resp_np(x).sum()))
     for v in out.values():
         v["shortfall"] = 1.0 - v["response"] / best

@@ -4,13 +4,15 @@ docstring and docs/analysis.md §4)."""
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.optimize as so
 
 from ..errors import ConfigError
-from ._jaxopt import project_box_section, project_box_section_np, simplex_box_minimize
+from ._jaxopt import jaxopt_active, project_box_section, project_box_section_np, simplex_box_minimize
 
 __all__ = ["METHODS", "METHOD_CHOICES", "MULTISTART_STARTS", "maximize_allocation", "resolve_method"]
 
@@ -23,15 +25,52 @@ def _x64(on: bool):
     return jax.enable_x64(True) if on else jax.enable_x64(jax.config.jax_enable_x64)
 
 
+# The compiled programs take the response as a static argument and its data (``args``) as traced
+# ones: a module-level ``response(x, *args)`` compiles once per shape and dtype, so repeated
+# allocations on the same curves (a target's budget search, several plans) reuse the programs.
+# A closure passed as ``response`` is a new static value each time and compiles anew.
+
+def _objective(z, b, scale, args, response):
+    return -response(z * b, *args) / scale
+
+
+@functools.partial(jax.jit, static_argnames=("response", "maxiter", "tol", "jaxopt_on"))
+def _projected_run(z0, lo, hi, b, scale, args, *, response, maxiter: int, tol: float, jaxopt_on: bool):
+    del jaxopt_on  # part of the cache key: simplex_box_minimize reads jaxopt_active() when traced
+    obj = functools.partial(_objective, b=b, scale=scale, args=args, response=response)
+    return simplex_box_minimize(obj, z0, lo, hi, jnp.ones((), z0.dtype), maxiter=maxiter, tol=tol)[0]
+
+
+@functools.partial(jax.jit, static_argnames=("response",))
+def _value_and_grad(z, b, scale, args, *, response):
+    return jax.value_and_grad(_objective)(z, b, scale, args, response)
+
+
+@functools.partial(jax.jit, static_argnames=("response",))
+def _population(vs, lo, hi, b, scale, args, *, response):
+    """Objective of each column of ``vs [C, S]`` (unit-box coordinates), 16 members at a time."""
+    def one(v):
+        z = project_box_section(lo + v * (hi - lo), lo, hi, jnp.ones((), vs.dtype))
+        return _objective(z, b, scale, args, response)
+
+    return jax.lax.map(one, vs.T, batch_size=16)
+
+
+@functools.partial(jax.jit, static_argnames=("response",))
+def _value(x, args, *, response):
+    return response(x, *args)
+
+
 def maximize_allocation(response, budget: float, lower, upper, *, method: str = "projected", x0=None,
-                        seed: int = 0, x64: bool = True, maxiter: int = 2000) -> tuple[np.ndarray, bool, str]:
-    """Maximise ``response(x)`` (JAX-traceable, ``x [C]`` in budget units) over
+                        seed: int = 0, x64: bool = True, maxiter: int = 2000, args=()) -> tuple[np.ndarray, bool, str]:
+    """Maximise ``response(x, *args)`` (JAX-traceable, ``x [C]`` in budget units; ``args``: arrays,
+    traced, so a module-level ``response`` compiles once for every budget and curve) over
     ``{lower ≤ x ≤ upper, Σx = budget}``.  Returns ``(x float64 [C], success, message)``; ``x``
     satisfies the constraints to rounding.  ``x64``: trace in float64 (cheap objectives)."""
     if method not in METHODS:
         raise ConfigError(f"unknown optimisation method {method!r}; choose one of {', '.join(METHODS)}")
     if method == "multistart":
-        return _multistart(response, budget, lower, upper, x0=x0, seed=seed, x64=x64, maxiter=maxiter)
+        return _multistart(response, budget, lower, upper, x0=x0, seed=seed, x64=x64, maxiter=maxiter, args=args)
     b = float(budget)
     lo_n, hi_n = np.asarray(lower, np.float64) / b, np.asarray(upper, np.float64) / b
     n = lo_n.size
@@ -39,8 +78,9 @@ def maximize_allocation(response, budget: float, lower, upper, *, method: str = 
     start = project_box_section_np(start, lo_n, hi_n, 1.0)
     with _x64(x64):
         dt = jnp.float64 if x64 else jnp.float32
-        scale = abs(float(response(jnp.asarray(start * b, dt)))) or 1.0
-        obj = lambda z: -response(z * b) / scale  # noqa: E731
+        args = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dt), tuple(args))
+        scale = abs(float(_value(jnp.asarray(start * b, dt), args, response=response))) or 1.0
+        b_j, scale_j = jnp.asarray(b, dt), jnp.asarray(scale, dt)
         lo_j, hi_j = jnp.asarray(lo_n, dt), jnp.asarray(hi_n, dt)
         # float32 objectives (the model route) are noisy at ~1e-7: a tighter tolerance never stops
         # before maxiter. 1e-4 of the budget moved the example-sized plans by < 0.03 % of the budget
@@ -48,12 +88,12 @@ def maximize_allocation(response, budget: float, lower, upper, *, method: str = 
         tol = 1e-12 if x64 else 1e-4
 
         def projected(z0):
-            z, _ = jax.jit(lambda s: simplex_box_minimize(obj, s, lo_j, hi_j, jnp.asarray(1.0, dt), maxiter=maxiter,
-                                                          tol=tol))(jnp.asarray(z0, dt))
+            z = _projected_run(jnp.asarray(z0, dt), lo_j, hi_j, b_j, scale_j, args, response=response,
+                               maxiter=maxiter, tol=tol, jaxopt_on=jaxopt_active())
             return np.asarray(z, np.float64)
 
-        vg = jax.jit(jax.value_and_grad(obj))
-        fg = lambda z: tuple(np.asarray(a, np.float64) for a in vg(jnp.asarray(z, dt)))  # noqa: E731
+        fg = lambda z: tuple(np.asarray(a, np.float64) for a in  # noqa: E731
+                             _value_and_grad(jnp.asarray(z, dt), b_j, scale_j, args, response=response))
         ok, msg = True, ""
         if method == "projected":
             z = projected(start)
@@ -79,7 +119,7 @@ def maximize_allocation(response, budget: float, lower, upper, *, method: str = 
                 return project_box_section(lo_j + v * (hi_j - lo_j), lo_j, hi_j, jnp.asarray(1.0, dt))
 
             # population [C, S] evaluated 16 members at a time (bounded memory on the model route)
-            pop_obj = jax.jit(lambda vs: jax.lax.map(lambda v: obj(to_z(v)), vs.T, batch_size=16))
+            pop_obj = lambda vs: _population(vs, lo_j, hi_j, b_j, scale_j, args, response=response)  # noqa: E731
             r = so.differential_evolution(lambda v: np.asarray(pop_obj(jnp.asarray(v, dt)), np.float64),
                                           [(0.0, 1.0)] * n, vectorized=True, updating="deferred", seed=seed,
                                           maxiter=300, popsize=15, tol=1e-8, polish=False,
@@ -102,7 +142,7 @@ def resolve_method(method: str, on: str) -> str:
     return ("multistart" if on == "curves" else "projected") if method == "auto" else method
 
 
-def _multistart(response, budget, lower, upper, *, x0, seed: int, x64: bool, maxiter: int):
+def _multistart(response, budget, lower, upper, *, x0, seed: int, x64: bool, maxiter: int, args=()):
     """The best of: differential evolution, the projected method from ``x0``, and SLSQP from
     :data:`MULTISTART_STARTS` random mixes (Dirichlet, seeded).  On S-shaped curves each of these
     alone misses the best plan on some problems (benchmarks/optimizer.py)."""
@@ -113,11 +153,11 @@ def _multistart(response, budget, lower, upper, *, x0, seed: int, x64: bool, max
     best = None
     with _x64(x64):
         dt = jnp.float64 if x64 else jnp.float32
-        value = jax.jit(response)
+        args_j = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dt), tuple(args))
         for m, start in runs:
             x, ok, msg = maximize_allocation(response, budget, lower, upper, method=m, x0=start, seed=seed, x64=x64,
-                                             maxiter=maxiter)
-            v = float(value(jnp.asarray(x, dt)))
+                                             maxiter=maxiter, args=args)
+            v = float(_value(jnp.asarray(x, dt), args_j, response=response))
             if best is None or v > best[0]:
                 best = (v, x, ok, m, msg)
     _, x, ok, m, msg = best

@@ -151,19 +151,27 @@ class BudgetResult:
 
 # --------------------------------------------------------------------------- bounds
 
+def _curves_total(x, top, bottom, half, slope, shift, weeks):
+    """The curves route's response: Σ_c weeks · hill(x_c / weeks + shift_c) (module level, so the
+    allocation programs compile once for every budget and curve set)."""
+    return (weeks * hill(x / weeks + shift, top, bottom, half, slope)).sum()
+
+
 def _curves_response(params: pd.DataFrame, weeks: int):
+    """``(args, per_channel_np)``: the arrays of :func:`_curves_total` and the numpy per-channel
+    response."""
     p = {k: np.nan_to_num(params[k].to_numpy(np.float64)) for k in ("top", "bottom", "half_saturation", "slope")}
     p["half_saturation"] = np.where(p["half_saturation"] > 0, p["half_saturation"], 1.0)
 
     # the JAX objective evaluates f at x + 1e-9·half: the gradient at x = 0 is then the right-hand
     # derivative (e.g. top/half for slope 1) instead of the 0 that the x > 0 guard in hill() gives.
     shift = 1e-9 * p["half_saturation"]
+    args = (p["top"], p["bottom"], p["half_saturation"], p["slope"], shift, np.float64(weeks))
 
-    def per_channel(x, xp=jnp):
-        tb = [xp.asarray(p[k]) for k in ("top", "bottom", "half_saturation", "slope")]
-        return weeks * hill(xp.asarray(x) / weeks + (xp.asarray(shift) if xp is jnp else 0.0), *tb)
+    def per_channel_np(x):
+        return weeks * hill(np.asarray(x, np.float64) / weeks, p["top"], p["bottom"], p["half_saturation"], p["slope"])
 
-    return (lambda x: per_channel(x).sum()), (lambda x: per_channel(np.asarray(x, np.float64), np))
+    return args, per_channel_np
 
 
 def optimize_curves(params: pd.DataFrame, budget: float, *, weeks: int = 52, bounds: dict | None = None,
@@ -175,12 +183,13 @@ def optimize_curves(params: pd.DataFrame, budget: float, *, weeks: int = 52, bou
     method = resolve_method(method, "curves")
     channels = list(params["channel"])
     lower, upper = resolve_bounds(channels, budget, bounds)
-    resp_j, resp_np = _curves_response(params, int(weeks))
+    args, resp_np = _curves_response(params, int(weeks))
     cur = np.array([current[c] for c in channels], float) if current else np.full(len(channels), budget / len(channels))
     hist = np.array([historical[c] for c in channels], float) if historical else cur
-    x, ok, msg = maximize_allocation(resp_j, budget, lower, upper, method=method, x0=cur)
+    x, ok, msg = maximize_allocation(_curves_total, budget, lower, upper, method=method, x0=cur, args=args)
     with jax.enable_x64(True):
-        grad = np.asarray(jax.grad(resp_j)(jnp.asarray(x, jnp.float64)), np.float64)
+        grad = np.asarray(jax.grad(_curves_total)(jnp.asarray(x, jnp.float64), *(jnp.asarray(a, jnp.float64)
+                                                                                   for a in args)), np.float64)
     by = _by_channel(channels, x, resp_np(x), grad, weeks, params["half_saturation"].to_numpy(np.float64))
     return _result(ok, method, "curves", budget, weeks, unit, channels, x, resp_np(x).sum(), cur,
                    resp_np(cur).sum(), hist, resp_np(hist).sum(), by, msg)
