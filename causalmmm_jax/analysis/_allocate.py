@@ -12,7 +12,12 @@ import numpy as np
 import scipy.optimize as so
 
 from ..errors import ConfigError
-from ._jaxopt import jaxopt_active, project_box_section, project_box_section_np, simplex_box_minimize
+from ._jaxopt import (
+    jaxopt_active,
+    project_box_section,
+    project_box_section_np,
+    simplex_box_minimize,
+)
 
 __all__ = ["METHODS", "METHOD_CHOICES", "MULTISTART_STARTS", "maximize_allocation", "resolve_method"]
 
@@ -61,6 +66,13 @@ def _value(x, args, *, response):
     return response(x, *args)
 
 
+def _as_dtype(args, dt):
+    """Floating arrays of the pytree ``args`` in ``dt`` (the others, e.g. masks, as they are)."""
+    return jax.tree_util.tree_map(
+        lambda a: jnp.asarray(a, dt) if jnp.issubdtype(getattr(a, "dtype", np.float64), jnp.floating) else a,
+        tuple(args))
+
+
 def maximize_allocation(response, budget: float, lower, upper, *, method: str = "projected", x0=None,
                         seed: int = 0, x64: bool = True, maxiter: int = 2000, args=()) -> tuple[np.ndarray, bool, str]:
     """Maximise ``response(x, *args)`` (JAX-traceable, ``x [C]`` in budget units; ``args``: arrays,
@@ -78,7 +90,7 @@ def maximize_allocation(response, budget: float, lower, upper, *, method: str = 
     start = project_box_section_np(start, lo_n, hi_n, 1.0)
     with _x64(x64):
         dt = jnp.float64 if x64 else jnp.float32
-        args = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dt), tuple(args))
+        args = _as_dtype(args, dt)
         scale = abs(float(_value(jnp.asarray(start * b, dt), args, response=response))) or 1.0
         b_j, scale_j = jnp.asarray(b, dt), jnp.asarray(scale, dt)
         lo_j, hi_j = jnp.asarray(lo_n, dt), jnp.asarray(hi_n, dt)
@@ -153,7 +165,7 @@ def _multistart(response, budget, lower, upper, *, x0, seed: int, x64: bool, max
     best = None
     with _x64(x64):
         dt = jnp.float64 if x64 else jnp.float32
-        args_j = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dt), tuple(args))
+        args_j = _as_dtype(args, dt)
         for m, start in runs:
             x, ok, msg = maximize_allocation(response, budget, lower, upper, method=m, x0=start, seed=seed, x64=x64,
                                              maxiter=maxiter, args=args)

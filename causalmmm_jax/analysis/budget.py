@@ -31,6 +31,7 @@ curves, where S-shaped curves give every single method local optima and a plan c
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import jax
@@ -43,6 +44,7 @@ from ..model.mmm import apply
 from ._allocate import (  # re-exported
     METHOD_CHOICES,
     METHODS,
+    _value,
     maximize_allocation,
     resolve_method,
 )
@@ -338,16 +340,16 @@ def optimize_budget(result, budget: float | None = None, *, weeks: int | None = 
 
     if obstacle:
         raise ConfigError(f"on='model': {obstacle[0]}; {obstacle[1]} or use on='curves'.")
-    response, per_channel, grad_fn = _model_response(result, weeks, window_spend)
+    response, args, per_channel, grad_fn = _model_response(result, weeks, window_spend)
     # float32 model objectives rarely meet the step tolerance, so the iteration cap sets the cost
     # (~1.3 s an iteration on the 190-region example panel, 52 weeks). 100 instead of 500: the same
     # plans to < 1e-4 of the budget on the decision benchmark's panels checked, and on the example
     # panel (optimize --on model, 52 weeks) a response 0.08 % below 500 iterations' in 228 s, not 733 s.
     x, ok, msg = maximize_allocation(response, budget, lower, upper, method=method, x0=cur, seed=seed, x64=False,
-                                     maxiter=MODEL_MAXITER)
+                                     maxiter=MODEL_MAXITER, args=args)
     pc = per_channel(x)
     by = _by_channel(channels, x, pc, grad_fn(x), weeks, params["half_saturation"].to_numpy(np.float64))
-    val = lambda v: float(response(jnp.asarray(v, jnp.float32)))  # noqa: E731
+    val = lambda v: float(_value(jnp.asarray(v, jnp.float32), args, response=response))  # noqa: E731
     msg += (f"; response = KPI added by the media of the last {weeks} training weeks (model re-run); "
             f"current = historical mix of those weeks scaled to the budget")
     res = _result(ok, method, "model", budget, weeks, unit, channels, x, val(x), cur, val(cur), hist, val(hist),
@@ -372,38 +374,60 @@ def horizon_spend(result, weeks: int):
             "spend" if spend is not None else "exposure")
 
 
+def _model_pred(params, inputs, win, u, spec):
+    factor = 1.0 + win * (u - 1.0)
+    return apply(params, inputs.replace(media=inputs.media * factor[None]), spec).prediction
+
+
+def _model_total(x, members, base, inputs, win, safe, w, *, spec):
+    """The model route's response: KPI the scaled window media add, ensemble members averaged
+    (module level: one compiled program per run structure, reused across budgets)."""
+    u = x.astype(jnp.float32) / safe
+    return jax.vmap(lambda p, b0: ((_model_pred(p, inputs, win, u, spec) - b0) * w).sum())(members, base).mean()
+
+
+@functools.lru_cache(maxsize=None)
+def _model_total_for(spec):
+    """One ``_model_total`` per model structure (the same object each time: a jit static argument)."""
+    return functools.partial(_model_total, spec=spec)
+
+
+@functools.partial(jax.jit, static_argnames="spec")
+def _model_base(members, inputs, win, *, spec):
+    return jax.vmap(lambda p: _model_pred(p, inputs, win, jnp.zeros(inputs.media.shape[-1]), spec))(members)
+
+
+@functools.partial(jax.jit, static_argnames="spec")
+def _model_off_one(x, args, *, spec):
+    """Per channel: response − response with that channel's spend removed."""
+    safe = args[3]
+    u = x / safe
+    full = _model_total(x, *args, spec=spec)
+    drop = jax.vmap(lambda e: _model_total((u * (1.0 - e)) * safe, *args, spec=spec))(jnp.eye(x.shape[0]))
+    return full - drop
+
+
+@functools.partial(jax.jit, static_argnames="spec")
+def _model_grad(x, args, *, spec):
+    return jax.grad(_model_total)(x, *args, spec=spec)
+
+
 def _model_response(result, weeks: int, window_spend: np.ndarray):
-    """``(response(x), per_channel(x) -> [C], grad(x) -> [C])`` of the model route; ensemble
-    members are averaged."""
+    """``(response, args, per_channel(x) -> [C], grad(x) -> [C])`` of the model route:
+    ``response(x, *args)`` for :func:`maximize_allocation`; ensemble members are averaged."""
     inputs, cells, tm = train_sequence(result)
     seq = inputs.media.shape[1]
     window = np.zeros(seq)
     window[seq - weeks:] = 1.0
     after = jnp.asarray(np.cumsum(window) > 0, jnp.float32)[None, :]  # weeks from the window start on
     members = stacked_params(result)
-    c = result.spec.n_channels
+    spec = result.spec
     safe = jnp.asarray(np.where(window_spend > 0, window_spend, 1.0), jnp.float32)
     win = jnp.asarray(window, jnp.float32)[:, None]
     w = cells * tm[:, None] * after
-
-    def pred(params, u):
-        factor = 1.0 + win * (u - 1.0)
-        return apply(params, inputs.replace(media=inputs.media * factor[None]), result.spec).prediction
-
-    base = jax.jit(jax.vmap(lambda p: pred(p, jnp.zeros(c))))(members)  # [N, R, T]
-
-    def response(x):
-        u = x.astype(jnp.float32) / safe
-        return jax.vmap(lambda p, b0: ((pred(p, u) - b0) * w).sum())(members, base).mean()
-
-    def off_one(x):
-        u = jnp.asarray(x, jnp.float32) / safe
-        full = response(jnp.asarray(x, jnp.float32))
-        drop = jax.vmap(lambda e: response((u * (1.0 - e)) * safe))(jnp.eye(c))
-        return full - drop
-
-    # jitted once here: un-jitted calls would dispatch (and compile) the model op by op
-    off_one_j, grad_j = jax.jit(off_one), jax.jit(jax.grad(response))
-    per_channel = lambda x: np.asarray(off_one_j(jnp.asarray(x, jnp.float32)), np.float64)  # noqa: E731
-    grad_fn = lambda x: np.asarray(grad_j(jnp.asarray(x, jnp.float32)), np.float64)  # noqa: E731
-    return jax.jit(response), per_channel, grad_fn
+    base = _model_base(members, inputs, win, spec=spec)  # [N, R, T]
+    args = (members, base, inputs, win, safe, w)
+    per_channel = lambda x: np.asarray(_model_off_one(jnp.asarray(x, jnp.float32), args, spec=spec),  # noqa: E731
+                                       np.float64)
+    grad_fn = lambda x: np.asarray(_model_grad(jnp.asarray(x, jnp.float32), args, spec=spec), np.float64)  # noqa: E731
+    return _model_total_for(spec), args, per_channel, grad_fn
