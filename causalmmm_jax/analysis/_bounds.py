@@ -11,7 +11,20 @@ from ..errors import ConfigError
 from .plans import plan_times, week_label
 
 __all__ = ["parse_bounds", "resolve_bounds", "fixed_channels", "cap_change", "current_plan", "cells_constraints",
-           "row_bounds"]
+           "row_bounds", "row_ranges"]
+
+
+def _pair(name, pair, what: str = "bounds") -> tuple[float | None, float | None]:
+    """``(low, high)`` of a bound given as a pair or ``{"lower", "upper"}`` (None: no bound),
+    checked: a number >= 0 below, a number >= 0 or +inf above."""
+    low, high = pair if isinstance(pair, (tuple, list)) else (pair.get("lower"), pair.get("upper"))
+    try:
+        low, high = (None if v is None else float(v) for v in (low, high))
+    except (TypeError, ValueError):
+        raise ConfigError(f"{what} for {name} must be numbers, got {low}:{high}") from None
+    if (low is not None and (not np.isfinite(low) or low < 0)) or (high is not None and (np.isnan(high) or high < 0)):
+        raise ConfigError(f"{what} for {name} must be >= 0 (and finite below), got {low}:{high}")
+    return low, high
 
 
 def parse_bounds(items, what: str = "CHANNEL") -> dict[str, tuple[float | None, float | None]]:
@@ -26,9 +39,12 @@ def parse_bounds(items, what: str = "CHANNEL") -> dict[str, tuple[float | None, 
             raise ConfigError(f"bad bound {item!r}: write {what}=LOW:HIGH (either side may be empty), "
                               f"e.g. {example}")
         try:
-            out[name.strip()] = (float(low) if low.strip() else None, float(high) if high.strip() else None)
+            pair = (float(low) if low.strip() else None, float(high) if high.strip() else None)
         except ValueError:
             raise ConfigError(f"bad bound {item!r}: LOW and HIGH must be numbers") from None
+        if any(v is not None and np.isnan(v) for v in pair):
+            raise ConfigError(f"bad bound {item!r}: LOW and HIGH must be numbers, not nan")
+        out[name.strip()] = pair
     return out
 
 
@@ -43,14 +59,12 @@ def resolve_bounds(channels, budget: float, bounds: dict | None) -> tuple[np.nda
     for name, pair in (bounds or {}).items():
         if name not in channels:
             raise ConfigError(f"bounds name an unknown channel {name!r}; channels are: {', '.join(channels)}")
-        low, high = pair if isinstance(pair, (tuple, list)) else (pair.get("lower"), pair.get("upper"))
+        low, high = _pair(name, pair)
         i = channels.index(name)
         if low is not None:
-            lower[i] = float(low)
+            lower[i] = low
         if high is not None:
-            upper[i] = min(float(high), float(budget))
-        if lower[i] < 0 or (high is not None and float(high) < 0) or not np.isfinite(lower[i]):
-            raise ConfigError(f"bounds for {name} must be >= 0, got {low}:{high}")
+            upper[i] = min(high, float(budget))
         if lower[i] > upper[i]:
             raise ConfigError(f"bounds for {name}: lower {lower[i]:g} > upper {upper[i]:g}"
                               + (" (upper is capped at the budget)" if high is not None and high > budget else ""))
@@ -73,7 +87,7 @@ def fixed_channels(fixed, channels, bounds) -> list[str]:
         if name not in channels:
             raise ConfigError(f"fixed names an unknown channel {name!r}; channels are: {', '.join(channels)}")
         if bounds and name in bounds:
-            raise ConfigError(f"{name} is both fixed and bounded; fixing holds it at its historical spend, "
+            raise ConfigError(f"{name} is both fixed and bounded; fixing holds it at its current spend, "
                               "so drop one of the two")
     return [c for c in channels if c in names]
 
@@ -114,10 +128,8 @@ def cells_constraints(channels, r_n, budget, cur, bounds, fixed, max_change, nev
     for name, pair in (bounds or {}).items():
         if name not in channels:
             raise ConfigError(f"bounds name an unknown channel {name!r}; channels are: {', '.join(channels)}")
-        low, high = pair if isinstance(pair, (tuple, list)) else (pair.get("lower"), pair.get("upper"))
+        low, high = _pair(name, pair)
         i = channels.index(name)
-        if (low is not None and (not np.isfinite(low) or low < 0)) or (high is not None and high < 0):
-            raise ConfigError(f"bounds for {name} must be >= 0, got {low}:{high}")
         g_lo[i] = 0.0 if low is None else float(low)
         g_hi[i] = float(budget) if high is None else min(float(high), float(budget))
         if g_lo[i] > g_hi[i]:
@@ -154,6 +166,26 @@ def cells_constraints(channels, r_n, budget, cur, bounds, fixed, max_change, nev
     return lower, upper, g_lo, g_hi
 
 
+def row_ranges(result, by: str, given: dict, start: int, weeks: int, cap: float = np.inf):
+    """``(labels, lower [R'], upper [R'])`` of row bounds ``given`` (``{region or week label or "*":
+    (low, high)}``, a named row replacing ``"*"``; upper None or above ``cap``: ``cap``)."""
+    what = "region" if by == "region" else "week"
+    labels = ([str(r) for r in result.panel.regions.tolist()] if by == "region"
+              else [week_label(t) for t in plan_times(result, start, weeks)])
+    rl, ru = np.zeros(len(labels)), np.full(len(labels), float(cap))
+    for key, pair in sorted(given.items(), key=lambda kv: not (isinstance(kv[0], str) and kv[0] == "*")):
+        key = key if isinstance(key, str) else (str(key) if by == "region" else week_label(key))
+        if key != "*" and key not in labels:
+            hint = (f"regions are e.g. {', '.join(labels[:5])}" if by == "region"
+                    else f"the plan's weeks are {labels[0]} .. {labels[-1]}")
+            raise ConfigError(f"{what} bounds name an unknown {what} {key!r}; {hint} ('*' = every {what})")
+        low, high = _pair(key, pair, f"{what} bounds")
+        idx = slice(None) if key == "*" else labels.index(key)
+        rl[idx] = 0.0 if low is None else low
+        ru[idx] = float(cap) if high is None else min(high, float(cap))
+    return labels, rl, ru
+
+
 def row_bounds(result, by, budget, lower, upper, g_lo, g_hi, region_bounds, week_bounds, start, weeks):
     """``(row_lower, row_upper)`` ``[R']`` in budget units from ``region_bounds`` (by region) or
     ``week_bounds`` (by week), keyed by region name / week label (``"*"``: every one), or
@@ -168,21 +200,7 @@ def row_bounds(result, by, budget, lower, upper, g_lo, g_hi, region_bounds, week
     if not given:
         return None, None
     what = "region" if by == "region" else "week"
-    labels = ([str(r) for r in result.panel.regions.tolist()] if by == "region"
-              else [week_label(t) for t in plan_times(result, start, weeks)])
-    rl, ru = np.zeros(len(labels)), np.full(len(labels), float(budget))
-    for key, pair in sorted(given.items(), key=lambda kv: kv[0] != "*"):  # "*" first, names override it
-        low, high = pair if isinstance(pair, (tuple, list)) else (pair.get("lower"), pair.get("upper"))
-        key = str(key)
-        if key != "*" and key not in labels:
-            hint = (f"regions are e.g. {', '.join(labels[:5])}" if by == "region"
-                    else f"the plan's weeks are {labels[0]} .. {labels[-1]}")
-            raise ConfigError(f"{what} bounds name an unknown {what} {key!r}; {hint} ('*' = every {what})")
-        if (low is not None and (not np.isfinite(low) or low < 0)) or (high is not None and high < 0):
-            raise ConfigError(f"{what} bounds for {key} must be >= 0, got {low}:{high}")
-        idx = slice(None) if key == "*" else labels.index(key)
-        rl[idx] = 0.0 if low is None else float(low)
-        ru[idx] = float(budget) if high is None else min(float(high), float(budget))
+    labels, rl, ru = row_ranges(result, by, given, start, weeks, float(budget))
     for i, name in enumerate(labels):
         if rl[i] > ru[i]:
             raise ConfigError(f"{what} bounds for {name}: lower {rl[i]:g} > upper {ru[i]:g}")

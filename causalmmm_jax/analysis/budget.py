@@ -278,7 +278,7 @@ def optimize_budget(result, budget: float | None = None, *, weeks: int | None = 
     longer than the training period, or a share-of-voice model."""
     acfg = result.config.analysis
     method, on = method or acfg.budget_method, on or acfg.budget_on
-    weeks = int(weeks or acfg.budget_weeks)
+    weeks_given, weeks = weeks, int(weeks or acfg.budget_weeks)
     if method not in METHOD_CHOICES:
         raise ConfigError(f"unknown optimisation method {method!r}; choose one of {', '.join(METHOD_CHOICES)}")
     if on not in ROUTES:
@@ -293,7 +293,8 @@ def optimize_budget(result, budget: float | None = None, *, weeks: int | None = 
                               "drop on or use on='plan'")
         from .planning import optimize_plan
 
-        return optimize_plan(result, budget, weeks=None if plan is not None else weeks, by=by, tail_weeks=tail_weeks,
+        return optimize_plan(result, budget, weeks=weeks_given if plan is not None else weeks, by=by,
+                             tail_weeks=tail_weeks,
                              bounds=bounds, fixed=fixed, max_change=max_change, method=method, risk=risk,
                              region_bounds=region_bounds, week_bounds=week_bounds, plan=plan)
     if tail_weeks or risk is not None:

@@ -103,8 +103,9 @@ def _add_optimize(sub: argparse._SubParsersAction) -> None:
                            "added (the ROI target 1/C), then allocate it")
     p.add_argument("--plan", default=None, metavar="FILE.csv",
                    help="evaluate this plan instead of optimising (or, with --on plan, optimise starting from it: "
-                        "its weeks set the horizon, its total the default budget, each channel keeps its "
-                        "flighting, and --max-change and the uplift refer to it): one row per region, week and "
+                        "its weeks set the horizon, its total the default budget, each decision cell keeps the "
+                        "plan's spread (by channel: its flighting and regional mix; --by week: each week's regional "
+                        "mix), and --fixed, --max-change and the uplift refer to it): one row per region, week and "
                         "channel with columns region, week, channel, spend (exposure for runs without spend "
                         "columns), weeks consecutive on the fitted grid, before or after the data's end (e.g. "
                         "RUN_DIR/plan.csv from an earlier optimize); the model continues the fitted sequence, so "
@@ -136,9 +137,9 @@ def _add_optimize(sub: argparse._SubParsersAction) -> None:
                         "'*=:50000' for a weekly cap, 2024-12-23=0:0 for a week without spend (a named week "
                         "replaces '*')")
     p.add_argument("--fixed", nargs="+", default=None, metavar="CHANNEL",
-                   help="channels held at their historical spend of the horizon while the others share the rest "
-                        "of the budget (media column names, space- or comma-separated); the current plan keeps "
-                        "them there too")
+                   help="channels held at their historical spend of the horizon (with --plan FILE --on plan: at "
+                        "the plan's) while the others share the rest of the budget (media column names, space- or "
+                        "comma-separated); the current plan keeps them there too")
     p.add_argument("--method", choices=("auto", "projected", "slsqp", "trust-constr", "de", "multistart"),
                    default=None, help="optimiser (default: analysis.budget_method, auto: multistart on the curves, "
                                       "projected on the model)")
@@ -209,7 +210,8 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     if res.route_note:
         print(f"  {res.route_note}")
     if res.fixed:
-        print(f"  held at their historical {res.unit}: {', '.join(res.fixed)}")
+        where = "the given plan's" if "current = the given plan" in res.message else "their historical"
+        print(f"  held at {where} {res.unit}: {', '.join(res.fixed)}")
     if res.target:
         t = res.target
         what = {"kpi": "KPI added", "roi": f"KPI per unit of {res.unit}",

@@ -228,7 +228,8 @@ def optimize_plan(result, budget: float | None = None, *, weeks: int | None = No
     free = np.array([c not in fixed for c in channels])
     held = cur[:, ~free].sum()
     if held > budget * (1 + 1e-12):
-        raise ConfigError(f"the fixed channels' historical {unit} over {weeks} weeks ({held:g}) exceeds the budget "
+        raise ConfigError(f"the fixed channels' {'historical' if plan is None else 'planned'} {unit} over {weeks} "
+                          f"weeks ({held:g}) exceeds the budget "
                           f"{budget:g}; raise the budget or fix fewer channels")
     if free.any():
         rest, now = budget - held, cur[:, free].sum()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
-from ._bounds import fixed_channels
+from ._bounds import fixed_channels, row_ranges
 from .budget import BudgetResult, horizon_spend, optimize_budget, resolve_method
 from .curves import curve_params
 
@@ -65,14 +65,23 @@ def optimize_target(result, target: str, value: float, *, weeks: int | None = No
     if on != "plan" and (tail_weeks or max_change is not None):
         raise ConfigError("tail_weeks and max_change with a target need the plan route (on='plan')")
     acfg = result.config.analysis
+    if plan is not None and weeks is not None and int(weeks) != plan.weeks:
+        raise ConfigError(f"the plan to start from sets the horizon ({plan.weeks} weeks); drop weeks or give a plan "
+                          "with those weeks")
     weeks = int(plan.weeks if plan is not None else (weeks or acfg.budget_weeks))
     channels, _, _, _, hist, unit = horizon_spend(result, weeks)
     fixed_list = fixed_channels(fixed, channels, bounds)
+    held = hist if plan is None else plan.spend.sum(axis=(0, 1))  # what fixed channels are held at
     floor = sum(float(lo) for lo, _ in (bounds or {}).values() if lo is not None)
-    floor += sum(float(hist[channels.index(c)]) for c in fixed_list)
+    floor += sum(float(held[channels.index(c)]) for c in fixed_list)
     capped = {c for c, (_, hi) in (bounds or {}).items() if hi is not None} | set(fixed_list)
     ceiling = (sum(float(hi) for _, hi in (bounds or {}).values() if hi is not None)
-               + sum(float(hist[channels.index(c)]) for c in fixed_list)) if capped >= set(channels) else np.inf
+               + sum(float(held[channels.index(c)]) for c in fixed_list)) if capped >= set(channels) else np.inf
+    if region_bounds or week_bounds:  # the rows' ranges bound the total too
+        rows_by = "region" if region_bounds else "week"
+        first_week = result.panel.n_weeks if plan is None else plan.start
+        _, rl, ru = row_ranges(result, rows_by, region_bounds or week_bounds, first_week, weeks)
+        floor, ceiling = max(floor, float(rl.sum())), min(ceiling, float(ru.sum()))
     curves = curve_params(result) if on == "curves" else None
     if on == "plan":
         method = method or "auto"

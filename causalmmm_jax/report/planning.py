@@ -112,8 +112,9 @@ def _plan_sections(files: dict, chans: list[str], disp: list[str], ccol: list[st
     current = None
     by_week = files.get("allocation_by_week")
     if by_week is not None and {"week", "spend", "current_spend"} <= set(by_week.columns):
-        bw = by_week.assign(week=by_week["week"].astype(str)).groupby("week", sort=False)[["spend", "current_spend"]]
-        bw = bw.sum().apply(pd.to_numeric, errors="coerce")
+        bw = by_week.assign(week=by_week["week"].astype(str), **{k: pd.to_numeric(by_week[k], errors="coerce")
+                                                                 for k in ("spend", "current_spend")})
+        bw = bw.groupby("week", sort=False)[["spend", "current_spend"]].sum()
         if set(weeks) <= set(bw.index) and np.allclose(bw["spend"].reindex(weeks).to_numpy(np.float64),
                                                        wk.to_numpy().sum(axis=1), rtol=1e-6, atol=1e-6):
             current = bw["current_spend"].reindex(weeks).to_numpy(np.float64)  # from the optimize that wrote plan.csv

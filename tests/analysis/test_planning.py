@@ -72,6 +72,23 @@ def test_two_way_projection_is_the_euclidean_projection():
         assert np.all(x.sum(1) >= rl - tol) and np.all(x.sum(1) <= ru + tol)
 
 
+def test_two_way_projection_when_dykstra_stalls_is_still_feasible():
+    """A narrow set where Dykstra converges slowly: after its iteration cap the L1-nearest
+    feasible point (a linear program) meets every constraint, close to the projection."""
+    v = np.array([[0.02498329451831693, 0.012434930025533225], [-0.4883972745634092, 0.5770386874898502],
+                  [-0.42638036986369066, 0.6014387502776032]])
+    up = np.array([[0.04080859479543873, 1.0], [1.0, 0.027108667159638177], [0.0657279819587802, 1.0]])
+    cl, cu = np.array([0.06475305183162203, 0.712634528651223]), np.array([1.0, 1.120882224619241])
+    rl = np.array([0.12573593024473215, 0.051094873779356904, 0.7023884397868275])
+    ru = np.array([0.17605235826476157, 0.07953241499544797, 1.0])
+    x = project_two_way_np(v, np.zeros_like(v), up, 1.0, cl, cu, rl, ru, maxiter=50)
+    exact = project_two_way_np(v, np.zeros_like(v), up, 1.0, cl, cu, rl, ru, tol=1e-15, maxiter=100_000)
+    assert x.sum() == pytest.approx(1.0, abs=1e-12) and np.all(x >= -1e-12) and np.all(x <= up + 1e-12)
+    for sums, lo, hi in ((x.sum(0), cl, cu), (x.sum(1), rl, ru)):
+        assert np.all(sums >= lo - 1e-9) and np.all(sums <= hi + 1e-9)
+    assert np.abs(x - exact).max() < 1e-2
+
+
 def test_projected_and_slsqp_find_the_optimum_of_a_concave_plan_problem():
     """Cells [3 regions, 4 channels], response Σ top·x/(half + x) (concave: one optimum), with a
     box, the budget and per-channel ranges: both solvers reach the same plan."""
@@ -219,8 +236,9 @@ def test_plan_route_by_week_with_week_bounds(fitted, by_channel):
         list(fitted.panel.channels)].to_numpy(), rtol=1e-9)
     weeks = [week_label(w) for w in free.by_week["week"].unique()]
     cap = 1.2 * free.budget / WEEKS
+    blackout = np.datetime64(weeks[2])  # a date, as in res.by_week, or its label
     res = optimize_budget(fitted, weeks=WEEKS, by="week", tail_weeks=4, week_bounds={"*": (None, cap),
-                                                                                       weeks[2]: (0, 0)})
+                                                                                       blackout: (0, 0)})
     assert res.on == "plan" and "per-week bounds" in res.message
     per_week = res.plan.spend.sum(axis=(0, 2))
     assert per_week.sum() == pytest.approx(res.budget, rel=1e-9)
@@ -255,6 +273,10 @@ def test_row_bounds_errors(fitted):
         optimize_plan(fitted, weeks=WEEKS, by="region", region_bounds={"nowhere": (0, 1)})
     with pytest.raises(ConfigError, match="unknown week '1999-01-04'.*the plan's weeks are"):
         optimize_plan(fitted, weeks=WEEKS, by="week", week_bounds={"1999-01-04": (0, 1)})
+    with pytest.raises(ConfigError, match="must be >= 0"):
+        optimize_plan(fitted, weeks=WEEKS, by="week", week_bounds={"*": (None, float("nan"))})
+    with pytest.raises(ConfigError, match="must be >= 0"):
+        optimize_plan(fitted, weeks=WEEKS, bounds={fitted.panel.channels[0]: (float("nan"), None)})
     with pytest.raises(ConfigError, match="lower 5 > upper 1"):
         optimize_plan(fitted, weeks=WEEKS, by="region", region_bounds={regions[1]: (5, 1)})
     with pytest.raises(ConfigError, match="allowed totals sum to"):
@@ -289,3 +311,14 @@ def test_plan_route_starts_from_a_given_plan(fitted):
     assert res.predicted_response >= res.current_response * (1 - 1e-5)
     with pytest.raises(ConfigError, match="sets the horizon"):
         optimize_plan(fitted, plan=given, weeks=13)
+
+
+def test_target_search_respects_row_bounds(fitted):
+    """A KPI target beyond what a weekly cap allows: the budget search stops at the cap's total
+    (the rows bound the budget too) and says the target is out of reach."""
+    from causalmmm_jax.analysis.targets import optimize_target
+
+    cap = 1.2 * window_spend(fitted, WEEKS).sum() / WEEKS
+    with pytest.raises(ConfigError, match="out of reach"):
+        optimize_target(fitted, "kpi", 1e12, weeks=WEEKS, by="week", week_bounds={"*": (None, cap)},
+                        method="projected")
