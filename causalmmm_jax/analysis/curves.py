@@ -144,39 +144,53 @@ def channel_totals(result, weeks: slice | None = None) -> tuple[np.ndarray, np.n
     return exposure, spend
 
 
+def _scenario_data(result, window: np.ndarray | None = None) -> tuple:
+    """``(inputs, win [T, 1], cells, target_mean)``: the arrays of :func:`_scenario_total`."""
+    inputs, cells, tm = train_sequence(result)
+    if window is None:
+        window = np.ones(inputs.media.shape[1])
+    return inputs, jnp.asarray(window, jnp.float32)[:, None], cells, tm
+
+
+def _scenario_total(params, u, inputs, win, cells, tm, spec):
+    """Total KPI (KPI units, observed training cells) with channel media × ``u`` in the window."""
+    factor = 1.0 + win * (u.astype(jnp.float32) - 1.0)
+    d = apply(params, inputs.replace(media=inputs.media * factor[None]), spec)
+    return (d.prediction * cells * tm[:, None]).sum()
+
+
 def scenario_kpi(result, window: np.ndarray | None = None):
     """A pure ``kpi(params, u [C]) -> scalar``: total KPI (KPI units, observed training cells)
     with channel media multiplied by ``u`` over ``window [pad+n_train]`` (default: all weeks).
     ``params`` is one member's parameters (no seed axis)."""
-    inputs, cells, tm = train_sequence(result)
-    spec = result.spec
-    if window is None:
-        window = np.ones(inputs.media.shape[1])
-    win = jnp.asarray(window, jnp.float32)[:, None]
+    data, spec = _scenario_data(result, window), result.spec
+    return lambda params, u: _scenario_total(params, u, *data, spec)
 
-    def kpi(params, u):
-        factor = 1.0 + win * (u.astype(jnp.float32) - 1.0)
-        d = apply(params, inputs.replace(media=inputs.media * factor[None]), spec)
-        return (d.prediction * cells * tm[:, None]).sum()
 
-    return kpi
+# module-level programs with the run's arrays as arguments: compiled once per model structure and
+# shape (and found in the persistent compilation cache by every later run of that shape)
+@functools.partial(jax.jit, static_argnames="spec")
+def _curve_grid(members, m, inputs, win, cells, tm, *, spec):
+    def member(params):
+        def channel(e):
+            us = 1.0 + e[None, :] * (m[:, None] - 1.0)  # [M, C]
+            return jax.vmap(lambda u: _scenario_total(params, u, inputs, win, cells, tm, spec))(us)
+
+        return jax.lax.map(channel, jnp.eye(inputs.media.shape[-1]))
+
+    return jax.vmap(member)(members)
+
+
+@functools.partial(jax.jit, static_argnames="spec")
+def _marginal_kpi(members, inputs, win, cells, tm, *, spec):
+    ones = jnp.ones(inputs.media.shape[-1])
+    return jax.vmap(lambda p: jax.grad(_scenario_total, argnums=1)(p, ones, inputs, win, cells, tm, spec))(members)
 
 
 def _curve_array(result, multipliers: np.ndarray) -> np.ndarray:
     """``[N, C, M]`` scenario KPI for every member, channel and multiplier."""
-    kpi = scenario_kpi(result)
-    c = result.spec.n_channels
-    m = jnp.asarray(multipliers, jnp.float32)
-    eye = jnp.eye(c)
-
-    def member(params):
-        def channel(e):
-            us = 1.0 + e[None, :] * (m[:, None] - 1.0)  # [M, C]
-            return jax.vmap(lambda u: kpi(params, u))(us)
-
-        return jax.lax.map(channel, eye)
-
-    return np.asarray(jax.jit(jax.vmap(member))(stacked_params(result)), np.float64)
+    return np.asarray(_curve_grid(stacked_params(result), jnp.asarray(multipliers, jnp.float32),
+                                  *_scenario_data(result), spec=result.spec), np.float64)
 
 
 def response_curves(result, multipliers=None) -> pd.DataFrame:
@@ -258,9 +272,7 @@ def roi_table(result) -> pd.DataFrame:
     comps = original_units(result.decompose(), result.scaler.target_mean)
     media = comps.media if result.n_seeds > 1 else comps.media[None]
     contrib = (media * cells[None, :, :, None]).sum(axis=(1, 2))  # [N, C]
-    kpi = scenario_kpi(result)
-    ones = jnp.ones(result.spec.n_channels)
-    grads = np.asarray(jax.jit(jax.vmap(lambda p: jax.grad(kpi, argnums=1)(p, ones)))(stacked_params(result)),
+    grads = np.asarray(_marginal_kpi(stacked_params(result), *_scenario_data(result), spec=result.spec),
                        np.float64)  # [N, C]
     arr = _curve_array(result, np.array([0.0, 1.0]))  # [N, C, 2]
     incr = arr[:, :, 1] - arr[:, :, 0]
