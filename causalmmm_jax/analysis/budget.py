@@ -63,6 +63,7 @@ from .curves import (
     stacked_params,
     train_sequence,
 )
+from .plans import kpi_values
 
 __all__ = ["BudgetResult", "METHODS", "METHOD_CHOICES", "resolve_method", "optimize_budget", "optimize_curves", "maximize_allocation",
            "resolve_bounds", "parse_bounds", "beyond_observed", "ROUTES", "horizon_spend", "fixed_channels"]
@@ -122,6 +123,7 @@ class BudgetResult:
     by: str = "channel"
     by_region: pd.DataFrame | None = field(default=None, repr=False)
     by_week: pd.DataFrame | None = field(default=None, repr=False)
+    response_unit: str = "KPI"
     plan: object | None = field(default=None, repr=False)
     evaluation: object | None = field(default=None, repr=False)
 
@@ -130,7 +132,8 @@ class BudgetResult:
         d = {k: getattr(self, k) for k in (
             "success", "method", "on", "budget", "weeks", "unit", "allocation", "predicted_response",
             "current_allocation", "current_response", "historical_allocation", "historical_response",
-            "uplift", "uplift_pct", "beyond_observed_pct", "route_note", "fixed", "target", "by", "message")}
+            "uplift", "uplift_pct", "beyond_observed_pct", "route_note", "fixed", "target", "by", "response_unit",
+            "message")}
         if self.by_region is not None:
             d["allocation_by_region"] = [{"region": r.region if isinstance(r.region, (int, str)) else str(r.region),
                                           "channel": r.channel, "spend": float(r.spend),
@@ -257,7 +260,7 @@ def optimize_budget(result, budget: float | None = None, *, weeks: int | None = 
                     fixed=(), method: str | None = None, on: str | None = None, seed: int = 0,
                     curves: pd.DataFrame | None = None, by: str = "channel", max_change: float | None = None,
                     tail_weeks: int = 0, risk: float | None = None, region_bounds: dict | None = None,
-                    week_bounds: dict | None = None, plan=None) -> BudgetResult:
+                    week_bounds: dict | None = None, plan=None, kpi_value=None) -> BudgetResult:
     """Allocate ``budget`` (total over ``weeks`` weeks; default ``analysis.budget_weeks``) across
     channels to maximise the predicted response (see the module docstring).  ``budget=None``:
     the historical spend of the horizon (re-allocate what was spent).
@@ -274,6 +277,10 @@ def optimize_budget(result, budget: float | None = None, *, weeks: int | None = 
     which also takes ``tail_weeks``, ``risk``, ``region_bounds``, ``week_bounds`` and a ``plan`` to
     start from); so do ``by="week"`` and any of those arguments.  ``max_change``: every channel's total within
     ``(1 ± max_change)`` × the current plan's (on the plan route: every decision cell's).
+    ``kpi_value``: the value of one unit of KPI (e.g. revenue per visit), a number or
+    ``{region or "*": value}`` (:func:`~causalmmm_jax.analysis.plans.kpi_values`; per region only
+    on the model and plan routes): the plan maximises value, and responses, uplift and ROI are in
+    value units (``response_unit = "value"``).
     Raises :class:`ConfigError` for infeasible bounds, an unknown method, an ``on="model"`` horizon
     longer than the training period, or a share-of-voice model."""
     acfg = result.config.analysis
@@ -296,7 +303,7 @@ def optimize_budget(result, budget: float | None = None, *, weeks: int | None = 
         return optimize_plan(result, budget, weeks=weeks_given if plan is not None else weeks, by=by,
                              tail_weeks=tail_weeks,
                              bounds=bounds, fixed=fixed, max_change=max_change, method=method, risk=risk,
-                             region_bounds=region_bounds, week_bounds=week_bounds, plan=plan)
+                             region_bounds=region_bounds, week_bounds=week_bounds, plan=plan, kpi_value=kpi_value)
     if tail_weeks or risk is not None:
         raise ConfigError("tail_weeks and risk apply to the plan route (on='plan') only")
     channels, n_train, n_win, window_spend, hist, unit = horizon_spend(result, weeks)
@@ -315,6 +322,7 @@ def optimize_budget(result, budget: float | None = None, *, weeks: int | None = 
         bounds = cap_change(channels, budget, lower, upper, cur, max_change)
         lower, upper = resolve_bounds(channels, budget, bounds)
     params = curve_params(result) if curves is None else curves
+    values = kpi_values(result, kpi_value)
     # what keeps the model route from running: (reason, what to do), or None
     dead = [c for c, s, u in zip(channels, window_spend, upper) if s <= 0 and u > 0]
     if weeks > n_train:
@@ -330,10 +338,18 @@ def optimize_budget(result, budget: float | None = None, *, weeks: int | None = 
         on = "curves" if obstacle else "model"
     method = resolve_method(method, on)
     if on == "curves":
+        if values is not None:
+            if not np.allclose(values, values[0], rtol=1e-12):
+                raise ConfigError("KPI values that differ by region need the model or plan route (on='model' or "
+                                  "'plan'): the response curves are national")
+            params = params.assign(top=params["top"] * values[0], bottom=params["bottom"] * values[0])
         res = optimize_curves(params, budget, weeks=weeks, bounds=bounds, method=method,
                               current=dict(zip(channels, cur)), historical=dict(zip(channels, hist)), unit=unit)
         res.message += f"; current = historical mix of the last {n_win} training weeks scaled to the budget"
         res.fixed = fixed
+        if values is not None:
+            res.response_unit = "value"
+            res.message += "; responses in value units (KPI × value per unit of KPI)"
         if auto:
             res.route_note = f"on the fitted curves, not the model re-run, because {obstacle[0]}"
             res.message += "; " + res.route_note
@@ -341,7 +357,7 @@ def optimize_budget(result, budget: float | None = None, *, weeks: int | None = 
 
     if obstacle:
         raise ConfigError(f"on='model': {obstacle[0]}; {obstacle[1]} or use on='curves'.")
-    response, args, per_channel, grad_fn = _model_response(result, weeks, window_spend)
+    response, args, per_channel, grad_fn = _model_response(result, weeks, window_spend, values)
     # float32 model objectives rarely meet the step tolerance, so the iteration cap sets the cost
     # (~1.3 s an iteration on the 190-region example panel, 52 weeks). 100 instead of 500: the same
     # plans to < 1e-4 of the budget on the decision benchmark's panels checked, and on the example
@@ -356,6 +372,9 @@ def optimize_budget(result, budget: float | None = None, *, weeks: int | None = 
     res = _result(ok, method, "model", budget, weeks, unit, channels, x, val(x), cur, val(cur), hist, val(hist),
                   by, msg)
     res.fixed = fixed
+    if values is not None:
+        res.response_unit = "value"
+        res.message += "; responses in value units (KPI × each region's value per unit of KPI)"
     return _with_extrapolation(res, result, x, hist, n_win)
 
 
@@ -413,10 +432,13 @@ def _model_grad(x, args, *, spec):
     return jax.grad(_model_total)(x, *args, spec=spec)
 
 
-def _model_response(result, weeks: int, window_spend: np.ndarray):
+def _model_response(result, weeks: int, window_spend: np.ndarray, values: np.ndarray | None = None):
     """``(response, args, per_channel(x) -> [C], grad(x) -> [C])`` of the model route:
-    ``response(x, *args)`` for :func:`maximize_allocation`; ensemble members are averaged."""
+    ``response(x, *args)`` for :func:`maximize_allocation`; ensemble members are averaged; KPI ×
+    each region's ``values`` when given."""
     inputs, cells, tm = train_sequence(result)
+    if values is not None:
+        tm = tm * jnp.asarray(values, jnp.float32)
     seq = inputs.media.shape[1]
     window = np.zeros(seq)
     window[seq - weeks:] = 1.0

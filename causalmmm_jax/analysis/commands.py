@@ -136,6 +136,10 @@ def _add_optimize(sub: argparse._SubParsersAction) -> None:
                    help="with --by week: each week's total over channels and regions, weeks as in plan.csv, e.g. "
                         "'*=:50000' for a weekly cap, 2024-12-23=0:0 for a week without spend (a named week "
                         "replaces '*')")
+    p.add_argument("--kpi-value", nargs="+", default=None, metavar="V|REGION=V",
+                   help="the value of one unit of KPI (e.g. revenue per visit): one number, or per region "
+                        "REGION=V with '*=V' for the rest (per region: the model and plan routes); the plan then "
+                        "maximises value, and responses, uplift, ROI and targets are in value units")
     p.add_argument("--fixed", nargs="+", default=None, metavar="CHANNEL",
                    help="channels held at their historical spend of the horizon (with --plan FILE --on plan: at "
                         "the plan's) while the others share the rest of the budget (media column names, space- or "
@@ -173,7 +177,8 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     if args.tail_weeks and not plan_route:
         raise ConfigError("--tail-weeks applies to --plan and --on plan only")
     rows = {"region_bounds": parse_bounds(args.region_bounds, "REGION") or None,
-            "week_bounds": parse_bounds(args.week_bounds, "WEEK") or None, "plan": start_plan}
+            "week_bounds": parse_bounds(args.week_bounds, "WEEK") or None, "plan": start_plan,
+            "kpi_value": _kpi_value(args.kpi_value)}
     fixed = [c.strip() for item in args.fixed or () for c in item.split(",") if c.strip()]
     targets = {"kpi": args.target_kpi, "roi": args.target_roi, "cost_per_kpi": args.target_cost_per_kpi}
     if any(v is not None for v in targets.values()):
@@ -205,7 +210,8 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
         else:  # an earlier --by region/week's file would no longer match plan.csv
             (out / name).unlink(missing_ok=True)
     status = "ok" if res.success else "did not converge"
-    print(f"{res.method} on {res.on} ({status}): predicted response {res.predicted_response:.6g} vs current "
+    print(f"{res.method} on {res.on} ({status}): predicted response {res.predicted_response:.6g}"
+          f"{' (value units)' if res.response_unit == 'value' else ''} vs current "
           f"{res.current_response:.6g} (uplift {res.uplift:+.6g}, {res.uplift_pct:+.2f} %) over {res.weeks} weeks")
     if res.route_note:
         print(f"  {res.route_note}")
@@ -245,6 +251,25 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kpi_value(items):
+    """``--kpi-value``: one number, or ``REGION=V`` pairs (``*`` for the rest)."""
+    if not items:
+        return None
+    try:
+        if len(items) == 1 and "=" not in items[0]:
+            return float(items[0])
+        out = {}
+        for item in items:
+            name, sep, v = str(item).partition("=")
+            if not sep or not name.strip():
+                raise ValueError
+            out[name.strip()] = float(v)
+        return out
+    except ValueError:
+        raise ConfigError(f"bad --kpi-value {' '.join(items)}: give one number (e.g. 2.5) or REGION=V pairs "
+                          "(e.g. '*=2.5' 101=4)") from None
+
+
 def _evaluate_plan(result, args: argparse.Namespace) -> int:
     from ..data.load import read_csv
     from .plans import evaluate_plan, plan_from_frame, week_label
@@ -262,20 +287,21 @@ def _evaluate_plan(result, args: argparse.Namespace) -> int:
         raise ConfigError(f"--plan evaluates a given plan; {', '.join(other)} apply to optimising (add --on plan to "
                           "optimise starting from the plan)")
     plan = plan_from_frame(result, read_csv(args.plan))
-    ev = evaluate_plan(result, plan, tail_weeks=args.tail_weeks)
+    ev = evaluate_plan(result, plan, tail_weeks=args.tail_weeks, kpi_value=_kpi_value(args.kpi_value))
     out = Path(args.run_dir)
     d = _finite(ev.to_dict())
     atomic_write_text(out / "plan_evaluation.json", json.dumps(d, indent=2, default=str) + "\n")
     atomic_write_text(out / "plan_weekly.csv", ev.weekly.to_csv(index=False, float_format="%.10g"))
     t = ev.totals
     first, last = week_label(ev.weekly["week"].iloc[0]), week_label(ev.weekly["week"].iloc[plan.weeks - 1])
-    print(f"plan {first} .. {last} ({plan.weeks} weeks, {plan.unit} {t['spend']:.6g}): predicted KPI {t['kpi']:.6g}, "
+    kpi = "KPI" if ev.kpi_unit == "KPI" else "value"
+    print(f"plan {first} .. {last} ({plan.weeks} weeks, {plan.unit} {t['spend']:.6g}): predicted {kpi} {t['kpi']:.6g}, "
           f"{t['incremental']:+.6g} from the plan ({t['kpi_without_plan']:.6g} without it)")
     print(f"  carry-over from spend before the plan: {t['carryover_in']:+.6g}"
           + (f"; the plan's carry-over in the {ev.tail_weeks} weeks after it: {t['carryover_after']:+.6g}"
              if ev.tail_weeks else ""))
     if t.get("roi") is not None:
-        print(f"  KPI per unit of {plan.unit}: {t['roi']:.4g}")
+        print(f"  {kpi} per unit of {plan.unit}: {t['roi']:.4g}")
     for row in ev.by_channel.itertuples(index=False):
         if row.spend > 0:
             print(f"  {row.channel}: {row.spend:.6g} ({row.spend_pct:.1f} %), incremental {row.incremental:+.6g}, "

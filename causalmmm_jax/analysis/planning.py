@@ -52,6 +52,7 @@ from .plans import (
     _sequence,
     evaluate_plan,
     exposure_per_spend,
+    kpi_values,
     plan_beyond_observed,
     plan_shape,
     plan_times,
@@ -147,12 +148,13 @@ class _Problem:
         return cls(jax.jit(jax.value_and_grad(lambda z, b, scale: -response(z * b) / scale)))
 
 
-def _model_problem(result, seq, shape, by, start, weeks, risk=None):
-    """``(_Problem, ctx, static)`` of the KPI the plan adds through the fitted model."""
+def _model_problem(result, seq, shape, by, start, weeks, risk=None, values=None):
+    """``(_Problem, ctx, static)`` of the KPI the plan adds through the fitted model (× each
+    region's ``values`` when given)."""
     prep = result.prepared(seq.panel)
     eps = np.nan_to_num(exposure_per_spend(result))
     m = np.asarray(result.scaler.media_scale, np.float64)
-    tm = np.asarray(result.scaler.target_mean, np.float64)[:, None]
+    tm = np.asarray(result.scaler.target_mean, np.float64)[:, None] * (1.0 if values is None else values[:, None])
     ctx = {"members": stacked_params(result), "inputs": prep.inputs,
            "to_media": jnp.asarray(np.where(m > 0, eps / np.where(m > 0, m, 1.0), 0.0), jnp.float32)[:, None, :],
            "shape": jnp.asarray(shape, jnp.float32),
@@ -168,7 +170,7 @@ def optimize_plan(result, budget: float | None = None, *, weeks: int | None = No
                   start: int | None = None, tail_weeks: int = 0, bounds: dict | None = None, fixed=(),
                   max_change: float | None = None, method: str = "auto", maxiter: int = MAXITER,
                   controls=None, risk: float | None = None, region_bounds: dict | None = None,
-                  week_bounds: dict | None = None, plan: SpendPlan | None = None) -> BudgetResult:
+                  week_bounds: dict | None = None, plan: SpendPlan | None = None, kpi_value=None) -> BudgetResult:
     """Maximise the KPI a plan adds, run forward through the fitted model (module docstring).
 
     ``budget``: total over the horizon (default: what was spent in the last ``weeks`` training
@@ -177,7 +179,9 @@ def optimize_plan(result, budget: float | None = None, *, weeks: int | None = No
     decision cell keeps the plan's spread over the other axes; it is the current plan that
     ``max_change``, ``fixed`` and the uplift refer to).  ``region_bounds`` / ``week_bounds``:
     ``{region or week label or "*": (lower, upper)}`` on each region's (by region) or week's (by
-    week) total over channels.  ``method``: ``"multistart"`` (``"auto"``), ``"projected"`` or ``"slsqp"`` (small
+    week) total over channels.  ``kpi_value``: the value of one unit of KPI, a number or per region
+    (:func:`~causalmmm_jax.analysis.plans.kpi_values`): the plan then maximises value (e.g.
+    revenue), and every response, uplift and ROI is in value units (``response_unit="value"``).  ``method``: ``"multistart"`` (``"auto"``), ``"projected"`` or ``"slsqp"`` (small
     problems: its cost grows with the cube of the number of cells).  ``risk``: with an ensemble,
     maximise that quantile of the members' KPI added (e.g. 0.1: a plan that does well when the
     model is pessimistic) instead of their mean; ``predicted_response`` is then that quantile and
@@ -241,12 +245,13 @@ def optimize_plan(result, budget: float | None = None, *, weeks: int | None = No
     shape = hist_shape if plan is None else _shape_like(plan.spend, by, hist_shape)
     seq = _sequence(result, SpendPlan(spend=np.zeros((p.n_regions, weeks, p.n_channels)), start=start, unit=unit),
                     int(tail_weeks), controls)
-    problem, ctx, st = _model_problem(result, seq, shape, by, start, weeks, risk)
+    values = kpi_values(result, kpi_value)
+    problem, ctx, st = _model_problem(result, seq, shape, by, start, weeks, risk, values)
     starts = []
     if by != "channel" and method == "multistart":  # the best plan by channel, in cells: a plan by region/week too
         ch = optimize_plan(result, budget, weeks=weeks, by="channel", start=start, tail_weeks=tail_weeks,
                            bounds=bounds, fixed=fixed, max_change=max_change, method=method, maxiter=maxiter,
-                           controls=controls, risk=risk, plan=plan)
+                           controls=controls, risk=risk, plan=plan, kpi_value=kpi_value)
         starts.append(_cells(ch.plan.spend, by))
     x, ok, msg = _solve(problem, budget, cur, lower, upper, g_lo, g_hi, method, maxiter, starts, r_lo, r_hi)
     pred, cur_resp = problem.value(x), problem.value(cur)
@@ -258,7 +263,7 @@ def optimize_plan(result, budget: float | None = None, *, weeks: int | None = No
                                         jnp.float32(-1.0), st)[0])
     given = plan
     plan = SpendPlan(spend=shape * _expand(x, by), start=start, unit=unit)
-    ev = evaluate_plan(result, plan, tail_weeks=int(tail_weeks), controls=controls)
+    ev = evaluate_plan(result, plan, tail_weeks=int(tail_weeks), controls=controls, kpi_value=kpi_value)
     x_c = x.sum(axis=0)
     grad = problem.grad(x)
     with np.errstate(divide="ignore", invalid="ignore"):  # d response / d (channel total), cells moving together
@@ -278,9 +283,12 @@ def optimize_plan(result, budget: float | None = None, *, weeks: int | None = No
                                                           > 1e-9 * budget else "")))
     if r_lo is not None:
         msg += f"; per-{by} bounds on the {by}s' totals"
+    if values is not None:
+        msg += "; responses in value units (KPI × each region's value per unit of KPI)"
     res = _result(ok, method, "plan", budget, weeks, unit, channels, x_c, pred, cur.sum(axis=0), cur_resp,
                   hist_cells.sum(axis=0), hist_resp, by_ch, msg)
     res.fixed, res.by, res.plan, res.evaluation = fixed, by, plan, ev
+    res.response_unit = "KPI" if values is None else "value"
     if by != "channel":
         labels = p.regions if by == "region" else plan_times(result, start, weeks)
         r, c = np.meshgrid(np.arange(x.shape[0]), np.arange(p.n_channels), indexing="ij")

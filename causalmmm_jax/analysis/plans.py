@@ -46,6 +46,7 @@ __all__ = [
     "SpendPlan",
     "evaluate_plan",
     "exposure_per_spend",
+    "kpi_values",
     "plan_from_frame",
     "plan_times",
     "plan_to_frame",
@@ -108,6 +109,31 @@ def exposure_per_spend(result) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         national = np.where(sp_rc.sum(0) > 0, exp_rc.sum(0) / sp_rc.sum(0), np.nan)
         return np.where(sp_rc > 0, exp_rc / np.where(sp_rc > 0, sp_rc, 1.0), national[None, :])
+
+
+def kpi_values(result, kpi_value=None) -> np.ndarray | None:
+    """``[R]`` value of one unit of KPI per region (e.g. revenue per visit), or None (KPI units).
+    ``kpi_value``: a number for every region, or ``{region or "*": value}`` (a named region
+    replaces ``"*"``; regions not named and no ``"*"``: an error).  Values must be finite, >= 0."""
+    if kpi_value is None:
+        return None
+    regions = [str(r) for r in result.panel.regions.tolist()]
+    if isinstance(kpi_value, dict):
+        out = np.full(len(regions), np.nan)
+        for key, v in sorted(kpi_value.items(), key=lambda kv: str(kv[0]) != "*"):
+            key = str(key)
+            if key != "*" and key not in regions:
+                raise DataError(f"the KPI values name an unknown region {key!r}; regions are e.g. "
+                                f"{', '.join(regions[:5])} ('*' = every region)")
+            out[slice(None) if key == "*" else regions.index(key)] = float(v)
+        missing = [r for r, v in zip(regions, out) if np.isnan(v)]
+        if missing:
+            raise DataError(f"no KPI value for region(s) {missing[:5]}; give one for every region or a default '*'")
+    else:
+        out = np.full(len(regions), float(kpi_value))
+    if not np.all(np.isfinite(out)) or np.any(out < 0):
+        raise DataError("KPI values (value per unit of KPI, e.g. revenue per visit) must be finite numbers >= 0")
+    return out
 
 
 def spread_plan(result, allocation, weeks: int, *, start: int | None = None, pattern: str = "history") -> SpendPlan:
@@ -278,8 +304,8 @@ def plan_beyond_observed(result, plan: SpendPlan) -> tuple[np.ndarray, np.ndarra
 
 @dataclass
 class PlanEvaluation:
-    """What :func:`evaluate_plan` returns (KPI units; ensembles: member means, ``*_q05/_q95``
-    member quantiles).  ``totals``: spend, kpi (predicted KPI in the plan's weeks),
+    """What :func:`evaluate_plan` returns (KPI units, or value units ``kpi_unit = "value"`` with
+    ``kpi_value``; ensembles: member means, ``*_q05/_q95`` member quantiles).  ``totals``: spend, kpi (predicted KPI in the plan's weeks),
     kpi_without_plan, incremental, carryover_in, carryover_after, roi = (incremental +
     carryover_after) / spend.  ``by_channel``: spend, incremental (plan's weeks and tail, vs
     the plan without that channel), roi.  ``by_region``: spend, kpi, incremental.  ``weekly``:
@@ -293,11 +319,13 @@ class PlanEvaluation:
     by_region: pd.DataFrame = field(repr=False)
     weekly: pd.DataFrame = field(repr=False)
     notes: list[str] = field(default_factory=list)
+    kpi_unit: str = "KPI"
 
     def to_dict(self) -> dict:
         return {"start_week": week_label(self.weekly["week"].iloc[0]),
                 "end_week": week_label(self.weekly["week"].iloc[self.plan.weeks - 1]), "weeks": self.plan.weeks,
-                "tail_weeks": self.tail_weeks, "unit": self.plan.unit, "totals": self.totals,
+                "tail_weeks": self.tail_weeks, "unit": self.plan.unit, "kpi_unit": self.kpi_unit,
+                "totals": self.totals,
                 "by_channel": self.by_channel.to_dict(orient="records"),
                 "by_region": self.by_region.to_dict(orient="records"), "notes": self.notes}
 
@@ -392,11 +420,14 @@ def _scenario_run(members, inputs, factors, tm, counted, spec, pad: int):
     return jax.vmap(member)(members)
 
 
-def _run(result, seq: _Sequence, factors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``([N, S, R, n] predictions, [n, C] contributions)``: every member and scenario (KPI units);
-    the plan's national attributed media contributions on the counted cells (member mean)."""
+def _run(result, seq: _Sequence, factors: np.ndarray, values: np.ndarray | None = None
+         ) -> tuple[np.ndarray, np.ndarray]:
+    """``([N, S, R, n] predictions, [n, C] contributions)``: every member and scenario (KPI units,
+    × ``values [R]`` when given); the plan's national attributed media contributions on the
+    counted cells (member mean)."""
     prep = result.prepared(seq.panel)
-    tm = jnp.asarray(result.scaler.target_mean, jnp.float32)[:, None]
+    scale = np.asarray(result.scaler.target_mean, np.float64) * (1.0 if values is None else values)
+    tm = jnp.asarray(scale, jnp.float32)[:, None]
     preds, media = _scenario_run(stacked_params(result), prep.inputs, jnp.asarray(factors), tm,
                                  jnp.asarray(seq.counted, jnp.float32), result.spec, result.pad)
     return np.asarray(preds, np.float64), np.asarray(media, np.float64).mean(axis=0)
@@ -409,11 +440,13 @@ def _stat(a: np.ndarray, name: str) -> dict:
     return out
 
 
-def evaluate_plan(result, plan: SpendPlan, *, tail_weeks: int = 0, controls=None) -> PlanEvaluation:
+def evaluate_plan(result, plan: SpendPlan, *, tail_weeks: int = 0, controls=None, kpi_value=None) -> PlanEvaluation:
     """Evaluate ``plan`` with the fitted model continuing the fitted sequence (see the module
     docstring).  ``tail_weeks``: weeks after the plan (no new spend) over which the plan's
     carry-over is counted; ``controls``: raw control values ``[R, n_future, K]`` for the weeks
-    beyond the data (default: each region's training mean)."""
+    beyond the data (default: each region's training mean); ``kpi_value``: the value of one unit
+    of KPI (:func:`kpi_values`: a number or per region), so that every figure (kpi,
+    incremental, roi, ...) is in value units, e.g. revenue (``kpi_unit = "value"``)."""
     require_level(result, "plan evaluation")
     p = result.panel
     spend = np.asarray(plan.spend, np.float64)
@@ -428,8 +461,9 @@ def evaluate_plan(result, plan: SpendPlan, *, tail_weeks: int = 0, controls=None
         raise DataError(f"the plan is in {plan.unit} units but this run's plans are in {_unit(result)} units")
     if tail_weeks < 0:
         raise DataError(f"tail_weeks must be >= 0, got {tail_weeks}")
+    values = kpi_values(result, kpi_value)
     seq = _sequence(result, plan, int(tail_weeks), controls)
-    preds, contrib = _run(result, seq, _scenario_factors(seq, result.pad, p.n_channels))  # [N, S, R, n], [n, C]
+    preds, contrib = _run(result, seq, _scenario_factors(seq, result.pad, p.n_channels), values)  # [N,S,R,n], [n,C]
     cw = seq.counted.astype(np.float64)
     h, tl = seq.horizon.astype(np.float64), seq.tail.astype(np.float64)
     in_h = (preds * cw * h).sum(axis=(2, 3))  # [N, S]
@@ -474,5 +508,8 @@ def evaluate_plan(result, plan: SpendPlan, *, tail_weeks: int = 0, controls=None
     if p.spend is not None:
         notes.append("spend converted to exposure at each region's and channel's cost per exposure over the "
                      "training weeks")
+    if values is not None:
+        notes.append("figures in value units: KPI × each region's value per unit of KPI")
     return PlanEvaluation(plan=plan, tail_weeks=int(tail_weeks), totals=totals, by_channel=by_channel,
-                          by_region=by_region, weekly=weekly, notes=notes)
+                          by_region=by_region, weekly=weekly, notes=notes,
+                          kpi_unit="KPI" if values is None else "value")

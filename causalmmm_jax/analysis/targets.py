@@ -25,7 +25,7 @@ def optimize_target(result, target: str, value: float, *, weeks: int | None = No
                     fixed=(), method: str | None = None, on: str = "curves", seed: int = 0, rtol: float = 1e-3,
                     max_factor: float = 64.0, by: str = "channel", tail_weeks: int = 0,
                     max_change: float | None = None, region_bounds: dict | None = None,
-                    week_bounds: dict | None = None, plan=None) -> BudgetResult:
+                    week_bounds: dict | None = None, plan=None, kpi_value=None) -> BudgetResult:
     """Find the budget for a target, then allocate it like :func:`optimize_budget`:
 
     * ``target="kpi"``: the smallest budget whose best plan adds at least ``value`` KPI over the
@@ -44,6 +44,9 @@ def optimize_target(result, target: str, value: float, *, weeks: int | None = No
     ``analysis.budget_method`` on the model.
     * ``target="cost_per_kpi"``: the largest budget whose best plan costs at most ``value`` spend
       per unit of KPI added (the ROI target ``1 / value``; ``achieved`` is the plan's cost per KPI).
+
+    ``kpi_value`` (:func:`optimize_budget`): targets in value units (a revenue target, revenue per
+    unit of spend).
 
     ``on="plan"`` (or ``by="region"``/``"week"``, ``region_bounds``, ``week_bounds``, a ``plan``
     to start from) searches on the plan route
@@ -91,7 +94,7 @@ def optimize_target(result, target: str, value: float, *, weeks: int | None = No
     def solve(b):
         return optimize_budget(result, b, weeks=weeks, bounds=bounds, fixed=fixed_list, method=method, on=on,
                                seed=seed, curves=curves, by=by, tail_weeks=tail_weeks, max_change=max_change,
-                               region_bounds=region_bounds, week_bounds=week_bounds, plan=plan)
+                               region_bounds=region_bounds, week_bounds=week_bounds, plan=plan, kpi_value=kpi_value)
 
     kind, goal = ("roi", 1.0 / value) if target == "cost_per_kpi" else (target, value)
     start = float(hist.sum()) if plan is None else plan.total  # the search brackets from here

@@ -147,6 +147,23 @@ def test_optimize_by_week_with_week_bounds_then_from_the_plan(run_dir, fitted, c
         _run(["optimize", str(run_dir), "--weeks", "6", "--by", "week", "--week-bounds", "10"])
 
 
+def test_optimize_with_a_kpi_value(run_dir):
+    """``--kpi-value``: the same plan in value units (× the value); per region on the plan's
+    evaluation; a bad value is refused."""
+    args = ["optimize", str(run_dir), "--weeks", "6", "--on", "curves", "--method", "projected"]
+    assert _run(args) == 0
+    plain = json.loads((run_dir / "allocation.json").read_text())
+    assert _run(args + ["--kpi-value", "2"]) == 0
+    valued = json.loads((run_dir / "allocation.json").read_text())
+    assert plain["response_unit"] == "KPI" and valued["response_unit"] == "value"
+    assert valued["predicted_response"] == pytest.approx(2 * plain["predicted_response"], rel=1e-4)
+    assert _run(["optimize", str(run_dir), "--plan", str(run_dir / "plan.csv"), "--kpi-value", "*=2"]) == 0
+    ev = json.loads((run_dir / "plan_evaluation.json").read_text())
+    assert ev["kpi_unit"] == "value"
+    with pytest.raises(ConfigError, match="bad --kpi-value"):
+        _run(args + ["--kpi-value", "two"])
+
+
 def test_optimize_command_errors(run_dir, tmp_path):
     with pytest.raises(ConfigError, match="lower bounds sum"):
         _run(["optimize", str(run_dir), "--budget", "100", "--bounds", "impressions_tv=80:", "impressions_search=80:"])

@@ -322,3 +322,44 @@ def test_target_search_respects_row_bounds(fitted):
     with pytest.raises(ConfigError, match="out of reach"):
         optimize_target(fitted, "kpi", 1e12, weeks=WEEKS, by="week", week_bounds={"*": (None, cap)},
                         method="projected")
+
+
+def test_kpi_value_scales_every_route(fitted):
+    """A value per unit of KPI (e.g. revenue per visit) the same in every region: the same plan on
+    each route, its responses in value units (× the value)."""
+    for on in ("curves", "model", "plan"):
+        plain = optimize_budget(fitted, weeks=WEEKS, on=on, method="projected")
+        valued = optimize_budget(fitted, weeks=WEEKS, on=on, method="projected", kpi_value=2.5)
+        assert valued.response_unit == "value" and plain.response_unit == "KPI", on
+        assert valued.predicted_response == pytest.approx(2.5 * plain.predicted_response, rel=1e-4), on
+        assert valued.current_response == pytest.approx(2.5 * plain.current_response, rel=1e-4), on
+        for c, x in plain.allocation.items():
+            assert valued.allocation[c] == pytest.approx(x, abs=2e-3 * plain.budget), (on, c)
+    assert valued.evaluation.kpi_unit == "value" and valued.to_dict()["response_unit"] == "value"
+
+
+def test_kpi_value_per_region(fitted):
+    """Per-region values weight the regions: the evaluation's regional figures scale by each
+    region's value, and a plan by region moves spend toward the region worth 5× the others."""
+    from causalmmm_jax.errors import DataError
+
+    r0 = str(fitted.panel.regions[0])
+    values = {"*": 1.0, r0: 5.0}
+    plain = optimize_plan(fitted, weeks=WEEKS, by="region", method="projected", maxiter=ITERS)
+    ev1 = evaluate_plan(fitted, plain.plan)
+    ev5 = evaluate_plan(fitted, plain.plan, kpi_value=values)
+    np.testing.assert_allclose(ev5.by_region["incremental"].to_numpy(),
+                               ev1.by_region["incremental"].to_numpy() * np.r_[5.0, np.ones(fitted.panel.n_regions - 1)],
+                               rtol=1e-4)
+    assert ev5.kpi_unit == "value"
+    valued = optimize_plan(fitted, weeks=WEEKS, by="region", method="projected", maxiter=ITERS, kpi_value=values)
+    share = lambda r: r.plan.spend[0].sum() / r.plan.spend.sum()  # noqa: E731
+    assert share(valued) > share(plain)
+    with pytest.raises(ConfigError, match="differ by region need the model or plan route"):
+        optimize_budget(fitted, weeks=WEEKS, on="curves", kpi_value=values)
+    with pytest.raises(DataError, match="unknown region"):
+        optimize_plan(fitted, weeks=WEEKS, kpi_value={"nowhere": 2.0})
+    with pytest.raises(DataError, match="no KPI value for region"):
+        optimize_plan(fitted, weeks=WEEKS, kpi_value={r0: 2.0})
+    with pytest.raises(DataError, match=">= 0"):
+        optimize_plan(fitted, weeks=WEEKS, kpi_value=-1.0)
