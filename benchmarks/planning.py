@@ -17,7 +17,9 @@ as observed):
 * ``week cap``: per week and channel, no week's total above the current plan's heaviest week;
 * ``region ±25 %``: per region and channel, each region's total within ±25 % of its current one;
 * ``from a flat plan``: a given plan (the window's channel totals spent flat over the weeks) as
-  the start: totals per channel, each spread like that plan.
+  the start: totals per channel, each spread like that plan;
+* ``region revenue``: per region and channel, maximising revenue: KPI × a value per unit of KPI
+  that differs by region (lognormal, σ = 0.5, seeded), scored in true revenue.
 
 For each, the truth's best plan under the same decision space and constraints (the same cells,
 the same weekly and regional spread) is found by the same solver on the true KPI (float32; the
@@ -57,7 +59,7 @@ from decisions import DESIGNS, HOLDOUT_WEEKS, QUICK_DESIGN, fit_generated  # noq
 WEEKS = HOLDOUT_WEEKS
 PLAN_DESIGNS = ("mixed", "flighted", "regional")
 OBJECTIVES = ("channel 1x", "channel 1.5x", "region 1x", "fixed", "max_change 0.2", "week 1x", "week cap",
-              "region ±25 %", "from a flat plan")
+              "region ±25 %", "from a flat plan", "region revenue")
 SLSQP_TRUTH_CELLS = 400
 QUICK_OBJECTIVES = ("channel 1x", "region 1x", "week cap")
 
@@ -76,9 +78,10 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def _truth_value(data, result, start: int, weeks: int, shape, by: str):
-    """``value(x [R', C]) -> scalar`` (JAX): the true KPI over the observed cells of the plan's
-    weeks when the plan's spend is ``shape · x`` there and every other week is as observed."""
+def _truth_value(data, result, start: int, weeks: int, shape, by: str, values=None):
+    """``value(x [R', C]) -> scalar`` (JAX): the true KPI (× each region's ``values`` when given)
+    over the observed cells of the plan's weeks when the plan's spend is ``shape · x`` there and
+    every other week is as observed."""
     import jax.numpy as jnp
     import numpy as np
 
@@ -87,6 +90,8 @@ def _truth_value(data, result, start: int, weeks: int, shape, by: str):
 
     base = np.asarray(data.truth.spend, np.float64)
     cells = np.asarray(result.panel.mask, np.float64)[:, start:start + weeks]
+    if values is not None:
+        cells = cells * np.asarray(values, np.float64)[:, None]
     shape_j = jnp.asarray(shape, jnp.float32)
 
     def value(x):
@@ -106,7 +111,7 @@ def _score(data, result, res, start: int, kw: dict, seed: int) -> dict:
 
     from causalmmm_jax.analysis._bounds import cells_constraints, row_bounds
     from causalmmm_jax.analysis.planning import _cells, _shape_like, _solve
-    from causalmmm_jax.analysis.plans import exposure_per_spend, plan_shape, window_spend
+    from causalmmm_jax.analysis.plans import exposure_per_spend, kpi_values, plan_shape, window_spend
 
     by, weeks = res.by, res.weeks
     channels = list(result.panel.channels)
@@ -126,7 +131,8 @@ def _score(data, result, res, start: int, kw: dict, seed: int) -> dict:
                                                  res.fixed, kw.get("max_change"), never)
     r_lo, r_hi = row_bounds(result, by, res.budget, lower, upper, g_lo, g_hi, kw.get("region_bounds"),
                             kw.get("week_bounds"), start, weeks)
-    value = _truth_value(data, result, start, weeks, shape, by)
+    values = kpi_values(result, kw.get("kpi_value"))
+    value = _truth_value(data, result, start, weeks, shape, by, values)
     v = lambda x: float(value(jnp.asarray(x, jnp.float32)))  # noqa: E731
     rng = np.random.default_rng(seed)
     starts = [x_model, upper * res.budget / max(upper.sum(), 1e-12)]
@@ -138,7 +144,8 @@ def _score(data, result, res, start: int, kw: dict, seed: int) -> dict:
     v_cur, v_plan, v_best = v(cells), v(x_model), v(best)
     if v_plan > v_best:
         v_best = v_plan
-    window = float(_truth_value(data, result, start, weeks, hist_shape, by)(jnp.asarray(_cells(win, by), jnp.float32)))
+    window = float(_truth_value(data, result, start, weeks, hist_shape, by, values)(
+        jnp.asarray(_cells(win, by), jnp.float32)))
     achievable = v_best - v_cur
     return {"budget": res.budget, "method": res.method, "model_predicted_uplift": res.uplift,
             "true_uplift_of_plan": v_plan - v_cur, "achievable_uplift": achievable,
@@ -205,7 +212,10 @@ def run_panel(design: str, seed: int, quick: bool, only=OBJECTIVES, old: dict | 
              "region ±25 %": dict(by="region", region_bounds={
                  str(r): (0.75 * t, 1.25 * t) for r, t in zip(result.panel.regions.tolist(), win.sum(axis=(1, 2)))}),
              "from a flat plan": dict(by="channel", plan=spread_plan(result, win.sum(axis=(0, 1)), weeks, start=n,
-                                                                     pattern="flat"))}
+                                                                     pattern="flat")),
+             "region revenue": dict(by="region", kpi_value=dict(zip(
+                 [str(r) for r in result.panel.regions.tolist()],
+                 np.random.default_rng([seed, 11]).lognormal(0.0, 0.5, result.panel.n_regions).round(3).tolist())))}
     specs = {k: v for k, v in specs.items() if k in only}
     if quick:  # the smoke test: one objective per decision shape
         specs = {k: specs[k] for k in QUICK_OBJECTIVES if k in specs}
@@ -217,6 +227,8 @@ def run_panel(design: str, seed: int, quick: bool, only=OBJECTIVES, old: dict | 
         res = optimize_plan(result, budget, weeks=None if given else weeks, start=None if given else n, **spec)
         plan_s = time.perf_counter() - t1
         settings = {k: (v if k != "plan" else "flat, the window's channel totals") for k, v in spec.items()}
+        if "kpi_value" in settings:
+            settings["kpi_value"] = "lognormal(0, 0.5) per region, seeded"
         objectives[name] = {**_score(data, result, res, n, spec, seed), "plan_seconds": plan_s, **settings}
         o = objectives[name]
         print(f"  {name}: captured {C.fmt(o['captured'], '.3f')}, loss {o['loss_pct_of_kpi']:.3f} % of KPI, "
