@@ -420,10 +420,11 @@ def _model_base(members, inputs, win, *, spec):
 @functools.partial(jax.jit, static_argnames="spec")
 def _model_off_one(x, args, *, spec):
     """Per channel: response − response with that channel's spend removed."""
-    safe = args[3]
+    members, base, inputs, win, safe, w = args
     u = x / safe
-    full = _model_total(x, *args, spec=spec)
-    drop = jax.vmap(lambda e: _model_total((u * (1.0 - e)) * safe, *args, spec=spec))(jnp.eye(x.shape[0]))
+    full = _model_total(x, members, base, inputs, win, safe, w, spec=spec)
+    drop = jax.vmap(lambda e: _model_total((u * (1.0 - e)) * safe, members, base, inputs, win, safe, w, spec=spec))(
+        jnp.eye(x.shape[0]))
     return full - drop
 
 

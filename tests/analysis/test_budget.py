@@ -158,6 +158,8 @@ def test_optimize_fitted_run(fitted, on):
     assert res.predicted_response >= res.current_response * (1 - 1e-4)
     assert len(res.by_channel) == len(chans)
     by = res.by_channel.set_index("channel")
+    for col in ("response", "marginal_roi"):  # every channel's response and marginal return are numbers
+        assert np.all(np.isfinite(by[col].to_numpy(np.float64))), col
     assert ((by["beyond_observed_pct"] >= 0) & (by["beyond_observed_pct"] <= 100)).all()
     w = by["total_spend"] / by["total_spend"].sum()
     assert res.beyond_observed_pct == pytest.approx(float((w * by["beyond_observed_pct"]).sum()))
