@@ -45,11 +45,11 @@ from ..errors import ConfigError
 from ..model.mmm import apply
 from ._bounds import cells_constraints, fixed_channels, row_bounds
 from ._jaxopt import project_grouped_np, project_two_way_np
+from ._plan_eval import _sequence
 from .budget import BudgetResult, horizon_spend
 from .curves import stacked_params
 from .plans import (
     SpendPlan,
-    _sequence,
     evaluate_plan,
     exposure_per_spend,
     kpi_values,

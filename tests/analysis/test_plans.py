@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from causalmmm_jax.analysis._plan_eval import _sequence
 from causalmmm_jax.analysis.plans import (
     SpendPlan,
-    _sequence,
     evaluate_plan,
     exposure_per_spend,
     plan_from_frame,
@@ -108,9 +108,9 @@ def test_history_plan_reproduces_the_fitted_sequence_and_the_model_route(fitted)
     cells = fitted.split.train_mask(p.mask)[:, n - WEEKS:n]
     assert ev.totals["kpi"] == pytest.approx((pred[:, n - WEEKS:n] * cells).sum(), rel=1e-5)
     _, _, _, window_spend, hist, _ = horizon_spend(fitted, WEEKS)
-    response, per_channel, _ = _model_response(fitted, WEEKS, window_spend)
+    response, args, per_channel, _ = _model_response(fitted, WEEKS, window_spend)
     x = hist  # the model route's historical plan
-    assert ev.totals["incremental"] == pytest.approx(float(response(jnp.asarray(x, jnp.float32))), rel=2e-3)
+    assert ev.totals["incremental"] == pytest.approx(float(response(jnp.asarray(x, jnp.float32), *args)), rel=2e-3)
     np.testing.assert_allclose(ev.by_channel["incremental"], per_channel(x), rtol=2e-3,
                                atol=1e-3 * ev.totals["incremental"])
     assert ev.totals["carryover_in"] > 0  # spend before the window still works in it
