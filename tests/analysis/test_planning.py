@@ -81,8 +81,18 @@ def test_two_way_projection_when_dykstra_stalls_is_still_feasible():
     cl, cu = np.array([0.06475305183162203, 0.712634528651223]), np.array([1.0, 1.120882224619241])
     rl = np.array([0.12573593024473215, 0.051094873779356904, 0.7023884397868275])
     ru = np.array([0.17605235826476157, 0.07953241499544797, 1.0])
+    import scipy.optimize as so
+
     x = project_two_way_np(v, np.zeros_like(v), up, 1.0, cl, cu, rl, ru, maxiter=50)
-    exact = project_two_way_np(v, np.zeros_like(v), up, 1.0, cl, cu, rl, ru, tol=1e-15, maxiter=100_000)
+    sums = lambda z, k, ax: z.reshape(3, 2).sum(ax)[k]  # noqa: E731
+    cons = [{"type": "eq", "fun": lambda z: z.sum() - 1.0}]
+    for ax, lo, hi in ((0, cl, cu), (1, rl, ru)):
+        for k in range(len(lo)):
+            cons += [{"type": "ineq", "fun": lambda z, k=k, ax=ax, lo=lo: sums(z, k, ax) - lo[k]},
+                     {"type": "ineq", "fun": lambda z, k=k, ax=ax, hi=hi: hi[k] - sums(z, k, ax)}]
+    exact = so.minimize(lambda z: 0.5 * ((z - v.ravel()) ** 2).sum(), x.ravel(), jac=lambda z: z - v.ravel(),
+                        bounds=list(zip(np.zeros(6), up.ravel())), constraints=cons, method="SLSQP",
+                        options={"ftol": 1e-14, "maxiter": 1000}).x.reshape(3, 2)
     assert x.sum() == pytest.approx(1.0, abs=1e-12) and np.all(x >= -1e-12) and np.all(x <= up + 1e-12)
     for sums, lo, hi in ((x.sum(0), cl, cu), (x.sum(1), rl, ru)):
         assert np.all(sums >= lo - 1e-9) and np.all(sums <= hi + 1e-9)
