@@ -73,6 +73,8 @@ def _budget_section(files: dict, metrics: dict, chans: list[str], disp: list[str
         parts.append(f"predicted response {_human(pr)} vs current {_human(cr)} ({100 * (pr / cr - 1):+.1f} %)")
     if info.get("method"):
         parts.append(f"method {info['method']}" + ("" if info.get("success", True) else " (did not converge)"))
+    if info.get("response_unit") == "value":
+        parts.append("responses in value units (KPI × value per KPI)")
     fig = FM.budget_allocation([name_of.get(c, c) for c in order],
                                current if current is not None else np.full(len(order), np.nan), opt, "spend",
                                " · ".join(parts))

@@ -33,7 +33,7 @@ def write_analysis_files(run_dir: Path, channels, weeks: int = 62, result=None) 
         run_dir / "allocation.csv", index=False)
     (run_dir / "allocation.json").write_text(json.dumps(
         {"success": True, "method": "projected", "allocation": alloc, "predicted_response": 2.2e6,
-         "current_response": 2.0e6}))
+         "current_response": 2.0e6, "response_unit": "value"}))
     if result is not None:
         from causalmmm_jax.analysis.plans import plan_times, plan_to_frame, spread_plan
 

@@ -70,6 +70,7 @@ def test_build_with_analysis_files(full_run):
     budget = figs["budget"]
     assert [t["name"] for t in budget["data"]] == ["current", "optimised"]
     assert "+10.0 %" in budget["layout"]["title"]["text"]
+    assert "value units" in budget["layout"]["title"]["text"]  # allocation.json's response_unit
     # the current mix at the same budget: both bar groups sum to the optimised total
     cur, opt = (np.array(t["y"], dtype=float) for t in budget["data"])
     assert cur.sum() == pytest.approx(opt.sum(), rel=1e-3)
