@@ -333,7 +333,10 @@ def docs_block(report: dict) -> str:
         sentences.append("By region the plans capture a smaller share of a larger achievable uplift: "
                          + versus("region 1x") + ".")
     if versus("week 1x"):
-        sentences.append("By week (the flighting), " + versus("week 1x") + ".")
+        sentences.append("By week (the flighting), " + versus("week 1x") + "; plans and truth count only the "
+                         "plan's own weeks (there are no later weeks in the data), so part of that gain is carry-over "
+                         "moved into the window by spending earlier: a plan for the future should weigh the weeks "
+                         "after it (`tail_weeks`).")
     ch = sorted((p["objectives"]["channel 1x"]["captured"], p) for p in panels
                 if p["objectives"].get("channel 1x", {}).get("captured") is not None)[:2]
     if ch:
