@@ -317,6 +317,9 @@ def docs_block(report: dict) -> str:
            "from the first held-out week, each plan's true KPI against the truth's best plan in the same decision",
            "space; `captured` = the plan's true uplift over the current plan ÷ the best plan's):", "",
            markdown(report), ""]
+    if any("region revenue" in p["objectives"] for p in panels):
+        out[-1:] = ["`region revenue`: loss and achievable in % of the window's true revenue (KPI × the region's "
+                    "value).", ""]
 
     def versus(name: str, base: str = "channel 1x") -> str:
         pairs = [(_true_pct(p["objectives"][name]), _true_pct(p["objectives"][base])) for p in panels
