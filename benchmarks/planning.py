@@ -318,7 +318,7 @@ def docs_block(report: dict) -> str:
            "space; `captured` = the plan's true uplift over the current plan ÷ the best plan's):", "",
            markdown(report), ""]
     if any("region revenue" in p["objectives"] for p in panels):
-        out[-1:] = ["`region revenue`: loss and achievable in % of the window's true revenue (KPI × the region's "
+        out[-1:] = ["", "`region revenue`: loss and achievable in % of the window's true revenue (KPI × the region's "
                     "value).", ""]
 
     def versus(name: str, base: str = "channel 1x") -> str:
