@@ -58,6 +58,17 @@ def int_list(text: str) -> list[int]:
     return [int(x) for x in str(text).replace(" ", "").split(",") if x]
 
 
+def designs_and_seeds(args, known) -> tuple[list[str], list[int]] | None:
+    """``(designs, seeds)`` of a generated-panel benchmark's ``--designs``/``--seeds`` (``--quick``:
+    the quick design, seed 0), or None after printing the unknown designs to stderr."""
+    designs = ["quick"] if args.quick else [d for d in args.designs.split(",") if d]
+    unknown = set(designs) - set(known) - ({"quick"} if args.quick else set())
+    if unknown:
+        print(f"unknown design(s) {sorted(unknown)}; choose from {', '.join(known)}", file=sys.stderr)
+        return None
+    return designs, ([0] if args.quick else int_list(args.seeds))
+
+
 def _jsonable(x: Any) -> Any:
     try:
         import numpy as np

@@ -242,12 +242,10 @@ def main(argv=None) -> int:
     if args.markdown is not None:
         print(markdown(json.loads(args.markdown.read_text(encoding="utf-8"))))
         return 0
-    designs = ["quick"] if args.quick else [d for d in args.designs.split(",") if d]
-    unknown = set(designs) - set(DESIGNS) - ({"quick"} if args.quick else set())
-    if unknown:
-        print(f"unknown design(s) {sorted(unknown)}; choose from {', '.join(DESIGNS)}", file=sys.stderr)
+    chosen = C.designs_and_seeds(args, DESIGNS)
+    if chosen is None:
         return 2
-    seeds = C.int_list(args.seeds) if not args.quick else [0]
+    designs, seeds = chosen
     C.setup_cache()
     done, old = {}, {}
     if args.resume and args.out.is_file():

@@ -378,12 +378,10 @@ def main(argv=None) -> int:
     if args.markdown is not None:
         print(docs_block(json.loads(args.markdown.read_text(encoding="utf-8"))))
         return 0
-    designs = ["quick"] if args.quick else [d for d in args.designs.split(",") if d]
-    unknown = set(designs) - set(DESIGNS) - ({"quick"} if args.quick else set())
-    if unknown:
-        print(f"unknown design(s) {sorted(unknown)}; choose from {', '.join(DESIGNS)}", file=sys.stderr)
+    chosen = C.designs_and_seeds(args, DESIGNS)
+    if chosen is None:
         return 2
-    seeds = [0] if args.quick else C.int_list(args.seeds)
+    designs, seeds = chosen
     C.setup_cache()
     only = [o for o in args.objectives.split(",") if o]
     if args.quick:  # the smoke test runs these only
