@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
-from .plans import plan_times, week_label
+from ._plan_data import keyed_rows, plan_times, week_label
 
 __all__ = ["parse_bounds", "resolve_bounds", "fixed_channels", "cap_change", "current_plan", "cells_constraints",
            "row_bounds", "row_ranges"]
@@ -107,15 +107,17 @@ def cap_change(channels, budget, lower, upper, cur, max_change) -> dict:
 
 
 def current_plan(hist: np.ndarray, budget: float, fixed_idx: list[int]) -> np.ndarray:
-    """The current plan at ``budget``: fixed channels at their historical spend, the others' historical
-    mix scaled to the rest of the budget (an equal split when they had none)."""
+    """The current plan at ``budget`` from ``hist [..., C]`` (channel totals, or decision cells
+    whose last axis is the channel): fixed channels as they are, the others' mix scaled to the
+    rest of the budget (an equal split over their cells when they had none)."""
     cur = np.asarray(hist, np.float64).copy()
-    free = np.ones(len(cur), bool)
+    free = np.ones(cur.shape[-1], bool)
     free[fixed_idx] = False
-    rest = budget - cur[~free].sum()
+    rest = budget - cur[..., ~free].sum()
     if not free.any():
         return cur
-    cur[free] = cur[free] * (rest / cur[free].sum()) if cur[free].sum() > 0 else rest / free.sum()
+    now = cur[..., free].sum()
+    cur[..., free] = cur[..., free] * (rest / now) if now > 0 else rest / cur[..., free].size
     return cur
 
 
@@ -173,14 +175,11 @@ def row_ranges(result, by: str, given: dict, start: int, weeks: int, cap: float 
     labels = ([str(r) for r in result.panel.regions.tolist()] if by == "region"
               else [week_label(t) for t in plan_times(result, start, weeks)])
     rl, ru = np.zeros(len(labels)), np.full(len(labels), float(cap))
-    for key, pair in sorted(given.items(), key=lambda kv: not (isinstance(kv[0], str) and kv[0] == "*")):
-        key = key if isinstance(key, str) else (str(key) if by == "region" else week_label(key))
-        if key != "*" and key not in labels:
-            hint = (f"regions are e.g. {', '.join(labels[:5])}" if by == "region"
-                    else f"the plan's weeks are {labels[0]} .. {labels[-1]}")
-            raise ConfigError(f"{what} bounds name an unknown {what} {key!r}; {hint} ('*' = every {what})")
+    hint = (f"regions are e.g. {', '.join(labels[:5])}" if by == "region"
+            else f"the plan's weeks are {labels[0]} .. {labels[-1]}")
+    for idx, key, pair in keyed_rows(given, labels, what=f"{what} bounds", noun=what, hint=hint,
+                                     norm=str if by == "region" else week_label, error=ConfigError):
         low, high = _pair(key, pair, f"{what} bounds")
-        idx = slice(None) if key == "*" else labels.index(key)
         rl[idx] = 0.0 if low is None else low
         ru[idx] = float(cap) if high is None else min(high, float(cap))
     return labels, rl, ru

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..errors import DataError
 
-__all__ = ["SpendPlan", "exposure_per_spend", "kpi_values", "plan_beyond_observed", "plan_from_frame", "plan_shape",
+__all__ = ["SpendPlan", "exposure_per_spend", "keyed_rows", "kpi_values", "plan_beyond_observed", "plan_from_frame", "plan_shape",
            "plan_times", "plan_to_frame", "spend_beyond_peak", "spread_plan", "week_label", "window_spend"]
 
 
@@ -69,6 +69,19 @@ def exposure_per_spend(result) -> np.ndarray:
         return np.where(sp_rc > 0, exp_rc / np.where(sp_rc > 0, sp_rc, 1.0), national[None, :])
 
 
+def keyed_rows(given: dict, labels: list[str], *, what: str, noun: str, hint: str, norm=str, error=DataError):
+    """``[(index, value)]`` of ``{label or "*": value}`` over rows named ``labels``: ``"*"`` first
+    (every row, index ``slice(None)``), then named rows, which replace it; keys that are not
+    strings pass through ``norm``.  An unknown label raises ``error`` naming it."""
+    items = [(k if isinstance(k, str) else norm(k), v) for k, v in given.items()]
+    out = []
+    for key, v in sorted(items, key=lambda kv: kv[0] != "*"):
+        if key != "*" and key not in labels:
+            raise error(f"{what} name an unknown {noun} {key!r}; {hint} ('*' = every {noun})")
+        out.append((slice(None) if key == "*" else labels.index(key), key, v))
+    return out
+
+
 def kpi_values(result, kpi_value=None) -> np.ndarray | None:
     """``[R]`` value of one unit of KPI per region (e.g. revenue per visit), or None (KPI units).
     ``kpi_value``: a number for every region, or ``{region or "*": value}`` (a named region
@@ -78,12 +91,9 @@ def kpi_values(result, kpi_value=None) -> np.ndarray | None:
     regions = [str(r) for r in result.panel.regions.tolist()]
     if isinstance(kpi_value, dict):
         out = np.full(len(regions), np.nan)
-        for key, v in sorted(kpi_value.items(), key=lambda kv: str(kv[0]) != "*"):
-            key = str(key)
-            if key != "*" and key not in regions:
-                raise DataError(f"the KPI values name an unknown region {key!r}; regions are e.g. "
-                                f"{', '.join(regions[:5])} ('*' = every region)")
-            out[slice(None) if key == "*" else regions.index(key)] = float(v)
+        for idx, _, v in keyed_rows(kpi_value, regions, what="the KPI values", noun="region",
+                                    hint=f"regions are e.g. {', '.join(regions[:5])}"):
+            out[idx] = float(v)
         missing = [r for r, v in zip(regions, out) if np.isnan(v)]
         if missing:
             raise DataError(f"no KPI value for region(s) {missing[:5]}; give one for every region or a default '*'")

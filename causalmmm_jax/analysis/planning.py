@@ -43,7 +43,7 @@ import scipy.optimize as so
 
 from ..errors import ConfigError
 from ..model.mmm import apply
-from ._bounds import cells_constraints, fixed_channels, row_bounds
+from ._bounds import cells_constraints, current_plan, fixed_channels, row_bounds
 from ._jaxopt import project_grouped_np, project_two_way_np
 from ._plan_eval import _sequence
 from .budget import BudgetResult, horizon_spend
@@ -235,9 +235,7 @@ def optimize_plan(result, budget: float | None = None, *, weeks: int | None = No
         raise ConfigError(f"the fixed channels' {'historical' if plan is None else 'planned'} {unit} over {weeks} "
                           f"weeks ({held:g}) exceeds the budget "
                           f"{budget:g}; raise the budget or fix fewer channels")
-    if free.any():
-        rest, now = budget - held, cur[:, free].sum()
-        cur[:, free] = cur[:, free] * (rest / now) if now > 0 else rest / cur[:, free].size
+    cur = current_plan(cur, budget, list(np.flatnonzero(~free)))
     lower, upper, g_lo, g_hi = cells_constraints(channels, cur.shape[0], budget, cur, bounds, fixed, max_change,
                                                  never)
     r_lo, r_hi = row_bounds(result, by, budget, lower, upper, g_lo, g_hi, region_bounds, week_bounds, start, weeks)
