@@ -3,10 +3,10 @@
 Every script: ``argparse`` flags from :func:`base_parser`, machine info from :func:`machine_info`,
 one JSON file written by :func:`write_json`, a short table printed by :func:`print_table`.
 
-The training helpers (:func:`prepare_training`, :func:`compile_runner`, :func:`run_chunks`) use
-the package's own loop functions (``init_state``, ``batched_runner``) exactly as
-``causalmmm_jax.train.fit.fit`` does, but time every chunk separately and let the caller look at
-the state between chunks.  Nothing here imports jax at module level, so the original's worker
+The training helpers (:func:`prepare_training`, :func:`init_states`, :func:`compile_runner`,
+:func:`time_chunks`) use the package's phase API (``causalmmm_jax.train.phases``: ``default_phases``,
+``init_members``, ``compile_phase``), the programs ``causalmmm_jax.train.fit.fit`` runs, and time
+every chunk separately; the fit-time worker runs ``phases.run_phases`` itself.  Nothing here imports jax at module level, so the original's worker
 (which runs in the parity venv without causalmmm-jax) can stay independent of it.
 """
 
@@ -366,66 +366,37 @@ def prepare_training(panel, cfg, n_seeds: int = 1):
                            stack=(stack_trees if batched else (lambda xs: xs[0])))
 
 
-def init_states(tr, params_list, *, warm: bool, fold: int, static: bool = False, n_epochs: int | None = None,
-                early_stop: bool = False):
-    """Fresh per-seed train states stacked on the member axis (as ``fit``), holding the phase's
-    hyper-parameters; ``n_epochs`` overrides the phase's epoch count (the benchmarks run fixed
-    epoch counts: no early stopping unless ``early_stop``)."""
-    import jax
+def main_phase(tr, *, n_epochs: int | None = None, length: int | None = None, early_stop: bool = False):
+    """``fit``'s main phase under ``tr.cfg`` (``causalmmm_jax.train.phases.default_phases``), without
+    early stopping unless ``early_stop`` (the benchmarks run fixed epoch counts); ``n_epochs`` and
+    ``length`` (epochs per chunk) override the phase's."""
     import jax.numpy as jnp
 
-    from causalmmm_jax.train.loop import init_state
+    from causalmmm_jax.train.phases import default_phases
 
-    def one(p, k):
-        s = init_state(p, jax.random.fold_in(k, fold), tr.cfg.train, warm=warm, static=static, early_stop=early_stop)
-        return s if n_epochs is None else s.replace(hyper=s.hyper.replace(n_epochs=jnp.int32(n_epochs)))
-
-    return tr.stack([one(p, k) for p, k in zip(params_list, tr.keys)])
-
-
-def run_static_phase(tr, timing: dict, *, compile_only: bool = False):
-    """The structural pre-fit as ``fit`` runs it (chunks of ``chunk_length(train, "static")`` epochs); returns the
-    per-seed parameters the warm start begins from and fills ``timing['static_*']``."""
-    import dataclasses
-
-    from causalmmm_jax.train.fit import with_static_coefficients
-
-    n = tr.cfg.train.static_epochs
-    timing["static_compile_seconds"] = timing["static_seconds"] = 0.0
-    if n <= 0:
-        return tr.inits
-    from causalmmm_jax.train.fit import chunk_length
-
-    spec = dataclasses.replace(tr.spec, static=True)
-    states = init_states(tr, tr.inits, warm=False, fold=3, static=True)
-    length = chunk_length(tr.cfg.train, "static")  # fit's chunks (and so fit's program)
-    compiled, timing["static_compile_seconds"], _ = compile_runner(tr, states, length=length, spec=spec)
-    if compile_only:
-        return tr.inits
-    for _ in range(math.ceil(n / length)):
-        states, _, dt = run_chunk(compiled, states, tr.data)
-        timing["static_seconds"] += dt
-    return unstack(tr, with_static_coefficients(states.params, spec, batched=tr.batched))
+    phase = default_phases(tr.cfg, early_stop=early_stop)[2]
+    if n_epochs is not None:
+        phase = phase.replace(hyper=phase.hyper.replace(n_epochs=jnp.int32(n_epochs)))
+    return phase if length is None else phase.replace(chunk_epochs=length)
 
 
-def unstack(tr, params):
-    import jax
+def init_states(tr, params_list, *, n_epochs: int | None = None):
+    """Fresh main-phase train states of ``tr``'s members (stacked when N > 1), as ``fit`` builds them
+    (``phases.init_members``)."""
+    from causalmmm_jax.train.phases import init_members
 
-    if not tr.batched:
-        return [params]
-    return [jax.tree_util.tree_map(lambda a: a[i], params) for i in range(tr.n_seeds)]
+    return init_members(main_phase(tr, n_epochs=n_epochs), params_list, tr.keys)
 
 
-def compile_runner(tr, states, *, length: int, spec=None):
-    """(compiled chunk, compile seconds, runner) for ``length`` epochs per call (the phase's
-    epochs and settings are in ``states.hyper``); ``spec`` defaults to ``tr.spec`` (the pre-fit
-    passes its static spec)."""
+def compile_runner(tr, states, *, length: int):
+    """(compiled chunk, compile seconds, runner) of the main phase's program for ``length`` epochs
+    per call (``phases.compile_phase``: the program ``fit`` runs; the phase's epochs and settings are
+    in ``states.hyper``)."""
     from causalmmm_jax.train.ensemble import batched_runner
+    from causalmmm_jax.train.phases import compile_phase
 
-    runner = batched_runner(spec or tr.spec, length=length, batched=tr.batched)
-    t0 = time.perf_counter()
-    compiled = runner.lower(states, tr.data).compile()
-    return compiled, time.perf_counter() - t0, runner
+    compiled, seconds = compile_phase(states, tr.data, tr.spec, main_phase(tr, length=length), batched=tr.batched)
+    return compiled, seconds, batched_runner(tr.spec, length=length, batched=tr.batched)
 
 
 def run_chunk(compiled, states, data):

@@ -6,9 +6,9 @@ Started by ``benchmarks/vs_original.py`` (one process per run, so peak RSS is it
     .venv/bin/python benchmarks/_jax_worker.py --csv ../shared/data/mmm_data.csv --epochs 1500 --out /tmp/jax.json
 
 It performs the steps of ``causalmmm_jax.train.fit.fit`` (split with the last 12 % = 13 of 109
-weeks held out, scaling, seasonality, data-driven init, warm start, main phase) with the package's
-loop functions, but runs the main phase in chunks of ``--eval-every`` epochs and, after each
-chunk, scores the holdout with one continuous forward over all weeks (the same pooled
+weeks held out, scaling, seasonality, data-driven init, then the structural pre-fit, warm start and
+main phase through the package's phase runner, ``causalmmm_jax.train.phases.run_phases``), but
+runs the main phase in chunks of ``--eval-every`` epochs and, after each chunk, scores the holdout with one continuous forward over all weeks (the same pooled
 original-unit metrics as ``fit(...).metrics["holdout"]``).  The trajectory (epoch, wall time since
 the start, holdout R²/RMSE) lets the caller read off the time to any holdout quality.
 
@@ -19,7 +19,6 @@ persistent-cache compile times with ``--cache-dir``).
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from pathlib import Path
@@ -52,6 +51,7 @@ def main(argv=None) -> int:
     import numpy as np
 
     from causalmmm_jax.model.mmm import apply
+    from causalmmm_jax.train.phases import compile_phase, default_phases, init_members, run_phases
     from causalmmm_jax.train.metrics import evaluate_block
 
     t_import = time.perf_counter() - T_PROCESS
@@ -77,29 +77,16 @@ def main(argv=None) -> int:
     t_prep = time.perf_counter()
     timing: dict = {"import_seconds": t_import, "load_seconds": load_seconds, "prepare_seconds": t_prep - t_start}
     W, N = args.warm_start_epochs, args.epochs
-
-    # structural pre-fit (as fit; 0 epochs under the parity preset), then the warm start: one chunk of W epochs
-    params = C.run_static_phase(tr, timing, compile_only=args.compile_only)
-    timing["warm_compile_seconds"] = 0.0
-    timing["warm_seconds"] = 0.0
-    if W > 0:
-        states = C.init_states(tr, params, warm=True, fold=1)
-        # the warm start runs the main phase's program (as fit): same chunk length
-        comp_w, timing["warm_compile_seconds"], _ = C.compile_runner(tr, states, length=K)
-        if not args.compile_only:
-            for _ in range(math.ceil(W / K)):
-                states, _, dt = C.run_chunk(comp_w, states, tr.data)
-                timing["warm_seconds"] += dt
-            params = C.unstack(tr, states.params)
-    states = C.init_states(tr, params, warm=False, fold=2)
-    comp_m, timing["main_compile_seconds"], _ = C.compile_runner(tr, states, length=K)
+    # fit's phases (structural pre-fit: 0 epochs under the parity preset; warm start; main phase without
+    # early stopping: a fixed epoch count), run by the package's phase runner as fit runs them
+    phases = default_phases(cfg, early_stop=False)
+    for name in ("static", "warm", "main"):
+        timing[f"{name}_compile_seconds"] = timing[f"{name}_seconds"] = 0.0
 
     pad, prep, spec = tr.prep.pad, tr.prep, tr.spec
     t0 = time.perf_counter()
-    comp_e = jax.jit(lambda p: apply(p, prep.inputs, spec).prediction).lower(states.params).compile()
+    comp_e = jax.jit(lambda p: apply(p, prep.inputs, spec).prediction).lower(tr.inits[0]).compile()
     timing["eval_compile_seconds"] = time.perf_counter() - t0
-    timing["compile_seconds"] = (timing["warm_compile_seconds"] + timing["main_compile_seconds"]
-                                 + timing["static_compile_seconds"])
 
     def header() -> dict:
         return {"tool": "causalmmm-jax",
@@ -111,6 +98,11 @@ def main(argv=None) -> int:
                 "n_parameters": int(sum(np.size(x) for x in jax.tree_util.tree_leaves(tr.inits[0])))}
 
     if args.compile_only:
+        for phase in phases:
+            if phase.n_epochs > 0 or phase.name == "main":
+                states = init_members(phase, tr.inits, tr.keys)
+                _, timing[f"{phase.name}_compile_seconds"] = compile_phase(states, tr.data, spec, phase, batched=False)
+        timing["compile_seconds"] = sum(timing[f"{n}_compile_seconds"] for n in ("static", "warm", "main"))
         out = header()
         out["compile_only"] = True
         out["timing"] = timing
@@ -125,26 +117,31 @@ def main(argv=None) -> int:
     def predict(p):
         return np.asarray(comp_e(p), dtype=np.float64)[:, pad:] * np.asarray(tm, np.float64)[:, None]
 
-    traj, per_epoch, eval_time, main_time = [], [], 0.0, 0.0
-    n_chunks = math.ceil(N / K) if N > 0 else 0
-    for _ in range(n_chunks):
-        before = int(np.asarray(states.epoch))
-        states, m, dt = C.run_chunk(comp_m, states, tr.data)
-        main_time += dt
-        per_epoch.append(dt / max(int(np.asarray(states.epoch)) - before, 1))  # epochs past N are skipped
+    traj, eval_time = [], [0.0]
+
+    def on_chunk(phase, states, m):  # after each main-phase chunk: score the holdout (not timed as training)
+        if phase.name != "main":
+            return False
         t_ev = time.perf_counter()
         hold = evaluate_block(y, predict(states.params), hold_cells, tm)
-        eval_time += time.perf_counter() - t_ev
+        eval_time[0] += time.perf_counter() - t_ev
         now = time.perf_counter()
         traj.append({"epoch": int(np.asarray(states.epoch)), "elapsed_seconds": now - t_start,
-                     "elapsed_train_seconds": (now - t_start) - eval_time, "holdout_r2": hold["r2"],
+                     "elapsed_train_seconds": (now - t_start) - eval_time[0], "holdout_r2": hold["r2"],
                      "holdout_rmse": hold["rmse"], "loss": float(np.nanmean(np.asarray(m["loss"])))})
-        if bool(np.asarray(states.stopped)):
-            break
+        return False
+
+    run = run_phases(tr.inits, tr.keys, tr.data, spec, phases, on_chunk=on_chunk)
+    states = run.states
+    timing.update(run.timing)
+    timing["compile_seconds"] = sum(timing[f"{n}_compile_seconds"] for n in ("static", "warm", "main"))
+    main = run.runs["main"]
+    per_epoch = [dt / max(n, 1) for dt, n in zip(main.chunk_seconds, main.chunk_epochs)]  # epochs past N: skipped
+    main_time = main.seconds
     pred = predict(states.params)
     metrics = {"holdout": evaluate_block(y, pred, hold_cells, tm), "train": evaluate_block(y, pred, train_cells, tm)}
     t_end = time.perf_counter()
-    timing.update({"main_seconds": main_time, "eval_seconds": eval_time, "main_epochs": int(np.asarray(states.epoch)),
+    timing.update({"main_seconds": main_time, "eval_seconds": eval_time[0], "main_epochs": int(np.asarray(states.epoch)),
                    "wall_seconds": t_end - t_start,
                    "seconds_per_epoch_median": C.median(per_epoch),
                    "seconds_per_epoch_mean": (main_time / max(int(np.asarray(states.epoch)), 1)) if per_epoch else None,

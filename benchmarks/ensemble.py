@@ -67,7 +67,7 @@ def measure(n: int, args) -> dict:
     cfg = C.make_config(hidden=args.hidden, epochs=n_total, warm_start_epochs=0)
     t0 = time.perf_counter()
     tr = C.prepare_training(panel, cfg, n_seeds=n)
-    states = C.init_states(tr, tr.inits, warm=False, fold=2, n_epochs=n_total)
+    states = C.init_states(tr, tr.inits, n_epochs=n_total)
     jax.block_until_ready(states)
     prep_s = time.perf_counter() - t0
     rss_setup = C.peak_rss_mb()

@@ -249,7 +249,7 @@ def main(argv=None) -> int:
     n_total = (args.warmup_chunks + args.chunks) * L
     cfg = C.make_config(hidden=args.hidden, epochs=n_total, warm_start_epochs=0)
     tr = C.prepare_training(panel, cfg)
-    states = C.init_states(tr, tr.inits, warm=False, fold=2, n_epochs=n_total)
+    states = C.init_states(tr, tr.inits, n_epochs=n_total)
     print(f"[{time.strftime('%H:%M:%S')}] compile chunk ({L} epochs)", flush=True)
     compiled, compile_s, runner = C.compile_runner(tr, states, length=L)
     xla = C.cost_analysis(compiled)

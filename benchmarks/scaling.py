@@ -62,7 +62,7 @@ def measure(n_regions: int, n_weeks: int, args) -> dict:
     tr = C.prepare_training(panel, cfg)
     jax.block_until_ready(tr.inits)
     prep_s = time.perf_counter() - t0
-    states = C.init_states(tr, tr.inits, warm=False, fold=2, n_epochs=n_total)
+    states = C.init_states(tr, tr.inits, n_epochs=n_total)
     compiled, compile_s, _ = C.compile_runner(tr, states, length=args.chunk_epochs)
     res = C.time_chunks(compiled, states, tr.data, length=args.chunk_epochs, warmup=args.warmup_chunks,
                         timed=args.chunks)

@@ -16,7 +16,7 @@ import causalmmm_jax as cm
 from causalmmm_jax.data.synthetic import generate
 from causalmmm_jax.train.ensemble import batched_runner, stack_trees
 from causalmmm_jax.train.fit import initial_params, prepare_data
-from causalmmm_jax.train.loop import init_state
+from causalmmm_jax.train.phases import init_state
 
 
 def time_epochs(data, spec, inits, tcfg, seeds: int, length: int, repeats: int = 3) -> tuple[float, float]:

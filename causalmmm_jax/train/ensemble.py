@@ -31,15 +31,16 @@ def unstack_tree(tree, n: int) -> list:
 
 
 @functools.lru_cache(maxsize=32)
-def batched_runner(spec: ModelSpec, *, length: int, batched: bool):
+def batched_runner(spec: ModelSpec, *, length: int, batched: bool, optimizer=None):
     """A jitted ``(state, data) -> (state, metrics)`` running ``length`` epochs; vmapped over the
-    member axis if ``batched``.
+    member axis if ``batched``; ``optimizer``: a user ``optax`` transformation (None: the built-in
+    one of the phase kind).
 
-    Keyed on structure only (the model spec, the chunk length, batching; jit adds the states'
-    tree structure): hyper-parameters are in the state, so fits that differ in seed, epochs,
+    Keyed on structure only (the model spec, the chunk length, batching, the optimiser object; jit
+    adds the states' tree structure): hyper-parameters are in the state, so fits that differ in seed, epochs,
     learning rate or loss weights reuse one compiled program, and so do the warm start and the
     main phase.  Members of a batched state may carry different hyper-parameters (a sweep)."""
-    chunk = make_chunk(spec, length=length)
+    chunk = make_chunk(spec, length=length, optimizer=optimizer)
     return jax.jit(jax.vmap(chunk, in_axes=(0, None)) if batched else chunk)
 
 

@@ -7,15 +7,14 @@ block; every phase runs as jit-compiled ``lax.scan`` chunks (vmapped over seeds 
 from __future__ import annotations
 
 import dataclasses
-import functools
-import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from .._version import __version__
 from ..config import Config, resolve_model_config
@@ -24,14 +23,14 @@ from ..data.scaling import ScalerState, fit_scaler
 from ..data.seasonality import SeasonalProfile, fit_seasonality
 from ..data.split import Split, temporal_split
 from ..model.data_init import init_from_data, within_region_variance
-from ..model.mmm import Decomposition, ModelSpec, apply, dummy_inputs, knot_count, transform_params
-from .ensemble import batched_runner, place_on_devices, stack_trees, unstack_tree
-from .loop import METRIC_NAMES, TrainState, init_state
+from ..model.mmm import Decomposition, ModelSpec, apply, knot_count, transform_params
+from ..errors import ConfigError
 from .objective import TrainData, TransformPrior
+from .phases import Phase, chunk_length, default_phases, run_phases, with_static_coefficients
 from .prepare import Prepared, prepare, slice_inputs
 
 __all__ = ["FitResult", "fit", "train_data_for", "prepare_data", "initial_params", "with_static_coefficients",
-           "chunk_length"]
+           "chunk_length"]  # the last two re-exported from .phases
 
 
 @dataclass
@@ -130,69 +129,10 @@ def make_transform_prior(params, spec: ModelSpec, data: TrainData) -> TransformP
                           var=jnp.float32(var))
 
 
-def with_static_coefficients(params, static_spec: ModelSpec, *, batched: bool = False) -> dict:
-    """``params`` with the burn-in's stable β and γ set to the structural fit's constant
-    coefficients, so the full model starts where the pre-fit ended (``batched``: ``params``
-    stacked over ensemble members)."""
-    params = dict(params)  # every other leaf is handed over as it is
-    params.update(_static_coefficients(params, static_spec, batched))
-    return params
-
-
-@functools.partial(jax.jit, static_argnums=(1, 2))  # one compiled program, not hundreds of eager ops
-def _static_coefficients(params, static_spec: ModelSpec, batched: bool) -> dict:
-    """``{"stable_media_coeff": β, ["stable_ctrl_coeff": γ]}``: the structural fit's constants."""
-    if batched:
-        return jax.vmap(lambda p: _static_coefficients(p, static_spec, False))(params)
-    d = apply(params, dummy_inputs(static_spec), static_spec)
-    out = {"stable_media_coeff": d.media_coef[0, 0]}
-    if "stable_ctrl_coeff" in params:
-        out["stable_ctrl_coeff"] = d.control_coef[0, 0]
-    return out
-
-
-def chunk_length(tcfg, phase: str) -> int:
-    """Epochs per compiled chunk: ``chunk_epochs``, shortened for short runs; the warm start and
-    the main phase use the same length so that they share one program."""
-    if phase == "static":
-        return min(tcfg.chunk_epochs, max(tcfg.static_epochs, 1))
-    return min(tcfg.chunk_epochs, max(tcfg.warm_start_epochs, tcfg.epochs, 1))
-
-
-def _run_phase(states: TrainState, data: TrainData, spec: ModelSpec, cfg: Config, *, phase: str, n_epochs: int,
-               batched: bool, progress: Callable | None, timing: dict, tag: str):
-    if n_epochs <= 0:  # nothing to train (e.g. epochs = 0: the data-driven start is the model)
-        timing.update({f"{tag}_compile_seconds": 0.0, f"{tag}_seconds": 0.0, f"{tag}_epochs": 0})
-        return states, {k: np.zeros(np.shape(states.epoch) + (0,), np.float32) for k in METRIC_NAMES}
-    length = chunk_length(cfg.train, phase)
-    runner = batched_runner(spec, length=length, batched=batched)
-    t0 = time.perf_counter()
-    compiled = runner.lower(states, data).compile()
-    timing[f"{tag}_compile_seconds"] = time.perf_counter() - t0
-    history: dict[str, list] = {k: [] for k in METRIC_NAMES}
-    run_time, done = 0.0, 0
-    for _ in range(max(1, math.ceil(n_epochs / length))):
-        t0 = time.perf_counter()
-        states, m = compiled(states, data)
-        m = jax.device_get(m)  # the one host sync per chunk
-        run_time += time.perf_counter() - t0
-        for k in METRIC_NAMES:
-            history[k].append(np.asarray(m[k]))
-        done = int(np.max(np.asarray(states.epoch)))
-        if progress is not None:
-            progress(tag, done, n_epochs, {k: np.asarray(v) for k, v in m.items()})
-        if bool(np.all(np.asarray(states.stopped))):
-            break
-    timing[f"{tag}_seconds"] = run_time
-    timing[f"{tag}_epochs"] = done
-    hist = {k: np.concatenate(v, axis=-1) for k, v in history.items()}
-    valid = ~np.all(np.isnan(hist["loss"].reshape(-1, hist["loss"].shape[-1])), axis=0)
-    return states, {k: v[..., valid] for k, v in hist.items()}
-
-
 def fit(panel: Panel, config: Config | None = None, *, seeds: int = 1, seed: int | None = None,
         mapping: ColumnMapping | None = None, lift=None, progress: Callable | None = None,
-        devices: int | None = None) -> FitResult:
+        devices: int | None = None, optimizer: optax.GradientTransformation | None = None,
+        phases: Sequence[Phase] | None = None) -> FitResult:
     """Fit the model.
 
     Args:
@@ -202,6 +142,10 @@ def fit(panel: Panel, config: Config | None = None, *, seeds: int = 1, seed: int
         seed: overrides ``config.train.seed``.
         lift: calibration rows (see :mod:`causalmmm_jax.analysis.calibration`).
         progress: ``callback(phase, epochs_done, epochs_total, chunk_metrics)`` called between chunks.
+        optimizer: an ``optax`` transformation for the warm start and the main phase instead of the
+            built-in one (see :mod:`.phases`).
+        phases: the training phases (default :func:`~.phases.default_phases` of ``config``); the
+            last one's history is untagged and its timing gives ``seconds_per_epoch``.
     """
     cfg = config or Config()
     tcfg = cfg.train
@@ -209,52 +153,23 @@ def fit(panel: Panel, config: Config | None = None, *, seeds: int = 1, seed: int
     seed_list = tuple(base_seed + i for i in range(seeds))
     split, scaler, seasonal, prep, spec, data = prepare_data(panel, cfg, lift)
     cfg = dataclasses.replace(cfg, model=spec.config)  # the run records the resolved choices
+    if phases is not None and optimizer is not None:
+        raise ConfigError("pass either optimizer= or phases= (put the optimiser in the phases)")
+    if phases is None:
+        phases = default_phases(cfg, optimizer=optimizer, early_stop=tcfg.early_stopping and split.n_val > 0)
 
-    timing: dict[str, float] = {}
     t_start = time.perf_counter()
     keys = [jax.random.PRNGKey(s) for s in seed_list]
     inits, data = initial_params(keys, spec, data, cfg)
-    batched = seeds > 1
-    stack = stack_trees if batched else (lambda xs: xs[0])
-    unstack = (lambda t: unstack_tree(t, seeds)) if batched else (lambda t: [t])
-    params = stack(inits)
-    early = tcfg.early_stopping and split.n_val > 0
-    history: dict[str, np.ndarray] = {}
-    if tcfg.static_epochs > 0:
-        static_spec = dataclasses.replace(spec, static=True)
-        states = stack([init_state(p, jax.random.fold_in(k, 3), tcfg, static=True) for p, k in zip(inits, keys)])
-        states = place_on_devices(states, devices) if batched else states
-        states, hs = _run_phase(states, data, static_spec, cfg, phase="static", n_epochs=tcfg.static_epochs,
-                                batched=batched, progress=progress, timing=timing, tag="static")
-        history.update({f"static_{k}": v for k, v in hs.items()})
-        params = with_static_coefficients(states.params, static_spec, batched=batched)
-    if tcfg.warm_start_epochs > 0:
-        states = stack([init_state(p, jax.random.fold_in(k, 1), tcfg, warm=True) for p, k in zip(unstack(params), keys)])
-        states = place_on_devices(states, devices) if batched else states
-        states, hw = _run_phase(states, data, spec, cfg, phase="warm", n_epochs=tcfg.warm_start_epochs,
-                                batched=batched, progress=progress, timing=timing, tag="warm")
-        history.update({f"warm_{k}": v for k, v in hw.items()})
-        params = states.params
-    states = stack([init_state(p, jax.random.fold_in(k, 2), tcfg, early_stop=early)
-                    for p, k in zip(unstack(params), keys)])
-    states = place_on_devices(states, devices) if batched else states
-    states, hm = _run_phase(states, data, spec, cfg, phase="main", n_epochs=tcfg.epochs,
-                            batched=batched, progress=progress, timing=timing, tag="main")
-    history.update(hm)
+    run = run_phases(inits, keys, data, spec, phases, devices=devices, progress=progress)
+    states, final, timing, history = run.states, run.params, dict(run.timing), run.history
+    last = phases[-1].name
     nonfinite = np.asarray(states.nonfinite)
-    if early:
-        # restore the best validation parameters (per seed)
-        use_best = jnp.isfinite(states.best_metric)
-        final = jax.tree_util.tree_map(
-            lambda b, p: jnp.where(use_best.reshape(use_best.shape + (1,) * (b.ndim - use_best.ndim)), b, p),
-            states.best_params, states.params)
-    else:
-        final = states.params
+    early = bool(np.asarray(states.hyper.early_stop).any())
     timing["fit_seconds"] = time.perf_counter() - t_start
     epochs = int(np.max(np.asarray(states.epoch)))
-    timing["seconds_per_epoch"] = timing["main_seconds"] / max(timing["main_epochs"], 1)
-    timing["compile_seconds"] = (timing["main_compile_seconds"] + timing.get("warm_compile_seconds", 0.0)
-                                 + timing.get("static_compile_seconds", 0.0))
+    timing["seconds_per_epoch"] = timing[f"{last}_seconds"] / max(timing[f"{last}_epochs"], 1)
+    timing["compile_seconds"] = sum(r.compile_seconds for r in run.runs.values())
     best_epoch = int(np.max(np.asarray(states.best_epoch))) if early else None
     result = FitResult(config=cfg, spec=spec, params=final, scaler=scaler, seasonal=seasonal, split=split,
                        panel=panel, seeds=seed_list, history=history, timing=timing, epochs_run=epochs,

@@ -29,14 +29,13 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from ..config import TrainConfig
 from ..model import dag as dag_lib
 from ..model.mmm import ModelSpec, apply
-from .hyper import Hyper, phase_hyper
+from .hyper import Hyper
 from .objective import TrainData, masked_mean, objective
-from .optim import cosine_rate, current_lr, make_optimizer, phase_optimizer
+from .optim import cosine_rate, current_lr, phase_optimizer
 
-__all__ = ["TrainState", "init_state", "make_chunk", "METRIC_NAMES"]
+__all__ = ["TrainState", "make_chunk", "METRIC_NAMES"]
 
 METRIC_NAMES = ("loss", "base", "rmse_fit", "rmse_val", "media_share", "lr", "dag", "h")
 
@@ -58,32 +57,21 @@ class TrainState:
     hyper: Hyper
 
 
-def init_state(params, key, tcfg: TrainConfig, warm: bool = False, static: bool = False, *,
-               early_stop: bool | None = None, hyper: Hyper | None = None) -> TrainState:
-    """A fresh state for one phase (structural pre-fit, warm start or main) from ``params``,
-    holding ``tcfg``'s values for that phase (``hyper`` overrides the phase's :class:`Hyper`)."""
-    phase = "static" if static else "warm" if warm else "main"
-    opt = make_optimizer(tcfg, phase)
-    f32 = jnp.float32
-    return TrainState(
-        params=params, opt_state=opt.init(params),
-        notears=dag_lib.notears_init(tcfg.notears_rho_init, tcfg.notears_alpha_init,
-                                     active=tcfg.notears_warmup_epochs == 0),
-        key=key, epoch=jnp.int32(0), best_params=params, best_metric=f32(jnp.inf), best_epoch=jnp.int32(0),
-        bad_evals=jnp.int32(0), last_val=f32(jnp.nan), stopped=jnp.bool_(False), nonfinite=jnp.bool_(False),
-        hyper=hyper if hyper is not None else phase_hyper(tcfg, phase, early_stop=early_stop))
-
-
 def _select(pred, a, b):
     return jax.tree_util.tree_map(lambda x, y: jnp.where(pred, x, y), a, b)
 
 
-def _epoch(state: TrainState, data: TrainData, spec: ModelSpec):
+def _epoch(state: TrainState, data: TrainData, spec: ModelSpec, optimizer=None):
+    """One epoch (``optimizer``: a user's ``optax`` transformation with extra-args support, or
+    None for the built-in optimiser of the phase kind, rebuilt here from the state's numbers)."""
     hp = state.hyper
-    opt = phase_optimizer("static" if spec.static else "main", hp.schedule, hp.regularize_transforms,
-                          state.opt_state.hyperparams)
     opt_state = state.opt_state
-    if hp.schedule == "cosine":  # the rate of this step, written where the optimiser reads it
+    if optimizer is None:
+        opt = phase_optimizer("static" if spec.static else "main", hp.schedule, hp.regularize_transforms,
+                              state.opt_state.hyperparams)
+    else:
+        opt = optimizer
+    if optimizer is None and hp.schedule == "cosine":  # the rate of this step, written where the optimiser reads it
         lr = cosine_rate(hp.learning_rate, opt_state.count, hp.n_epochs, hp.cosine_alpha)
         opt_state = opt_state._replace(hyperparams={**opt_state.hyperparams, "learning_rate": lr})
     key, drop_key = jax.random.split(state.key)
@@ -142,16 +130,19 @@ def _epoch(state: TrainState, data: TrainData, spec: ModelSpec):
     return state, metrics
 
 
-def make_chunk(spec: ModelSpec, *, length: int):
+def make_chunk(spec: ModelSpec, *, length: int, optimizer: optax.GradientTransformation | None = None):
     """``chunk(state, data) -> (state, metrics)`` running ``length`` epochs with ``lax.scan``
     (epochs beyond ``state.hyper.n_epochs`` or after a stop are no-ops; their metrics are NaN).
+    ``optimizer``: a user's ``optax`` transformation (None: the built-in one of the phase kind).
     Not jitted: wrap with ``jax.jit`` (and ``jax.vmap`` for ensembles), see :mod:`.ensemble`."""
+    tx = None if optimizer is None else optax.with_extra_args_support(optimizer)
+
     def chunk(state: TrainState, data: TrainData):
         def body(s: TrainState, _):
             # a real branch on one device: epochs after a stop or past n_epochs cost nothing (under
             # vmap both branches run and _epoch's own masking keeps finished members unchanged)
             running = (~s.stopped) & (s.epoch < s.hyper.n_epochs)
-            return jax.lax.cond(running, lambda s: _epoch(s, data, spec), _skip, s)
+            return jax.lax.cond(running, lambda s: _epoch(s, data, spec, tx), _skip, s)
 
         return jax.lax.scan(body, state, None, length=length)
 

@@ -181,8 +181,12 @@ def cosine_rate(learning_rate, count, n_epochs, alpha):
 
 
 def current_lr(opt_state) -> jax.Array:
-    """The learning rate the last update used: ``hyperparams["learning_rate"]`` times the plateau
-    scale when there is one (found by name, whatever the chain's order)."""
-    lr = opt_state.hyperparams["learning_rate"]
-    scale = optax.tree_utils.tree_get(opt_state, "scale", default=None)
-    return lr if scale is None else lr * scale
+    """The learning rate the last update used: the state's ``learning_rate`` hyper-parameter
+    (``optax.inject_hyperparams``) times the plateau scale when there is one (both found by name,
+    whatever the chain's order); NaN for an optimiser that does not expose its rate."""
+    found = optax.tree_utils.tree_get_all_with_path(opt_state, "learning_rate")
+    if not found:
+        return jnp.float32(jnp.nan)
+    lr = jnp.asarray(found[0][1], jnp.float32)
+    scales = optax.tree_utils.tree_get_all_with_path(opt_state, "scale")
+    return lr if not scales else lr * scales[0][1]

@@ -13,7 +13,7 @@ from causalmmm_jax.train import loop as loop_module
 from causalmmm_jax.train.ensemble import batched_runner, stack_trees
 from causalmmm_jax.train.fit import chunk_length, fit, train_data_for
 from causalmmm_jax.train.hyper import LOSS_FIELDS, phase_hyper
-from causalmmm_jax.train.loop import init_state
+from causalmmm_jax.train.phases import init_state
 from causalmmm_jax.train.optim import current_lr
 from train_config import small_config
 

@@ -17,7 +17,7 @@ import pytest
 
 from causalmmm_jax.config import ModelConfig
 from causalmmm_jax.model.mmm import ModelInputs, ModelSpec, apply, init
-from causalmmm_jax.train import fit as fit_module
+from causalmmm_jax.train import phases as phases_module
 from causalmmm_jax.train.ensemble import stack_trees, unstack_tree
 from causalmmm_jax.train.fit import fit, with_static_coefficients
 from causalmmm_jax.train.loop import METRIC_NAMES
@@ -76,14 +76,14 @@ def model_params():
 def phase_spy(monkeypatch):
     """Records ``(tag, spec, params in, params out)`` of every training phase ``fit`` runs."""
     calls = []
-    real = fit_module._run_phase
+    real = phases_module.run_phase
 
-    def spy(states, data, spec, cfg, **kw):
-        out, hist = real(states, data, spec, cfg, **kw)
-        calls.append((kw["tag"], spec, states.params, out.params))
-        return out, hist
+    def spy(states, data, spec, phase, **kw):
+        out = real(states, data, spec, phase, **kw)
+        calls.append((phase.name, phases_module.phase_spec(spec, phase), states.params, out.states.params))
+        return out
 
-    monkeypatch.setattr(fit_module, "_run_phase", spy)
+    monkeypatch.setattr(phases_module, "run_phase", spy)
     return calls
 
 

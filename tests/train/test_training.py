@@ -15,7 +15,7 @@ import pytest
 from causalmmm_jax.data.synthetic import generate
 from causalmmm_jax.train.fit import chunk_length, fit
 from causalmmm_jax.train.ensemble import batched_runner
-from causalmmm_jax.train.loop import init_state
+from causalmmm_jax.train.phases import init_state
 from causalmmm_jax.train.metrics import regression_metrics
 from causalmmm_jax.train.objective import STRUCTURAL_PARAMS, objective
 
