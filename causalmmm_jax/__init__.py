@@ -4,7 +4,7 @@ from ._version import __version__
 from .config import AnalysisConfig, Config, DataConfig, ModelConfig, TrainConfig
 from .data import ColumnMapping, Panel
 from .errors import ConfigError, DataError, ModelFileError, UserError
-from .api import fit, load, optimize_budget, predict, report, response_curves, save
+from .api import fit, load, optimize_budget, predict, report, response_curves, save, sweep
 
 __all__ = [
     "__version__",
@@ -20,6 +20,7 @@ __all__ = [
     "Panel",
     "ColumnMapping",
     "fit",
+    "sweep",
     "load",
     "save",
     "predict",

@@ -1,4 +1,4 @@
-"""The Python API, mirroring the CLI: ``fit``, ``load``, ``save``, ``predict``,
+"""The Python API, mirroring the CLI: ``fit``, ``sweep``, ``load``, ``save``, ``predict``,
 ``response_curves``, ``optimize_budget``, ``report``."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from .data.panel import ColumnMapping, Panel
 from .errors import DataError
 from .predict import predict
 
-__all__ = ["fit", "load", "save", "predict", "response_curves", "optimize_budget", "report"]
+__all__ = ["fit", "sweep", "load", "save", "predict", "response_curves", "optimize_budget", "report"]
 
 
 def _panel(data, mapping: ColumnMapping | None, missing_media: str) -> Panel:
@@ -27,21 +27,40 @@ def _panel(data, mapping: ColumnMapping | None, missing_media: str) -> Panel:
     return Panel.from_csv(data, mapping, missing_media=missing_media)
 
 
+def _lift(lift_tests):
+    if lift_tests is None:
+        return None
+    from .analysis.calibration import read_lift_tests
+
+    return read_lift_tests(lift_tests)
+
+
 def fit(data, mapping: ColumnMapping | None = None, config: Config | None = None, *, seeds: int = 1,
-        seed: int | None = None, lift_tests=None, progress=None, devices: int | None = None):
+        seed: int | None = None, lift_tests=None, progress=None, devices: int | None = None, optimizer=None,
+        phases=None):
     """Fit on a :class:`Panel`, a DataFrame or a CSV path → :class:`~causalmmm_jax.train.fit.FitResult`.
 
-    ``lift_tests``: a CSV path or DataFrame of lift-test results (calibration)."""
+    ``lift_tests``: a CSV path or DataFrame of lift-test results (calibration).  ``optimizer``: an
+    ``optax`` transformation for the warm start and main phase; ``phases``: the training phases
+    (see :mod:`causalmmm_jax.train.phases`)."""
     from .train.fit import fit as _fit
 
     cfg = config or Config()
     panel = _panel(data, mapping, cfg.data.missing_media)
-    lift = None
-    if lift_tests is not None:
-        from .analysis.calibration import read_lift_tests
+    return _fit(panel, cfg, seeds=seeds, seed=seed, mapping=mapping, lift=_lift(lift_tests), progress=progress,
+                devices=devices, optimizer=optimizer, phases=phases)
 
-        lift = read_lift_tests(lift_tests)
-    return _fit(panel, cfg, seeds=seeds, seed=seed, mapping=mapping, lift=lift, progress=progress, devices=devices)
+
+def sweep(data, mapping: ColumnMapping | None = None, config: Config | None = None, *, over, seeds: int = 1,
+          seed: int | None = None, lift_tests=None, progress=None, devices: int | None = None):
+    """Train a grid of ``train.*`` values × ``seeds`` as one vmapped program →
+    :class:`~causalmmm_jax.train.sweep.SweepResult` (one fitted run per point; see :mod:`causalmmm_jax.train.sweep`)."""
+    from .train.sweep import sweep as _sweep
+
+    cfg = config or Config()
+    panel = _panel(data, mapping, cfg.data.missing_media)
+    return _sweep(panel, cfg, over=over, seeds=seeds, seed=seed, mapping=mapping, lift=_lift(lift_tests),
+                  progress=progress, devices=devices)
 
 
 def save(result, run_dir: str | os.PathLike) -> Path:

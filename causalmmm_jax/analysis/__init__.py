@@ -23,6 +23,7 @@ _EXPORTS = {
     "read_lift_tests": "calibration", "lift_data": "calibration", "lift_loss": "calibration",
     "lift_report": "calibration", "LiftData": "calibration",
     "dag_report": "graph", "write_dag_csv": "graph",
+    "sensitivity_table": "sensitivity", "sensitivity_summary": "sensitivity",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -29,7 +29,7 @@ from .objective import TrainData, TransformPrior
 from .phases import Phase, chunk_length, default_phases, run_phases, with_static_coefficients
 from .prepare import Prepared, prepare, slice_inputs
 
-__all__ = ["FitResult", "fit", "train_data_for", "prepare_data", "initial_params", "with_static_coefficients",
+__all__ = ["FitResult", "fit", "train_data_for", "prepare_data", "initial_params", "finish_result", "with_static_coefficients",
            "chunk_length"]  # the last two re-exported from .phases
 
 
@@ -162,17 +162,29 @@ def fit(panel: Panel, config: Config | None = None, *, seeds: int = 1, seed: int
     keys = [jax.random.PRNGKey(s) for s in seed_list]
     inits, data = initial_params(keys, spec, data, cfg)
     run = run_phases(inits, keys, data, spec, phases, devices=devices, progress=progress)
-    states, final, timing, history = run.states, run.params, dict(run.timing), run.history
+    timing = dict(run.timing)
+    timing["fit_seconds"] = time.perf_counter() - t_start
+    return finish_result(cfg, spec, run.params, run.states, run.history, timing, phases, scaler=scaler,
+                         seasonal=seasonal, split=split, panel=panel, seeds=seed_list, mapping=mapping)
+
+
+def finish_result(cfg: Config, spec: ModelSpec, params, states, history: dict, timing: dict, phases: Sequence[Phase],
+                  *, scaler: ScalerState, seasonal: SeasonalProfile, split: Split, panel: Panel,
+                  seeds: tuple[int, ...], mapping: ColumnMapping | None) -> FitResult:
+    """The :class:`FitResult` of trained members (``params``/``states`` with a member axis when
+    ``len(seeds) > 1``): epochs, early-stopping record, per-epoch timing of the last phase, a
+    warning on a non-finite stop, and the evaluation metrics."""
+    timing = dict(timing)
     last = phases[-1].name
     nonfinite = np.asarray(states.nonfinite)
     early = bool(np.asarray(states.hyper.early_stop).any())
-    timing["fit_seconds"] = time.perf_counter() - t_start
     epochs = int(np.max(np.asarray(states.epoch)))
-    timing["seconds_per_epoch"] = timing[f"{last}_seconds"] / max(timing[f"{last}_epochs"], 1)
-    timing["compile_seconds"] = sum(r.compile_seconds for r in run.runs.values())
+    timing["seconds_per_epoch"] = timing.get(f"{last}_seconds", 0.0) / max(timing.get(f"{last}_epochs", 0), 1)
+    timing["compile_seconds"] = sum(v for k, v in timing.items() if k.endswith("_compile_seconds")
+                                    and k[: -len("_compile_seconds")] in {p.name for p in phases})
     best_epoch = int(np.max(np.asarray(states.best_epoch))) if early else None
-    result = FitResult(config=cfg, spec=spec, params=final, scaler=scaler, seasonal=seasonal, split=split,
-                       panel=panel, seeds=seed_list, history=history, timing=timing, epochs_run=epochs,
+    result = FitResult(config=cfg, spec=spec, params=params, scaler=scaler, seasonal=seasonal, split=split,
+                       panel=panel, seeds=seeds, history=history, timing=timing, epochs_run=epochs,
                        best_epoch=best_epoch, stopped_early=bool(np.any(np.asarray(states.stopped)) and not
                                                                  nonfinite.any()),
                        mapping=mapping)
@@ -182,7 +194,7 @@ def fit(panel: Panel, config: Config | None = None, *, seeds: int = 1, seed: int
         warnings.warn(
             "training stopped early: the loss or a gradient became non-finite (NaN/inf) at epoch "
             f"{epochs}; the last finite parameters were kept. Lower train.learning_rate or check the "
-            "data for extreme values.", RuntimeWarning, stacklevel=2)
+            "data for extreme values.", RuntimeWarning, stacklevel=3)
         result.timing["nonfinite"] = 1.0
     from .evaluate import evaluate
 

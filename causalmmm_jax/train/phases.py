@@ -162,11 +162,11 @@ def stack_phases(per_member: Sequence[Sequence[Phase]]) -> tuple[Phase, ...]:
                 raise ConfigError(f"phase {ph.name!r} differs in structure between members (name, kind, optimiser, "
                                   "schedule kind or prior mode); only values can vary across one compiled program")
         values = None if ph.optimizer_values is None else {
-            k: np.stack([np.asarray(m.optimizer_values[k], np.float32) for m in col]) for k in ph.optimizer_values}
+            k: np.stack([np.asarray(m.optimizer_values[k]) for m in col]) for k in ph.optimizer_values}
         out.append(dataclasses.replace(
             ph, hyper=stack_trees([m.hyper for m in col]), optimizer_values=values,
             chunk_epochs=max(m.chunk_epochs for m in col),
-            notears_init=tuple(np.asarray([m.notears_init[i] for m in col], np.float32) for i in range(2))))
+            notears_init=tuple(np.asarray([m.notears_init[i] for m in col], np.float64) for i in range(2))))
     return tuple(out)
 
 

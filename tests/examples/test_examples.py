@@ -54,3 +54,9 @@ def test_distributed_cpu_two_processes():
                          timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.count("global sum 12.0") == 2
+
+
+def test_prior_sensitivity(tmp_path):
+    sw, table, summary = load("prior_sensitivity").main(small=True, out=str(tmp_path))
+    assert len(sw) == 2 and len(table) == 2 * len(summary)
+    assert {p.name for p in tmp_path.iterdir()} == {"sweep.csv", "sensitivity.csv", "sensitivity_summary.csv"}
