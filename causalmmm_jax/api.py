@@ -72,7 +72,7 @@ def save(result, run_dir: str | os.PathLike) -> Path:
 
 def load(run_dir: str | os.PathLike):
     """Load a saved model; its ``metrics`` are recomputed from the saved data."""
-    from .io import load_model
+    from .modelfile import load_model
     from .train.evaluate import evaluate
 
     result = load_model(run_dir)

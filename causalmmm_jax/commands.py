@@ -25,7 +25,7 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from ._io_util import atomic_write_text
     from .data.load import read_csv
-    from .io import load_model
+    from .modelfile import load_model
     from .predict import predict
 
     result = load_model(args.run_dir)

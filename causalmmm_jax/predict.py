@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .analysis.contributions import original_units
 from .data.panel import ColumnMapping, Panel
 from .errors import DataError
+from .train.result import member_bands
 
 __all__ = ["predict", "week_offsets", "load_prediction_panel"]
 
@@ -114,8 +114,8 @@ def predict(result, data, mapping: ColumnMapping | None = None) -> pd.DataFrame:
     r_idx = np.array([lookup[r] for r in new.regions.tolist()], dtype=np.int64)
     pos = week_offsets(fp.times, new.times)
     comb = _combined(result, new, r_idx, pos)
-    comps = original_units(result.decompose(comb), result.scaler.target_mean)
-    point = comps.mean() if result.n_seeds > 1 else comps
+    comps = result.components(comb)
+    point = comps.mean()
     rr, tt = np.nonzero(new.mask)
     gr, gt = r_idx[rr], pos[tt]
     out = {"region": new.regions[rr], "time": new.times[tt], "prediction": point.prediction[gr, gt]}
@@ -124,8 +124,7 @@ def predict(result, data, mapping: ColumnMapping | None = None) -> pd.DataFrame:
     for i, k in enumerate(fp.control_names):
         out[k] = point.controls[gr, gt, i]
     out.update(baseline=point.baseline[gr, gt], seasonality=point.seasonality[gr, gt], trend=point.trend[gr, gt])
-    if result.n_seeds > 1:
-        preds = comps.prediction[:, gr, gt]
-        out["prediction_q05"] = np.quantile(preds, 0.05, axis=0)
-        out["prediction_q95"] = np.quantile(preds, 0.95, axis=0)
+    bands = member_bands(comps.prediction[:, gr, gt])
+    if bands is not None:
+        out["prediction_q05"], out["prediction_q95"] = bands
     return pd.DataFrame(out)

@@ -4,7 +4,7 @@
     RUN_DIR/contributions.csv   region, time, component, value (KPI units, every observed cell)
     RUN_DIR/history.csv         per-epoch training metrics (main phase; ensemble: member 0)
     RUN_DIR/config.json         the configuration used
-    RUN_DIR/model/              the saved model (see causalmmm_jax.io)
+    RUN_DIR/model/              the saved model (see causalmmm_jax.modelfile)
 
 Files are written atomically; other files already in RUN_DIR are left alone.
 """
@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from ._io_util import atomic_write_text, writable_dir
-from .analysis.contributions import long_table, original_units
-from .io import save_model
+from .analysis.contributions import long_table
+from .modelfile import save_model
 
 __all__ = ["write_run", "history_frame", "json_safe"]
 
@@ -58,10 +58,7 @@ def write_run(result, out: str | os.PathLike) -> Path:
     p = result.panel
     atomic_write_text(out / "metrics.json", json.dumps(json_safe(result.metrics), indent=2) + "\n")
     atomic_write_text(out / "config.json", json.dumps(result.config.to_dict(), indent=2) + "\n")
-    comps = original_units(result.decompose(), result.scaler.target_mean)
-    if result.n_seeds > 1:
-        comps = comps.mean()
-    table = long_table(comps, p.regions, p.times, p.channels, p.control_names, p.mask)
+    table = long_table(result.point_components(), p.regions, p.times, p.channels, p.control_names, p.mask)
     atomic_write_text(out / "contributions.csv", table.to_csv(index=False))
     atomic_write_text(out / "history.csv", history_frame(result).to_csv(index=False))
     save_model(result, out)

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..model.mmm import apply
-from .curves import stacked_params, train_sequence
+from .curves import train_sequence
 
 __all__: list[str] = []
 
@@ -68,7 +68,7 @@ def _model_response(result, weeks: int, window_spend: np.ndarray, values: np.nda
     window = np.zeros(seq)
     window[seq - weeks:] = 1.0
     after = jnp.asarray(np.cumsum(window) > 0, jnp.float32)[None, :]  # weeks from the window start on
-    members = stacked_params(result)
+    members = result.params
     spec = result.spec
     safe = jnp.asarray(np.where(window_spend > 0, window_spend, 1.0), jnp.float32)
     win = jnp.asarray(window, jnp.float32)[:, None]

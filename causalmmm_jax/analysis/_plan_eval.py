@@ -23,7 +23,7 @@ from ._plan_data import (
     plan_times,
     week_label,
 )
-from .curves import require_level, stacked_params
+from .curves import require_level
 
 __all__ = ["PlanEvaluation", "evaluate_plan"]
 
@@ -156,7 +156,7 @@ def _run(result, seq: _Sequence, factors: np.ndarray, values: np.ndarray | None 
     prep = result.prepared(seq.panel)
     scale = np.asarray(result.scaler.target_mean, np.float64) * (1.0 if values is None else values)
     tm = jnp.asarray(scale, jnp.float32)[:, None]
-    preds, media = _scenario_run(stacked_params(result), prep.inputs, jnp.asarray(factors), tm,
+    preds, media = _scenario_run(result.params, prep.inputs, jnp.asarray(factors), tm,
                                  jnp.asarray(seq.counted, jnp.float32), result.spec, result.pad)
     return np.asarray(preds, np.float64), np.asarray(media, np.float64).mean(axis=0)
 

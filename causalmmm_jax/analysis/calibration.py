@@ -232,13 +232,12 @@ def lift_loss(params, data, spec) -> jnp.ndarray:
 def lift_report(result, rows) -> pd.DataFrame:
     """Measured vs model-implied lift for a fitted run: the validated rows plus ``model_lift``
     (member mean), ``z`` = (model_lift − lift)/se; ensembles add ``model_lift_q05/_q95``."""
-    from ..train.prepare import slice_inputs
-    from .curves import stacked_params
+    from ..data.prepare import slice_inputs
 
     df = read_lift_tests(rows)
     data = lift_data(df, result.panel, result.scaler, result.split, result.pad)
     inputs = slice_inputs(result.prepared().inputs, result.pad + result.split.n_train)
-    per = np.asarray(jax.jit(jax.vmap(lambda p: model_lifts(p, inputs, data, result.spec)))(stacked_params(result)),
+    per = np.asarray(jax.jit(jax.vmap(lambda p: model_lifts(p, inputs, data, result.spec)))(result.params),
                      np.float64)
     df["model_lift"] = per.mean(axis=0)
     if per.shape[0] > 1:

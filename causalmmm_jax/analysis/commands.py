@@ -41,7 +41,7 @@ def _floats(text: str) -> tuple[float, ...]:
 
 
 def _load(run_dir: str):
-    from ..io import load_model
+    from ..modelfile import load_model
 
     return load_model(run_dir)
 

@@ -28,10 +28,11 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..model.mmm import apply
+from ..train.result import member_bands
 from ._jaxopt import box_minimize, jaxopt_active
 
 __all__ = ["hill", "fit_hill", "response_curves", "curve_params", "roi_table", "posthoc_curves",
-           "scenario_kpi", "require_level", "stacked_params", "train_sequence", "channel_totals"]
+           "scenario_kpi", "require_level", "train_sequence", "channel_totals"]
 
 _Q = (0.05, 0.95)
 
@@ -111,17 +112,10 @@ def require_level(result, what: str) -> None:
             "in the media level. Re-fit with data.media_scaling = 'level'.")
 
 
-def stacked_params(result):
-    """Parameters with a leading member axis ``[N, ...]`` (N = 1 for a single run)."""
-    if result.n_seeds > 1:
-        return result.params
-    return jax.tree_util.tree_map(lambda a: jnp.asarray(a)[None], result.params)
-
-
 def train_sequence(result):
     """``(inputs, cells [R, pad+n_train] float, target_mean [R])`` for the continuous training
     sequence; ``cells`` is 1 on observed training weeks, 0 on padding and missing cells."""
-    from ..train.prepare import slice_inputs
+    from ..data.prepare import slice_inputs
 
     prep = result.prepared()
     stop = result.pad + result.split.n_train
@@ -189,7 +183,7 @@ def _marginal_kpi(members, inputs, win, cells, tm, *, spec):
 
 def _curve_array(result, multipliers: np.ndarray) -> np.ndarray:
     """``[N, C, M]`` scenario KPI for every member, channel and multiplier."""
-    return np.asarray(_curve_grid(stacked_params(result), jnp.asarray(multipliers, jnp.float32),
+    return np.asarray(_curve_grid(result.params, jnp.asarray(multipliers, jnp.float32),
                                   *_scenario_data(result), spec=result.spec), np.float64)
 
 
@@ -220,8 +214,9 @@ def response_curves(result, multipliers=None) -> pd.DataFrame:
             row["exposure"] = float(m * exposure[ci])
             row["kpi"] = float(vals.mean())
             row["incremental"] = float((vals - base).mean())
-            if result.n_seeds > 1:
-                row["kpi_q05"], row["kpi_q95"] = (float(q) for q in np.quantile(vals, _Q))
+            bands = member_bands(vals, _Q)
+            if bands is not None:
+                row["kpi_q05"], row["kpi_q95"] = (float(q) for q in bands)
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -266,13 +261,10 @@ def roi_table(result) -> pd.DataFrame:
     level), ``cost_per_kpi`` (spend/contribution).  Ensembles: member means plus ``_q05/_q95``
     bands for ``contribution, roi, mroi, incremental``."""
     require_level(result, "ROI / marginal ROI")
-    from .contributions import original_units
-
     cells = result.split.train_mask(result.panel.mask).astype(np.float64)
-    comps = original_units(result.decompose(), result.scaler.target_mean)
-    media = comps.media if result.n_seeds > 1 else comps.media[None]
+    media = result.components().media  # [N, R, T, C]
     contrib = (media * cells[None, :, :, None]).sum(axis=(1, 2))  # [N, C]
-    grads = np.asarray(_marginal_kpi(stacked_params(result), *_scenario_data(result), spec=result.spec),
+    grads = np.asarray(_marginal_kpi(result.params, *_scenario_data(result), spec=result.spec),
                        np.float64)  # [N, C]
     arr = _curve_array(result, np.array([0.0, 1.0]))  # [N, C, 2]
     incr = arr[:, :, 1] - arr[:, :, 0]
@@ -303,11 +295,8 @@ def posthoc_curves(result, *, fix_bottom: bool = True, min_weeks: int = 10) -> p
     weeks; weeks with zero exposure dropped; ``bottom`` fixed at 0 unless ``fix_bottom=False``.
     A regression of attributions on exposure, not a counterfactual.  Columns: ``channel, top,
     bottom, half_saturation, slope, r2, n_weeks`` (NaN parameters with < ``min_weeks`` weeks)."""
-    from .contributions import original_units
-
     cells = result.split.train_mask(result.panel.mask).astype(np.float64)
-    comps = original_units(result.decompose(), result.scaler.target_mean)
-    media = comps.media.mean(axis=0) if result.n_seeds > 1 else comps.media
+    media = result.point_components().media
     x_all = (result.panel.media * cells[..., None]).sum(axis=0)  # [T, C]
     y_all = (media * cells[..., None]).sum(axis=0)
     train = np.zeros(result.panel.n_weeks, bool)

@@ -12,13 +12,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import jax
 import networkx as nx
 import numpy as np
 import pandas as pd
 
 from .._io_util import atomic_write_text
-from ..model.mmm import transform_params
 
 __all__ = ["dag_report", "write_dag_csv"]
 
@@ -41,16 +39,8 @@ def dag_report(result, threshold: float | None = None) -> dict:
         w_all = np.zeros((1, c, c))
         mix_all = np.zeros((1, c))
     else:
-        def tp(p):
-            t = transform_params(p, result.spec)
-            return t["W"], t["mix"]
-
-        if result.n_seeds > 1:
-            w_all, mix_all = jax.vmap(tp)(result.params)
-        else:
-            w, m = tp(result.params)
-            w_all, mix_all = w[None], m[None]
-        w_all, mix_all = np.asarray(w_all, np.float64), np.asarray(mix_all, np.float64)
+        t = result.transforms()  # [N, ...]
+        w_all, mix_all = np.asarray(t["W"], np.float64), np.asarray(t["mix"], np.float64)
     w = w_all.mean(axis=0)
     np.fill_diagonal(w, 0.0)
     pruned = np.where(np.abs(w) >= thr, w, 0.0)

@@ -47,7 +47,6 @@ from ._bounds import cells_constraints, current_plan, fixed_channels, row_bounds
 from ._jaxopt import project_grouped_np, project_two_way_np
 from ._plan_eval import _sequence
 from .budget import BudgetResult, horizon_spend
-from .curves import stacked_params
 from .plans import (
     SpendPlan,
     evaluate_plan,
@@ -155,7 +154,7 @@ def _model_problem(result, seq, shape, by, start, weeks, risk=None, values=None)
     eps = np.nan_to_num(exposure_per_spend(result))
     m = np.asarray(result.scaler.media_scale, np.float64)
     tm = np.asarray(result.scaler.target_mean, np.float64)[:, None] * (1.0 if values is None else values[:, None])
-    ctx = {"members": stacked_params(result), "inputs": prep.inputs,
+    ctx = {"members": result.params, "inputs": prep.inputs,
            "to_media": jnp.asarray(np.where(m > 0, eps / np.where(m > 0, m, 1.0), 0.0), jnp.float32)[:, None, :],
            "shape": jnp.asarray(shape, jnp.float32),
            "w": jnp.asarray(seq.counted * (seq.horizon | seq.tail)[None, :] * tm, jnp.float32)}

@@ -212,10 +212,8 @@ def evaluate_against_truth(result, data: SyntheticData, *, horizon: int = 13, bu
     curves = curve_df.set_index(["channel", "multiplier"])["kpi"]
     roi = roi_table(result).set_index("channel")
     dec = result.decompose()
-    comps = original_units(dec, result.scaler.target_mean)
-    media = comps.media.mean(axis=0) if result.n_seeds > 1 else comps.media
-    sat = np.asarray(dec.saturated, np.float64)
-    sat = sat.mean(axis=0) if result.n_seeds > 1 else sat
+    media = original_units(dec, result.scaler.target_mean).mean().media
+    sat = np.asarray(dec.saturated, np.float64).mean(axis=0)
     true_media = truth.contributions
     kpi_total = float((truth.kpi * cw).sum())  # also the truth's KPI at 1x
     _, spend = channel_totals(result)

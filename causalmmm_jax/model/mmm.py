@@ -39,6 +39,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from ..config import ModelConfig
+from ..data.inputs import ModelInputs
 from . import dag as dag_lib
 from . import transforms as tf
 from .network import CoefficientHead, ControlMLP, TorchGRU
@@ -68,22 +69,6 @@ class ModelSpec:
     @property
     def ctrl_hidden(self) -> int:
         return int(self.config.hidden_dim * self.config.ctrl_hidden_ratio)
-
-
-@struct.dataclass
-class ModelInputs:
-    """Scaled model inputs for one continuous sequence.
-
-    media ``[R,T,C]``, controls ``[R,T,K]``, seasonal ``[R,T]`` (profile in [0, 1] at each week's
-    calendar phase), region ``[R]`` int (index into the region baseline), time ``[T]`` (years
-    since the first grid week; used by the optional trend).
-    """
-
-    media: jnp.ndarray
-    controls: jnp.ndarray
-    seasonal: jnp.ndarray
-    region: jnp.ndarray
-    time: jnp.ndarray
 
 
 @struct.dataclass

@@ -66,7 +66,7 @@ def _read_json(path: Path) -> dict | None:
 
 def _inputs(result_or_run_dir, run_dir) -> _Inputs:
     if isinstance(result_or_run_dir, (str, os.PathLike)):
-        from ..io import load_model
+        from ..modelfile import load_model
 
         run_dir = Path(result_or_run_dir)
         result = load_model(run_dir)
@@ -108,14 +108,7 @@ def _weekly_mean(a: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def _dag_matrix(result) -> np.ndarray | None:
     if result.spec.config.dag_mode == "off":
         return None
-    import jax
-
-    from ..model.mmm import transform_params
-
-    if result.n_seeds > 1:
-        w = jax.vmap(lambda p: transform_params(p, result.spec)["W"])(result.params)
-        return np.asarray(w, dtype=np.float64).mean(0)
-    return np.asarray(transform_params(result.params, result.spec)["W"], dtype=np.float64)
+    return np.asarray(result.transforms()["W"], dtype=np.float64).mean(0)
 
 
 # --------------------------------------------------------------------------- sections
@@ -137,11 +130,8 @@ def dashboard_sections(result, *, metrics: dict, history: pd.DataFrame | None = 
     color_of = dict(zip(disp, ccol))
 
     d = result.decompose()
-    comps = original_units(d, result.scaler.target_mean)
-    beta = np.asarray(d.media_coef, dtype=np.float64)
-    if result.n_seeds > 1:
-        comps = comps.mean()
-        beta = beta.mean(0)
+    comps = original_units(d, result.scaler.target_mean).mean()  # the point estimate (member mean)
+    beta = np.asarray(d.media_coef, dtype=np.float64).mean(0)
     pred = comps.prediction
     actual = np.where(mask, panel.target, np.nan)
     pred_obs = np.where(mask, pred, np.nan)

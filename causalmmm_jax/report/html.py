@@ -72,7 +72,7 @@ def _header(result, metrics: dict) -> str:
     timing = metrics.get("timing", {})
     run = [("epochs", f"{metrics.get('epochs_run', result.epochs_run)}"
             + (f" (best {metrics['best_epoch']})" if metrics.get("best_epoch") else "")),
-           ("seeds", str(result.n_seeds) + ("" if result.n_seeds == 1 else " (decomposition = seed mean)")),
+           ("seeds", str(result.n_seeds) + (" (decomposition = seed mean)" if len(result.seeds) > 1 else "")),
            ("fit time", f"{timing['fit_seconds']:.1f} s" if "fit_seconds" in timing else "–"),
            ("model", e(f"hidden {mc.hidden_dim}, adstock {mc.adstock}, DAG {mc.dag_mode}, attribution "
                        f"{mc.attribution}, media {result.config.data.media_scaling}")),

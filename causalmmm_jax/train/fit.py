@@ -8,75 +8,28 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .._version import __version__
 from ..config import Config, resolve_model_config
 from ..data.panel import ColumnMapping, Panel
 from ..data.scaling import ScalerState, fit_scaler
 from ..data.seasonality import SeasonalProfile, fit_seasonality
 from ..data.split import Split, temporal_split
 from ..model.data_init import init_from_data, within_region_variance
-from ..model.mmm import Decomposition, ModelSpec, apply, knot_count, transform_params
+from ..model.mmm import ModelSpec, apply, knot_count, transform_params
 from ..errors import ConfigError
 from .objective import TrainData, TransformPrior
 from .phases import Phase, chunk_length, default_phases, run_phases, with_static_coefficients
-from .prepare import Prepared, prepare, slice_inputs
+from ..data.prepare import Prepared, prepare, slice_inputs
+from .result import FitResult, with_member_axis
 
 __all__ = ["FitResult", "fit", "train_data_for", "prepare_data", "initial_params", "finish_result", "with_static_coefficients",
            "chunk_length"]  # the last two re-exported from .phases
-
-
-@dataclass
-class FitResult:
-    """Everything a fitted run holds.  ``params`` has a leading seed axis ``[N, ...]`` when
-    ``n_seeds > 1``; ``decomposition`` is the continuous run over all weeks (scaled units,
-    seed axis first for ensembles)."""
-
-    config: Config
-    spec: ModelSpec
-    params: dict
-    scaler: ScalerState
-    seasonal: SeasonalProfile
-    split: Split
-    panel: Panel
-    seeds: tuple[int, ...]
-    history: dict[str, np.ndarray]
-    timing: dict[str, float]
-    epochs_run: int
-    best_epoch: int | None
-    stopped_early: bool
-    mapping: ColumnMapping | None = None
-    metrics: dict[str, Any] = field(default_factory=dict)
-    version: str = __version__
-
-    @property
-    def n_seeds(self) -> int:
-        return len(self.seeds)
-
-    @property
-    def pad(self) -> int:
-        return self.config.data.pad_weeks
-
-    def prepared(self, panel: Panel | None = None) -> Prepared:
-        return prepare(panel or self.panel, self.scaler, self.seasonal, self.pad)
-
-    def decompose(self, panel: Panel | None = None) -> Decomposition:
-        """Deterministic forward over ``panel`` (default: the fitted panel, all weeks), padding
-        removed.  Ensemble: leading seed axis."""
-        prep = self.prepared(panel)
-        run = jax.jit(apply, static_argnums=2)
-        if self.n_seeds > 1:
-            d = jax.vmap(lambda p: run(p, prep.inputs, self.spec))(self.params)
-            return jax.tree_util.tree_map(lambda a: a[:, :, self.pad:] if a.ndim >= 3 else a, d)
-        d = run(self.params, prep.inputs, self.spec)
-        return jax.tree_util.tree_map(lambda a: a[:, self.pad:] if a.ndim >= 2 else a, d)
 
 
 def train_data_for(prep: Prepared, split: Split, mask: np.ndarray, lift=None) -> TrainData:
@@ -171,8 +124,8 @@ def fit(panel: Panel, config: Config | None = None, *, seeds: int = 1, seed: int
 def finish_result(cfg: Config, spec: ModelSpec, params, states, history: dict, timing: dict, phases: Sequence[Phase],
                   *, scaler: ScalerState, seasonal: SeasonalProfile, split: Split, panel: Panel,
                   seeds: tuple[int, ...], mapping: ColumnMapping | None) -> FitResult:
-    """The :class:`FitResult` of trained members (``params``/``states`` with a member axis when
-    ``len(seeds) > 1``): epochs, early-stopping record, per-epoch timing of the last phase, a
+    """The :class:`FitResult` of trained members (``params``/``states`` as trained: with a member
+    axis when ``len(seeds) > 1``, the result's params always with one): epochs, early-stopping record, per-epoch timing of the last phase, a
     warning on a non-finite stop, and the evaluation metrics."""
     timing = dict(timing)
     last = phases[-1].name
@@ -183,6 +136,8 @@ def finish_result(cfg: Config, spec: ModelSpec, params, states, history: dict, t
     timing["compile_seconds"] = sum(v for k, v in timing.items() if k.endswith("_compile_seconds")
                                     and k[: -len("_compile_seconds")] in {p.name for p in phases})
     best_epoch = int(np.max(np.asarray(states.best_epoch))) if early else None
+    if len(seeds) == 1:  # one member trained unbatched: give it its member axis
+        params = with_member_axis(params)
     result = FitResult(config=cfg, spec=spec, params=params, scaler=scaler, seasonal=seasonal, split=split,
                        panel=panel, seeds=seeds, history=history, timing=timing, epochs_run=epochs,
                        best_epoch=best_epoch, stopped_early=bool(np.any(np.asarray(states.stopped)) and not

@@ -41,7 +41,7 @@ def ensemble(fitted):
     prediction scale, so the bands are non-degenerate (no extra training)."""
     p2 = dict(fitted.params)
     p2["prediction_scale"] = np.asarray(p2["prediction_scale"]) + 0.05
-    stacked = jax.tree_util.tree_map(lambda a, b: np.stack([np.asarray(a), np.asarray(b)]), fitted.params, p2)
+    stacked = jax.tree_util.tree_map(lambda a, b: np.concatenate([np.asarray(a), np.asarray(b)]), fitted.params, p2)
     return dataclasses.replace(fitted, params=stacked, seeds=(0, 1))
 
 

@@ -41,7 +41,7 @@ def test_transforms_move_toward_truth(fitted, synthetic):
     p = synthetic.truth.params
     chans = [c for c in synthetic.truth.channels if c != synthetic.truth.null_channel]
     idx = [fitted.panel.channels.index(c) for c in chans]
-    decay = np.asarray(transform_params(fitted.params, fitted.spec)["decay"])[idx]
+    decay = np.asarray(transform_params(fitted.member(0), fitted.spec)["decay"])[idx]
     true = np.array([p["adstock_decay"][c] for c in chans])
     start = 0.8 / (1 + np.exp(-0.8))  # adstock_max_decay · σ(0.8), the initial decay
     assert np.abs(decay - true).mean() < 0.5 * np.abs(start - true).mean(), (decay, true)

@@ -136,9 +136,9 @@ def test_lift_loss_matches_report_and_curves(fitted):
     data = train_data_for(fitted.prepared(), fitted.split, panel.mask,
                           lift_data(rows, panel, fitted.scaler, fitted.split, fitted.pad))
     loss_fn = jax.jit(lambda p: lift_loss(p, data, fitted.spec))
-    val = float(loss_fn(fitted.params))
+    val = float(loss_fn(fitted.member(0)))
     assert val == pytest.approx(float(np.mean(rep["z"] ** 2)), rel=1e-3)
-    grads = jax.jit(jax.grad(lambda p: lift_loss(p, data, fitted.spec)))(fitted.params)
+    grads = jax.jit(jax.grad(lambda p: lift_loss(p, data, fitted.spec)))(fitted.member(0))
     leaves = jax.tree_util.tree_leaves(grads)
     assert all(bool(jnp.all(jnp.isfinite(g))) for g in leaves)
     assert any(float(jnp.abs(g).max()) > 0 for g in leaves)

@@ -25,7 +25,7 @@ def _run(argv):
 
 @pytest.fixture(scope="module")
 def run_dir(fitted, tmp_path_factory):
-    from causalmmm_jax.io import save_model
+    from causalmmm_jax.modelfile import save_model
 
     d = tmp_path_factory.mktemp("run")
     save_model(fitted, d)

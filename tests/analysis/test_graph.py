@@ -19,7 +19,7 @@ def test_report_shapes_and_values(fitted):
     c = len(names)
     adj = rep["adjacency"]
     assert adj.shape == (c, c) and list(adj.index) == names and list(adj.columns) == names
-    w = np.asarray(transform_params(fitted.params, fitted.spec)["W"], np.float64)
+    w = np.asarray(transform_params(fitted.member(0), fitted.spec)["W"], np.float64)
     np.testing.assert_allclose(adj.to_numpy(), w, rtol=1e-6)  # triangular: zero diagonal already
     assert np.all(np.tril(adj.to_numpy()) == 0)  # strictly upper-triangular in triangular mode
     assert rep["threshold"] == fitted.config.analysis.dag_threshold

@@ -99,12 +99,11 @@ def test_history_plan_reproduces_the_fitted_sequence_and_the_model_route(fitted)
     """A what-if plan equal to what was spent leaves the fitted predictions unchanged, and its
     incremental KPI is the budget optimiser's model-route response at the historical plan."""
     from causalmmm_jax.analysis.budget import _model_response, horizon_spend
-    from causalmmm_jax.analysis.contributions import original_units
 
     p, n = fitted.panel, fitted.split.n_train
     plan = _history_plan(fitted)
     ev = evaluate_plan(fitted, plan)
-    pred = np.asarray(original_units(fitted.decompose(), fitted.scaler.target_mean).prediction, np.float64)
+    pred = np.asarray(fitted.point_components().prediction, np.float64)
     cells = fitted.split.train_mask(p.mask)[:, n - WEEKS:n]
     assert ev.totals["kpi"] == pytest.approx((pred[:, n - WEEKS:n] * cells).sum(), rel=1e-5)
     _, _, _, window_spend, hist, _ = horizon_spend(fitted, WEEKS)
@@ -135,8 +134,8 @@ def test_carry_over_from_spend_before_the_plan(fitted):
     ads = {}
     for name, plan in plans.items():
         seq = _sequence(fitted, plan, 0, None)
-        ads[name] = np.asarray(fitted.decompose(seq.panel).adstocked, np.float64)[:, p.n_weeks:]  # [R, k+w, C]
-    decay = np.asarray(transform_params(fitted.params, fitted.spec)["decay"], np.float64)
+        ads[name] = np.asarray(fitted.decompose(seq.panel).adstocked[0], np.float64)[:, p.n_weeks:]  # [R, k+w, C]
+    decay = np.asarray(transform_params(fitted.member(0), fitted.spec)["decay"], np.float64)
     diff = ads["heavy"] - ads["none"]
     expected = diff[:, k - 1][:, None, :] * decay[None, None, :] ** np.arange(1, w + 1)[None, :, None]
     np.testing.assert_allclose(diff[:, k:], expected, rtol=1e-4, atol=1e-6 * np.abs(diff).max())

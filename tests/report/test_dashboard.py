@@ -8,6 +8,7 @@ import json
 import re
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 
@@ -113,13 +114,12 @@ def test_build_from_fit_result(fitted_run, full_run, tmp_path):
 
 
 def test_sections_agree_with_the_decomposition(fitted_run):
-    from causalmmm_jax.analysis.contributions import original_units
 
     result, _ = fitted_run
     secs = {s.id: s for s in dashboard_sections(result, metrics=result.metrics)}
     assert list(secs) == ALL_SECTIONS
     assert secs["training"].note and secs["curves"].note and secs["budget"].note  # no history / files given
-    comps = original_units(result.decompose(), result.scaler.target_mean)
+    comps = result.point_components()
     cells = result.split.train_mask(result.panel.mask)
     wf = secs["waterfall"].figure.data[0]
     assert wf.y[-1] == pytest.approx(float((comps.prediction * cells).sum()), rel=1e-3)  # additive total
@@ -136,7 +136,7 @@ def test_sections_agree_with_the_decomposition(fitted_run):
     # DAG heatmap = transform_params W
     from causalmmm_jax.model.mmm import transform_params
 
-    W = np.asarray(transform_params(result.params, result.spec)["W"])
+    W = np.asarray(transform_params(result.member(0), result.spec)["W"])
     np.testing.assert_allclose(np.array(secs["dag_heatmap"].figure.data[0].z, float), W, atol=1e-3)
     # holdout scatter: every observed holdout cell
     assert len(secs["holdout"].figure.data[0].x) == int(result.split.holdout_mask(result.panel.mask).sum())
@@ -155,19 +155,18 @@ def test_dag_off_shows_notes(fitted_run):
 
 
 def test_ensemble_uses_seed_mean_and_shows_bands(fitted_run):
-    from causalmmm_jax.analysis.contributions import original_units
-    from causalmmm_jax.train.ensemble import stack_trees
     from causalmmm_jax.train.evaluate import evaluate
 
     result, _ = fitted_run
     other = dict(result.params)
     other["media_coeff_max_raw"] = other["media_coeff_max_raw"] + 0.3
-    ens = dataclasses.replace(result, params=stack_trees([result.params, other]), seeds=(0, 1), metrics={})
+    ens = dataclasses.replace(result, params=jax.tree_util.tree_map(lambda a, b: np.concatenate([a, b]), result.params,
+                                                                 other), seeds=(0, 1), metrics={})
     ens.metrics = evaluate(ens)
     secs = {s.id: s for s in dashboard_sections(ens, metrics=ens.metrics)}
     roi = secs["roi"].figure.data[0]
     assert roi.error_y.arrayminus is not None and "ensemble" in secs["roi"].figure.layout.title.text
-    comps = original_units(ens.decompose(), ens.scaler.target_mean).mean()
+    comps = ens.point_components()
     cells = ens.split.train_mask(ens.panel.mask)
     contrib = np.array(secs["effectiveness"].figure.data[1].y, float)
     np.testing.assert_allclose(contrib, (comps.media * cells[..., None]).sum((0, 1)), rtol=1e-3)

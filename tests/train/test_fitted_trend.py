@@ -8,7 +8,6 @@ import jax
 import numpy as np
 import pandas as pd
 
-from causalmmm_jax.analysis.contributions import original_units
 from causalmmm_jax.model.mmm import knot_count
 from causalmmm_jax.predict import predict
 
@@ -16,9 +15,9 @@ from causalmmm_jax.predict import predict
 def _fitted_trend(result):
     """``(trend [R, T] scaled, knot weeks, centred knot values × scale)`` of a single-seed fit."""
     spacing = result.spec.config.trend_knot_weeks
-    kappa = np.asarray(result.params["trend_knots"], np.float64)
-    s = float(jax.nn.softplus(result.params["prediction_scale"]))
-    trend = np.asarray(result.decompose().trend, np.float64)
+    kappa = np.asarray(result.member(0)["trend_knots"], np.float64)
+    s = float(jax.nn.softplus(result.member(0)["prediction_scale"]))
+    trend = np.asarray(result.decompose().trend[0], np.float64)
     return trend, spacing * np.arange(len(kappa)), s * (kappa - kappa.mean())
 
 
@@ -27,7 +26,7 @@ def test_knots_cover_the_training_weeks(small_fit):
     assert r.config.model.trend == "knots"
     spacing = r.spec.config.trend_knot_weeks
     assert r.spec.n_knots == knot_count(r.split.n_train, spacing) > 1
-    assert np.asarray(r.params["trend_knots"]).shape == (r.spec.n_knots,)
+    assert np.asarray(r.member(0)["trend_knots"]).shape == (r.spec.n_knots,)
     last = (r.spec.n_knots - 1) * spacing
     assert last <= r.split.n_train - 1 < last + spacing  # the last knot lies in the training block
 
@@ -58,7 +57,7 @@ def test_forecast_beyond_the_data_keeps_the_last_trend_level(small_fit, small_da
     future = pd.concat([plan.assign(week=last + pd.Timedelta(weeks=k)) for k in range(1, 5)])
     pred = predict(r, future)
     assert len(pred) == len(future)
-    level = original_units(r.decompose(), r.scaler.target_mean).trend[:, -1]
+    level = r.point_components().trend[:, -1]
     want = dict(zip(r.panel.regions.tolist(), level))
     np.testing.assert_allclose(pred["trend"], [want[g] for g in pred["region"]], rtol=1e-5)
     assert pred.groupby("region")["trend"].nunique().max() == 1

@@ -49,7 +49,7 @@ def test_new_seed_learning_rate_and_loss_weights_reuse_the_compiled_programs(sma
     assert not np.allclose(r.history["loss"][:5], small_fit.history["loss"][:5])
 
     # the counter does see a trace when the structure changes (another chunk length)
-    state = init_state(small_fit.params, jax.random.PRNGKey(0), cfg.train)
+    state = init_state(small_fit.member(0), jax.random.PRNGKey(0), cfg.train)
     data = train_data_for(small_fit.prepared(), small_fit.split, small_panel.mask)
     batched_runner(small_fit.spec, length=3, batched=False).lower(state, data)
     assert len(trace_count) == 1
@@ -57,7 +57,7 @@ def test_new_seed_learning_rate_and_loss_weights_reuse_the_compiled_programs(sma
 
 def test_warm_start_and_main_phase_share_one_program(small_fit):
     tcfg = small_fit.config.train
-    params = small_fit.params
+    params = small_fit.member(0)
     warm = init_state(params, jax.random.PRNGKey(1), tcfg, warm=True)
     main = init_state(params, jax.random.PRNGKey(2), tcfg, early_stop=True)
     assert jax.tree_util.tree_structure(warm) == jax.tree_util.tree_structure(main)
@@ -98,7 +98,7 @@ def test_a_learning_rate_sweep_is_one_vmapped_program(small_fit, small_panel):
     rates = (0.01, 0.03)
 
     def state(lr):
-        return init_state(small_fit.params, jax.random.PRNGKey(5), dataclasses.replace(tcfg, learning_rate=lr))
+        return init_state(small_fit.member(0), jax.random.PRNGKey(5), dataclasses.replace(tcfg, learning_rate=lr))
 
     length = chunk_length(small_fit.config.train, "main")
     swept, m = batched_runner(small_fit.spec, length=length, batched=True)(stack_trees([state(lr) for lr in rates]),

@@ -11,7 +11,7 @@ import pytest
 import causalmmm_jax as cm
 from causalmmm_jax.cli import main
 from causalmmm_jax.errors import DataError, ModelFileError
-from causalmmm_jax.io import load_model, save_model
+from causalmmm_jax.modelfile import load_model, save_model
 from causalmmm_jax.predict import predict
 
 
@@ -53,9 +53,8 @@ def test_forecast_of_holdout_equals_continuous_evaluation(small_fit, small_data)
     frame = small_data.frame
     future = frame[frame["week"].isin(pd.to_datetime(hold_times))].drop(columns=["kpi"])
     pred = predict(r, future)
-    from causalmmm_jax.analysis.contributions import original_units
 
-    comps = original_units(r.decompose(), r.scaler.target_mean)
+    comps = r.point_components()
     ridx = {reg: i for i, reg in enumerate(r.panel.regions.tolist())}
     tidx = {t: i for i, t in enumerate(pd.to_datetime(r.panel.times))}
     expect = [comps.prediction[ridx[a], tidx[b]] for a, b in zip(pred["region"], pd.to_datetime(pred["time"]))]

@@ -45,7 +45,7 @@ def test_run_phases_is_what_fit_runs(small_fit, small_panel):
     keys = [jax.random.PRNGKey(cfg.train.seed)]
     inits, data = initial_params(keys, spec, data, cfg)
     run = run_phases(inits, keys, data, spec, default_phases(cfg, early_stop=split.n_val > 0))
-    for a, b in zip(_leaves(run.params), _leaves(small_fit.params)):
+    for a, b in zip(_leaves(run.params), _leaves(small_fit.member(0))):
         np.testing.assert_array_equal(a, b)
     assert set(run.runs) == {"static", "warm", "main"}
     assert run.history["static_loss"].shape == small_fit.history["static_loss"].shape
@@ -58,7 +58,7 @@ def test_make_step_is_one_epoch_of_fits_program(small_fit, small_panel):
     _, _, _, _, spec, data = prepare_data(small_panel, cfg)
     main = default_phases(cfg)[2]
     main = main.replace(hyper=main.hyper.replace(n_epochs=jnp.int32(2)))
-    state = init(main, small_fit.params, jax.random.PRNGKey(3))
+    state = init(main, small_fit.member(0), jax.random.PRNGKey(3))
     step = jax.jit(make_step(spec, None, main))
     s, metrics = state, []
     for _ in range(2):

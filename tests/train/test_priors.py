@@ -34,14 +34,14 @@ def test_coef_pooling_weight_flattens_the_coefficients(small_panel, small_data):
     for weight in (0.0, 10.0):
         r = fit(small_panel, small_config(epochs=200, early_stopping=False, coef_pooling_weight=weight),
                 mapping=small_data.mapping)
-        beta = np.asarray(r.decompose().media_coef)
+        beta = np.asarray(r.decompose().media_coef[0])
         spread[weight] = float((beta.std(axis=(0, 1)) / beta.mean(axis=(0, 1))).mean())
     assert spread[10.0] < 0.5 * spread[0.0], spread
 
 
 def test_transform_prior_is_zero_at_its_centre_and_grows_away(small_fit):
     r = small_fit
-    p = r.params
+    p = r.member(0)
     data = jax.tree_util.tree_map(jnp.asarray, r.prepared().inputs)
     from causalmmm_jax.model.mmm import apply, transform_params
 

@@ -79,8 +79,8 @@ def test_two_year_fit_resolves_to_fourier(long_panel):
     assert r.config.model.seasonality == "fourier" and r.spec.config.seasonality == "fourier"
     assert r.config.to_dict()["model"]["seasonality"] == "fourier"
     nf = 2 * r.spec.config.seasonal_harmonics
-    assert np.asarray(r.params["seasonal_fourier"]).shape == (nf,)
-    assert np.asarray(r.params["seasonal_fourier_region"]).shape == (3, nf)
+    assert np.asarray(r.member(0)["seasonal_fourier"]).shape == (nf,)
+    assert np.asarray(r.member(0)["seasonal_fourier_region"]).shape == (3, nf)
     seas = np.asarray(r.decompose().seasonality)
     assert np.isfinite(seas).all() and np.abs(seas).max() > 0  # trained away from its zero start
     assert np.isfinite(r.metrics["train"]["r2"])

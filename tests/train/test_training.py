@@ -78,11 +78,11 @@ def test_nonfinite_loss_keeps_last_good_params(small_fit):
     data = train_data_for(prep, r.split, r.panel.mask)
     bad = data.replace(target=data.target.at[0, 3].set(jnp.nan))
     tcfg = r.config.train
-    state = init_state(r.params, jax.random.PRNGKey(0), dataclasses.replace(tcfg, epochs=10), early_stop=True)
+    state = init_state(r.member(0), jax.random.PRNGKey(0), dataclasses.replace(tcfg, epochs=10), early_stop=True)
     chunk = batched_runner(r.spec, length=chunk_length(tcfg, "main"), batched=False)  # the fit's own program
     new, m = chunk(state, bad)
     assert bool(new.nonfinite) and bool(new.stopped)
-    assert leaves_equal(new.params, r.params)
+    assert leaves_equal(new.params, r.member(0))
     assert np.isnan(np.asarray(m["loss"])[1:]).all()
 
 
@@ -91,10 +91,10 @@ def test_loss_ignores_unobserved_and_holdout_cells(small_fit):
     from causalmmm_jax.train.fit import train_data_for
 
     data = train_data_for(r.prepared(), r.split, r.panel.mask)
-    base, _ = objective(r.params, data, r.spec, r.config.train)
+    base, _ = objective(r.member(0), data, r.spec, r.config.train)
     w = np.asarray(data.fit_w)
     poisoned = data.replace(target=jnp.where(jnp.asarray(w) > 0, data.target, 1e6))
-    other, _ = objective(r.params, poisoned, r.spec, r.config.train)
+    other, _ = objective(r.member(0), poisoned, r.spec, r.config.train)
     assert float(base) == pytest.approx(float(other), rel=1e-6)
     assert w[:, -r.split.n_val:].sum() == 0  # validation weeks never in the loss
     assert (w.sum(1) < r.split.n_fit).any()  # the missing cells are masked out
@@ -104,8 +104,8 @@ def test_structural_params_are_not_regularised(small_fit):
     r = small_fit
     from causalmmm_jax.train.objective import regularizers
 
-    reg = regularizers(r.params, r.spec, r.config.train, None)
-    moved = dict(r.params, hill_g_raw=r.params["hill_g_raw"] + 5.0, region_baseline=r.params["region_baseline"] * 3)
+    reg = regularizers(r.member(0), r.spec, r.config.train, None)
+    moved = dict(r.member(0), hill_g_raw=r.member(0)["hill_g_raw"] + 5.0, region_baseline=r.member(0)["region_baseline"] * 3)
     reg2 = regularizers(moved, r.spec, r.config.train, None)
     assert float(reg["l1"]) == float(reg2["l1"]) and float(reg["l2"]) == float(reg2["l2"])
     assert "hill_a_raw" in STRUCTURAL_PARAMS
@@ -180,5 +180,5 @@ def test_zero_epochs_fit_is_the_data_driven_start(small_panel):
     assert r.epochs_run == 0 and r.history["loss"].shape == (0,) and r.timing["compile_seconds"] == 0.0
     *_, spec, data = prepare_data(small_panel, cfg)
     (start,), _ = initial_params([jax.random.PRNGKey(cfg.train.seed)], spec, data, cfg)
-    assert leaves_equal(r.params, start)
+    assert leaves_equal(r.member(0), start)
     assert np.isfinite(r.metrics["holdout"]["r2"])

@@ -1,12 +1,12 @@
 """Save and load a fitted model without pickle.
 
-Layout of ``RUN_DIR/model/`` (format version 1):
+Layout of ``RUN_DIR/model/`` (format version 3; version 2, whose single fits stored parameters
+without the member axis, still loads):
 
 * ``model.json``: format version, package version, configuration, sizes, column mapping,
   channel/control/region names, time grid, split, seeds, fitted scaler and seasonal profile,
   history summary, and the SHA-256 of every other file;
-* ``params.msgpack``: the parameter pytree (``flax.serialization`` msgpack; seed axis first for
-  ensembles);
+* ``params.msgpack``: the parameter pytree (``flax.serialization`` msgpack; member axis first);
 * ``panel.npz``: the fitted panel's arrays (media, controls, target, mask, spend), needed to
   continue the sequence from the fitted history when predicting new weeks
   (``np.load(..., allow_pickle=False)``).
@@ -41,7 +41,9 @@ from .model.mmm import ModelSpec
 
 __all__ = ["save_model", "load_model", "FORMAT_VERSION", "MODEL_DIR"]
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+#: formats this version reads (2: a single fit's parameters without the member axis)
+READABLE_FORMATS = (2, 3)
 MODEL_DIR = "model"
 
 
@@ -140,7 +142,7 @@ def _read(path: Path, what: str) -> bytes:
 
 def load_model(run_dir: str | os.PathLike):
     """Read a model saved by :func:`save_model` (``run_dir`` or ``run_dir/model``) → ``FitResult``."""
-    from .train.fit import FitResult
+    from .train.result import FitResult, with_member_axis
 
     run_dir = Path(run_dir)
     mdir = run_dir if (run_dir / "model.json").exists() else run_dir / MODEL_DIR
@@ -152,10 +154,10 @@ def load_model(run_dir: str | os.PathLike):
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ModelFileError(f"{mdir / 'model.json'} is corrupted (not valid JSON: {e}).") from None
     fv = meta.get("format_version")
-    if fv != FORMAT_VERSION:
+    if fv not in READABLE_FORMATS:
         raise ModelFileError(
             f"{mdir} has model format version {fv!r} (written by causalmmm-jax {meta.get('version', '?')}); "
-            f"this is causalmmm-jax {__version__}, which reads format {FORMAT_VERSION}. "
+            f"this is causalmmm-jax {__version__}, which reads formats {list(READABLE_FORMATS)}. "
             "Install the version that wrote it, or re-fit.")
     blobs = {}
     for name, digest in meta["files"].items():
@@ -167,7 +169,9 @@ def load_model(run_dir: str | os.PathLike):
     try:
         cfg = Config.from_dict(meta["config"])
         spec = ModelSpec(**meta["spec"], config=cfg.model)
-        params = serialization.msgpack_restore(blobs["params.msgpack"])
+        params = jax.tree_util.tree_map(np.asarray, serialization.msgpack_restore(blobs["params.msgpack"]))
+        if fv == 2 and len(meta["seeds"]) == 1:
+            params = with_member_axis(params)
         arr = np.load(_io.BytesIO(blobs["panel.npz"]), allow_pickle=False)
         panel = Panel(media=arr["media"], controls=arr["controls"], target=arr["target"], mask=arr["mask"],
                       regions=_regions_from_json(meta["regions"]), times=_times_from_json(meta["times"]),
@@ -175,7 +179,7 @@ def load_model(run_dir: str | os.PathLike):
                       target_name=meta["target_name"], spend=arr["spend"] if "spend" in arr.files else None,
                       spend_columns=None if meta["spend_columns"] is None else tuple(meta["spend_columns"]))
         result = FitResult(
-            config=cfg, spec=spec, params=jax.tree_util.tree_map(np.asarray, params),
+            config=cfg, spec=spec, params=params,
             scaler=ScalerState.from_dict(meta["scaler"]), seasonal=SeasonalProfile.from_dict(meta["seasonal"]),
             split=Split(**meta["split"]), panel=panel, seeds=tuple(meta["seeds"]), history={},
             timing=meta["timing"], epochs_run=meta["epochs_run"], best_epoch=meta["best_epoch"],

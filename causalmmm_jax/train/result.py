@@ -1,0 +1,125 @@
+"""``FitResult``: everything a fitted run holds, with a member axis always.
+
+``params`` has a leading member axis ``[N, ...]`` (N ≥ 1: the seeds of an ensemble, one for a
+single fit); :meth:`FitResult.decompose` and :meth:`FitResult.components` keep it, the point
+estimate is the member mean (:meth:`FitResult.point_components`, :func:`member_mean`) and member
+statistics come from :func:`member_bands`.  A low module: it depends on the data and model layers
+only, so analysis, report, predict and persistence take it without importing the training code.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import jax
+import numpy as np
+
+from .._version import __version__
+from ..config import Config
+from ..data.panel import ColumnMapping, Panel
+from ..data.prepare import Prepared, prepare
+from ..data.scaling import ScalerState
+from ..data.seasonality import SeasonalProfile
+from ..data.split import Split
+from ..model.mmm import Decomposition, ModelSpec, apply, transform_params
+from .components import Components, original_units
+
+__all__ = ["FitResult", "member_mean", "member_bands", "with_member_axis", "QUANTILES"]
+
+#: the member statistics' band: 5 % and 95 % quantiles
+QUANTILES = (0.05, 0.95)
+
+
+def with_member_axis(tree):
+    """``tree`` with a leading member axis of size 1 on every leaf (one run → one member)."""
+    return jax.tree_util.tree_map(lambda a: np.asarray(a)[None] if isinstance(a, np.ndarray) else a[None], tree)
+
+
+def member_mean(tree):
+    """The member mean (axis 0) of every leaf: the ensemble's point estimate."""
+    return jax.tree_util.tree_map(lambda a: np.asarray(a, np.float64).mean(axis=0), tree)
+
+
+def member_bands(values, q: Sequence[float] = QUANTILES) -> np.ndarray | None:
+    """Quantiles ``q`` over the member axis (axis 0) of ``values``: an array ``[len(q), ...]``, or
+    None for a single member (no spread to report)."""
+    a = np.asarray(values, np.float64)
+    if a.shape[0] < 2:
+        return None
+    return np.quantile(a, q, axis=0)
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _decompose(params, inputs, spec: ModelSpec) -> Decomposition:
+    return jax.vmap(lambda p: apply(p, inputs, spec))(params)
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _transforms(params, spec: ModelSpec) -> dict:
+    return jax.vmap(lambda p: transform_params(p, spec))(params)
+
+
+@dataclass
+class FitResult:
+    """Everything a fitted run holds.  ``params``: the members' parameters, leading axis ``[N, ...]``
+    (N = ``n_seeds`` ≥ 1); ``seeds`` the members' seeds; ``history`` per-epoch metrics (``[N, epochs]``
+    for ensembles, ``[epochs]`` for one member); ``metrics`` the evaluation (``metrics.json``)."""
+
+    config: Config
+    spec: ModelSpec
+    params: dict
+    scaler: ScalerState
+    seasonal: SeasonalProfile
+    split: Split
+    panel: Panel
+    seeds: tuple[int, ...]
+    history: dict[str, np.ndarray]
+    timing: dict[str, float]
+    epochs_run: int
+    best_epoch: int | None
+    stopped_early: bool
+    mapping: ColumnMapping | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    version: str = __version__
+
+    def __post_init__(self):
+        n = {int(np.shape(a)[0]) for a in jax.tree_util.tree_leaves(self.params)}
+        if n != {len(self.seeds)}:
+            raise ValueError(f"FitResult.params must have a leading member axis of size len(seeds) = "
+                             f"{len(self.seeds)}; got leading sizes {sorted(n)}")
+
+    @property
+    def n_seeds(self) -> int:
+        """Members N (the ensemble size; 1 for a single fit)."""
+        return len(self.seeds)
+
+    @property
+    def pad(self) -> int:
+        return self.config.data.pad_weeks
+
+    def member(self, i: int) -> dict:
+        """The parameters of member ``i`` (no member axis)."""
+        return jax.tree_util.tree_map(lambda a: a[i], self.params)
+
+    def prepared(self, panel: Panel | None = None) -> Prepared:
+        return prepare(panel or self.panel, self.scaler, self.seasonal, self.pad)
+
+    def decompose(self, panel: Panel | None = None) -> Decomposition:
+        """Deterministic forward of every member over ``panel`` (default: the fitted panel, all
+        weeks), padding removed, scaled units: leading member axis ``[N, R, T, ...]``."""
+        d = _decompose(self.params, self.prepared(panel).inputs, self.spec)
+        return jax.tree_util.tree_map(lambda a: a[:, :, self.pad:] if a.ndim >= 3 else a, d)
+
+    def components(self, panel: Panel | None = None) -> Components:
+        """:meth:`decompose` in KPI units (float64), member axis first."""
+        return original_units(self.decompose(panel), self.scaler.target_mean)
+
+    def point_components(self, panel: Panel | None = None) -> Components:
+        """The point estimate: the member mean of :meth:`components`."""
+        return self.components(panel).mean()
+
+    def transforms(self) -> dict:
+        """Per-member curve parameters (``transform_params``: decay, Hill a and g, W, mix), ``[N, ...]``."""
+        return _transforms(self.params, self.spec)
