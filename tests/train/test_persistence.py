@@ -47,6 +47,31 @@ def test_round_trip_gives_identical_predictions(run_dir, small_fit, small_data):
     np.testing.assert_allclose(comp, p1["prediction"], rtol=1e-9)
 
 
+def test_a_format_2_model_loads_with_its_member_axis(run_dir, small_fit, tmp_path):
+    """Format 2 stored a single fit's parameters without the member axis; it still loads, with one."""
+    import hashlib
+    import shutil
+
+    from flax import serialization
+
+    mdir = tmp_path / "model"
+    shutil.copytree(run_dir / "model", mdir)
+    meta = json.loads((mdir / "model.json").read_text())
+    single = jax.tree_util.tree_map(lambda a: np.asarray(a)[0], small_fit.params)
+    blob = serialization.msgpack_serialize(single)
+    (mdir / "params.msgpack").write_bytes(blob)
+    meta["format_version"] = 2
+    meta["files"]["params.msgpack"] = hashlib.sha256(blob).hexdigest()
+    (mdir / "model.json").write_text(json.dumps(meta))
+    old = load_model(tmp_path)
+    for a, b in zip(jax.tree_util.tree_leaves(small_fit.params), jax.tree_util.tree_leaves(old.params)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    meta["format_version"] = 1
+    (mdir / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelFileError, match=r"reads formats \[2, 3\]"):
+        load_model(tmp_path)
+
+
 def test_forecast_of_holdout_equals_continuous_evaluation(small_fit, small_data):
     r = small_fit
     hold_times = r.panel.times[r.split.n_train:]
