@@ -301,9 +301,9 @@ def csv_mapping():
 
 def load_csv_panel(path: Path | str, regions: int | None = None):
     """The example CSV as a Panel; ``regions``: keep the first N regions (sorted ids)."""
-    from causalmmm_jax.data.panel import Panel
+    from causalmmm_jax.data.load import panel_from_csv
 
-    panel = Panel.from_csv(path, csv_mapping())
+    panel = panel_from_csv(path, csv_mapping())
     if regions is not None and regions < panel.n_regions:
         panel = panel.subset_regions(list(range(regions)))
     return panel

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from .config import Config
+from .data.load import panel_from_csv, panel_from_frame
 from .data.panel import ColumnMapping, Panel
 from .errors import DataError
 from .predict import predict
@@ -23,14 +24,14 @@ def _panel(data, mapping: ColumnMapping | None, missing_media: str) -> Panel:
         raise DataError("pass mapping=ColumnMapping(region=..., time=..., target=..., media=(...), controls=(...)) "
                         "to read a CSV or DataFrame.")
     if isinstance(data, pd.DataFrame):
-        return Panel.from_frame(data, mapping, missing_media=missing_media)
-    return Panel.from_csv(data, mapping, missing_media=missing_media)
+        return panel_from_frame(data, mapping, missing_media=missing_media)
+    return panel_from_csv(data, mapping, missing_media=missing_media)
 
 
 def _lift(lift_tests):
     if lift_tests is None:
         return None
-    from .analysis.calibration import read_lift_tests
+    from .train.calibration import read_lift_tests
 
     return read_lift_tests(lift_tests)
 

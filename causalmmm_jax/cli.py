@@ -107,16 +107,16 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from .data import DataWarning, Panel, check_split_feasible, format_summary
+    from .data import DataWarning, check_split_feasible, format_summary, panel_from_csv, panel_summary
 
     cfg = _load_config(args.config)
     mapping = mapping_from_args(args)
     missing_media = args.missing_media or cfg.data.missing_media
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
-        panel = Panel.from_csv(args.data, mapping, missing_media=missing_media, sep=args.sep)
+        panel = panel_from_csv(args.data, mapping, missing_media=missing_media, sep=args.sep)
     notes = [str(w.message) for w in caught]
-    summary = panel.summary()
+    summary = panel_summary(panel)
     train, validation, holdout = check_split_feasible(panel.n_weeks, cfg.data)
     summary["split"] = {"train_weeks": train, "validation_weeks": validation, "holdout_weeks": holdout}
     summary["missing_media"] = missing_media

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .data.load import panel_from_frame
 from .data.panel import ColumnMapping, Panel
 from .errors import DataError
 from .train.result import member_bands
@@ -55,7 +56,7 @@ def load_prediction_panel(data, mapping: ColumnMapping, missing_media: str = "er
         df = df.assign(**{mapping.target: 0.0})
     with warnings.catch_warnings():  # the constant-target warning concerns fitting, not predicting
         warnings.simplefilter("ignore", DataWarning)
-        return Panel.from_frame(df, mapping, missing_media=missing_media)
+        return panel_from_frame(df, mapping, missing_media=missing_media)
 
 
 def _combined(result, new: Panel, r_idx: np.ndarray, pos: np.ndarray) -> Panel:

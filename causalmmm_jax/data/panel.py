@@ -7,14 +7,13 @@ channels, ``K`` controls.  Cells with no input row are *masked* (``mask[r, t] = 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:
-    import pandas as pd
+    pass
 
 __all__ = ["Panel", "ColumnMapping"]
 
@@ -86,45 +85,10 @@ class Panel:
     spend: np.ndarray | None = None
     spend_columns: tuple[str, ...] | None = None
 
-    @classmethod
-    def from_frame(cls, df: "pd.DataFrame", mapping: ColumnMapping, *, missing_media: str = "error") -> "Panel":
-        """Validate a long frame (one row per region and week) and build the panel.
-
-        ``missing_media``: ``"error"`` or ``"zero"`` (NaN media/spend treated as 0).  Raises
-        :class:`~causalmmm_jax.errors.DataError`; see ``causalmmm_jax.data.load.panel_from_frame``."""
-        from .load import panel_from_frame
-
-        return panel_from_frame(df, mapping, missing_media=missing_media)
-
-    @classmethod
-    def from_csv(cls, path: str | os.PathLike, mapping: ColumnMapping, *, missing_media: str = "error",
-                 sep: str = ",") -> "Panel":
-        """Read a long CSV file (UTF-8, BOM allowed) and build the panel, as :meth:`from_frame`."""
-        from .load import panel_from_csv
-
-        return panel_from_csv(path, mapping, missing_media=missing_media, sep=sep)
-
-    def to_frame(self, *, region: str = "region", time: str = "time") -> "pd.DataFrame":
-        """Long frame of the observed cells only, sorted by region then time.
-
-        The panel does not store the input's region/time column names: pass them as ``region`` and
-        ``time``.  Target, media, spend and control columns keep their names."""
-        from .load import panel_to_frame
-
-        return panel_to_frame(self, region=region, time=time)
-
     def column_mapping(self, *, region: str = "region", time: str = "time") -> ColumnMapping:
-        """The mapping that rebuilds this panel from :meth:`to_frame` with the same names."""
+        """The mapping that rebuilds this panel from ``load.panel_to_frame`` with the same names."""
         return ColumnMapping(region=region, time=time, target=self.target_name, media=self.channels,
                              controls=self.control_names, spend=self.spend_columns)
-
-    def summary(self) -> dict[str, Any]:
-        """JSON-serialisable description: n_regions, n_weeks, n_channels, n_controls, names,
-        observed_cells, missing_cells, incomplete_regions (+ their observed week counts), empty_weeks,
-        time range and step, and per-column min/mean/max over observed cells."""
-        from .load import panel_summary
-
-        return panel_summary(self)
 
     @property
     def n_regions(self) -> int:

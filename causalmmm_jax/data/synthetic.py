@@ -159,11 +159,10 @@ class SyntheticData:
     mask: np.ndarray | None = None
 
     def panel(self) -> Panel:
-        """The frame as a :class:`Panel` (needs ``Panel.from_frame``)."""
-        from_frame = getattr(Panel, "from_frame", None)
-        if from_frame is None:
-            raise NotImplementedError("Panel.from_frame is not available in this version")
-        return from_frame(self.frame, self.mapping)
+        """The frame as a :class:`Panel` (``load.panel_from_frame``)."""
+        from .load import panel_from_frame
+
+        return panel_from_frame(self.frame, self.mapping)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -113,7 +113,7 @@ def config_from_args(args: argparse.Namespace):
 def _cmd_fit(args: argparse.Namespace) -> int:
     from .._io_util import writable_dir
     from ..cli import mapping_from_args
-    from ..data import Panel
+    from ..data.load import panel_from_csv
     from ..errors import ConfigError
     from ..run import write_run
     from ..train.fit import fit
@@ -122,7 +122,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if args.seeds < 1:
         raise ConfigError(f"--seeds {args.seeds} must be >= 1.")
     mapping = mapping_from_args(args)
-    panel = Panel.from_csv(args.data, mapping, missing_media=cfg.data.missing_media, sep=args.sep)
+    panel = panel_from_csv(args.data, mapping, missing_media=cfg.data.missing_media, sep=args.sep)
     writable_dir(args.out)  # before the fit, not after it
     lift = None
     if args.lift_tests:

@@ -55,7 +55,7 @@ def prepare_data(panel: Panel, cfg: Config, lift=None):
     n_knots = knot_count(split.n_train, model_cfg.trend_knot_weeks) if model_cfg.trend == "knots" else 0
     spec = ModelSpec(panel.n_regions, panel.n_channels, panel.n_controls, model_cfg, n_knots=n_knots)
     if lift is not None:
-        from ..analysis.calibration import lift_data
+        from .calibration import lift_data
 
         lift = lift_data(lift, panel, scaler, split, cfg.data.pad_weeks)
     return split, scaler, seasonal, prep, spec, train_data_for(prep, split, panel.mask, lift)

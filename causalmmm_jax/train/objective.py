@@ -224,7 +224,7 @@ def objective(params, data: TrainData, spec: ModelSpec, tcfg: TrainConfig | Hype
     total = total + hill_prior + season_prior + trend_pr
     cal = jnp.float32(0.0)
     if data.lift is not None:
-        from ..analysis.calibration import lift_loss
+        from .calibration import lift_loss
 
         cal = lift_loss(params, data, spec)
         total = total + tcfg.calibration_weight * cal

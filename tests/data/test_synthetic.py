@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from causalmmm_jax.data.panel import ColumnMapping, Panel
+from causalmmm_jax.data.panel import ColumnMapping
 from causalmmm_jax.data.synthetic import (
     COUNTERFACTUAL_MULTIPLIERS,
     SyntheticData,
@@ -299,8 +299,6 @@ def test_write_csv(tmp_path):
 
 
 def test_panel(small_missing):
-    if not hasattr(Panel, "from_frame"):
-        pytest.skip("Panel.from_frame not available yet")
     d = small_missing
     p = d.panel()
     assert p.media.shape == d.truth.impressions.shape

@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 
 from causalmmm_jax.config import DataConfig
-from causalmmm_jax.data import ColumnMapping, Panel, check_split_feasible, split_sizes
+from causalmmm_jax.data import ColumnMapping, check_split_feasible, panel_from_csv, panel_from_frame, split_sizes
 from causalmmm_jax.errors import DataError, UserError
 
 
 def build(df, mapping, **kw):
-    return Panel.from_frame(df, mapping, **kw)
+    return panel_from_frame(df, mapping, **kw)
 
 
 def test_data_error_is_a_user_error():
@@ -25,7 +25,7 @@ def test_empty_file(tmp_path, small_mapping):
     path = tmp_path / "empty.csv"
     path.write_text("")
     with pytest.raises(DataError, match="empty") as e:
-        Panel.from_csv(path, small_mapping)
+        panel_from_csv(path, small_mapping)
     assert "empty.csv" in str(e.value)
 
 
@@ -33,7 +33,7 @@ def test_header_only(tmp_path, small_mapping):
     path = tmp_path / "head.csv"
     path.write_text("region,week,sales,tv_imps,ctrl_1\n")
     with pytest.raises(DataError, match="no data rows"):
-        Panel.from_csv(path, small_mapping)
+        panel_from_csv(path, small_mapping)
 
 
 def test_empty_frame(small_mapping):
@@ -44,7 +44,7 @@ def test_empty_frame(small_mapping):
 def test_file_not_found(tmp_path, small_mapping):
     path = tmp_path / "nope" / "data.csv"
     with pytest.raises(DataError, match="not found") as e:
-        Panel.from_csv(path, small_mapping)
+        panel_from_csv(path, small_mapping)
     assert str(path) in str(e.value)
 
 
@@ -52,9 +52,9 @@ def test_wrong_delimiter(tmp_path, long_frame, small_mapping):
     path = tmp_path / "semi.csv"
     long_frame(n_regions=1, n_weeks=3).to_csv(path, sep=";", index=False)
     with pytest.raises(DataError, match="separated by ';'") as e:
-        Panel.from_csv(path, small_mapping)
+        panel_from_csv(path, small_mapping)
     assert "--sep" in str(e.value)
-    assert Panel.from_csv(path, small_mapping, sep=";").n_weeks == 3
+    assert panel_from_csv(path, small_mapping, sep=";").n_weeks == 3
 
 
 # --------------------------------------------------------------------------- mapping
