@@ -31,7 +31,6 @@ curves, where S-shaped curves give every single method local optima and a plan c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 import jax
 import jax.numpy as jnp
@@ -55,11 +54,10 @@ from ._bounds import (  # re-exported
 )
 from ._model_route import _model_response
 from .curves import (
-    channel_totals,
     curve_params,
     hill,
-    require_level,
 )
+from ._budget_result import BudgetResult, _by_channel, _result, horizon_spend  # BudgetResult, horizon_spend re-exported
 from .plans import kpi_values
 
 __all__ = ["BudgetResult", "METHODS", "METHOD_CHOICES", "resolve_method", "optimize_budget", "optimize_curves", "maximize_allocation",
@@ -67,88 +65,6 @@ __all__ = ["BudgetResult", "METHODS", "METHOD_CHOICES", "resolve_method", "optim
 
 ROUTES = ("auto", "curves", "model", "plan")
 MODEL_MAXITER = 100  # optimiser iterations on the model route (see optimize_budget)
-
-
-@dataclass
-class BudgetResult:
-    """Outcome of :func:`optimize_budget`.  Allocations are totals over the horizon per channel
-    (media column names), in spend units (exposure units when ``unit == "exposure"``).
-
-    ``current_allocation``: the historical spend mix of the last ``weeks`` training weeks scaled to
-    ``budget``; ``historical_allocation``: the channels' actual spend over those weeks (×
-    weeks/n_train when the horizon is longer than the training period).  ``uplift`` =
-    predicted − current response (same budget); ``uplift_pct`` = 100·uplift/|current|.
-
-    ``beyond_observed_pct``: how much of the plan rests on spend the model never saw: the plan
-    spread over regions and weeks like the historical window (each channel's window spend × its
-    planned/historical ratio), the % of planned spend above each region's largest weekly spend
-    in the training weeks (per channel in ``by_channel``, with ``max_vs_observed``, the largest
-    planned weekly spend over that region's largest observed one).  None from
-    :func:`optimize_curves` alone (no panel).
-
-    ``on``: the route taken (``"model"`` or ``"curves"``); ``route_note``: why ``on="auto"`` fell
-    back to the curves (empty otherwise).  ``fixed``: the channels held at their historical spend
-    (``current_allocation`` keeps them there and scales the others' mix to the rest of the budget).
-    ``target``: set by :func:`~causalmmm_jax.analysis.targets.optimize_target` (the target, what
-    the plan achieves, the search).  The plan route (``on="plan"``,
-    :func:`~causalmmm_jax.analysis.planning.optimize_plan`) adds ``by`` (``"channel"``,
-    ``"region"`` or ``"week"``), ``by_region`` (region, channel, spend, current_spend when by
-    region), ``by_week`` (week, channel, spend, current_spend when by week), ``plan``
-    (the :class:`~causalmmm_jax.analysis.plans.SpendPlan`) and ``evaluation`` (its
-    :class:`~causalmmm_jax.analysis.plans.PlanEvaluation`)."""
-
-    success: bool
-    method: str
-    on: str
-    budget: float
-    weeks: int
-    unit: str
-    allocation: dict[str, float]
-    predicted_response: float
-    current_allocation: dict[str, float]
-    current_response: float
-    historical_allocation: dict[str, float]
-    historical_response: float
-    uplift: float
-    uplift_pct: float
-    by_channel: pd.DataFrame = field(repr=False)
-    message: str = ""
-    beyond_observed_pct: float | None = None
-    route_note: str = ""
-    fixed: list[str] = field(default_factory=list)
-    target: dict | None = None
-    by: str = "channel"
-    by_region: pd.DataFrame | None = field(default=None, repr=False)
-    by_week: pd.DataFrame | None = field(default=None, repr=False)
-    response_unit: str = "KPI"
-    plan: object | None = field(default=None, repr=False)
-    evaluation: object | None = field(default=None, repr=False)
-
-    def to_dict(self) -> dict:
-        """JSON-serialisable summary (without ``by_channel``; ``beyond_observed`` per channel)."""
-        d = {k: getattr(self, k) for k in (
-            "success", "method", "on", "budget", "weeks", "unit", "allocation", "predicted_response",
-            "current_allocation", "current_response", "historical_allocation", "historical_response",
-            "uplift", "uplift_pct", "beyond_observed_pct", "route_note", "fixed", "target", "by", "response_unit",
-            "message")}
-        if self.by_region is not None:
-            d["allocation_by_region"] = [{"region": r.region if isinstance(r.region, (int, str)) else str(r.region),
-                                          "channel": r.channel, "spend": float(r.spend),
-                                          "current_spend": float(r.current_spend)}
-                                         for r in self.by_region.itertuples(index=False)]
-        if self.by_week is not None:
-            from .plans import week_label
-
-            d["allocation_by_week"] = [{"week": week_label(r.week), "channel": r.channel, "spend": float(r.spend),
-                                        "current_spend": float(r.current_spend)}
-                                       for r in self.by_week.itertuples(index=False)]
-        if self.evaluation is not None:
-            d["plan_evaluation"] = {k: v for k, v in self.evaluation.to_dict().items() if k != "by_region"}
-        if "beyond_observed_pct" in self.by_channel:
-            d["beyond_observed"] = {r.channel: {"pct_of_planned_spend": float(r.beyond_observed_pct),
-                                                "max_vs_observed": float(r.max_vs_observed)}
-                                    for r in self.by_channel.itertuples(index=False)}
-        return d
 
 
 # --------------------------------------------------------------------------- bounds
@@ -195,28 +111,6 @@ def optimize_curves(params: pd.DataFrame, budget: float, *, weeks: int = 52, bou
     by = _by_channel(channels, x, resp_np(x), grad, weeks, params["half_saturation"].to_numpy(np.float64))
     return _result(ok, method, "curves", budget, weeks, unit, channels, x, resp_np(x).sum(), cur,
                    resp_np(cur).sum(), hist, resp_np(hist).sum(), by, msg)
-
-
-def _by_channel(channels, x, resp, grad, weeks, half) -> pd.DataFrame:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        df = pd.DataFrame({
-            "channel": channels, "total_spend": x, "weekly_spend": x / weeks, "response": resp,
-            "roi": np.where(x > 0, resp / x, np.nan), "marginal_roi": grad,
-            "spend_pct": 100.0 * x / x.sum(),
-            "response_pct": 100.0 * resp / resp.sum() if resp.sum() != 0 else np.nan,
-            "half_saturation": half})
-    return df.sort_values("total_spend", ascending=False, ignore_index=True)
-
-
-def _result(ok, method, on, budget, weeks, unit, channels, x, pred, cur, cur_resp, hist, hist_resp, by, msg):
-    d = lambda v: {c: float(a) for c, a in zip(channels, v)}  # noqa: E731
-    uplift = float(pred - cur_resp)
-    return BudgetResult(success=bool(ok), method=method, on=on, budget=float(budget), weeks=int(weeks), unit=unit,
-                        allocation=d(x), predicted_response=float(pred), current_allocation=d(cur),
-                        current_response=float(cur_resp), historical_allocation=d(hist),
-                        historical_response=float(hist_resp), uplift=uplift,
-                        uplift_pct=100.0 * uplift / abs(cur_resp) if cur_resp else float("nan"),
-                        by_channel=by, message=msg)
 
 
 # --------------------------------------------------------------------------- extrapolation
@@ -373,21 +267,3 @@ def optimize_budget(result, budget: float | None = None, *, weeks: int | None = 
         res.response_unit = "value"
         res.message += "; responses in value units (KPI × each region's value per unit of KPI)"
     return _with_extrapolation(res, result, x, hist, n_win)
-
-
-def horizon_spend(result, weeks: int):
-    """``(channels, n_train, n_win, window_spend [C], hist [C], unit)`` of a plan over ``weeks``
-    weeks: the spend (exposure without spend columns) of the last ``n_win = min(weeks, n_train)``
-    training weeks and ``hist`` = that × ``weeks / n_win``; raises :class:`ConfigError` for
-    ``weeks < 1`` and :class:`UserError` for runs without a level scale."""
-    if weeks < 1:
-        raise ConfigError(f"weeks must be >= 1, got {weeks}")
-    require_level(result, "budget optimisation")
-    n_train = result.split.n_train
-    n_win = min(weeks, n_train)
-    exposure, spend = channel_totals(result, slice(n_train - n_win, n_train))
-    window_spend = spend if spend is not None else exposure
-    return (list(result.panel.channels), n_train, n_win, window_spend, window_spend * (weeks / n_win),
-            "spend" if spend is not None else "exposure")
-
-

@@ -46,7 +46,7 @@ from ..model.mmm import apply
 from ._bounds import cells_constraints, current_plan, fixed_channels, row_bounds
 from ._jaxopt import project_grouped_np, project_two_way_np
 from ._plan_eval import _sequence
-from .budget import BudgetResult, horizon_spend
+from ._budget_result import BudgetResult, _by_channel, _result, horizon_spend
 from .plans import (
     SpendPlan,
     evaluate_plan,
@@ -265,7 +265,6 @@ def optimize_plan(result, budget: float | None = None, *, weeks: int | None = No
     grad = problem.grad(x)
     with np.errstate(divide="ignore", invalid="ignore"):  # d response / d (channel total), cells moving together
         mroi = np.where(x_c > 0, (grad * x).sum(axis=0) / x_c, grad.max(axis=0))
-    from .budget import _by_channel, _result
 
     by_ch = _by_channel(channels, x_c, ev.by_channel["incremental"].to_numpy(), mroi, weeks,
                         np.full(len(channels), np.nan)).drop(columns="half_saturation")
