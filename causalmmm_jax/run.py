@@ -6,6 +6,10 @@
     RUN_DIR/config.json         the configuration used
     RUN_DIR/model/              the saved model (see causalmmm_jax.modelfile)
 
+and, from the analyses (:func:`write_curves`, :func:`write_allocation`; the ``curves`` and
+``optimize`` commands): curves.csv, curve_params.csv, allocation.csv, allocation.json, plan.csv,
+allocation_by_region.csv / allocation_by_week.csv.
+
 Files are written atomically; other files already in RUN_DIR are left alone.
 """
 
@@ -23,7 +27,7 @@ from ._io_util import atomic_write_text, writable_dir
 from .analysis.contributions import long_table
 from .modelfile import save_model
 
-__all__ = ["write_run", "history_frame", "json_safe"]
+__all__ = ["write_run", "write_curves", "write_allocation", "history_frame", "json_safe"]
 
 
 def json_safe(obj):
@@ -63,3 +67,38 @@ def write_run(result, out: str | os.PathLike) -> Path:
     atomic_write_text(out / "history.csv", history_frame(result).to_csv(index=False))
     save_model(result, out)
     return out
+
+
+def write_curves(result, out: str | os.PathLike, multipliers=None) -> tuple[pd.DataFrame, pd.DataFrame, list[Path]]:
+    """Model-based response curves and their Hill fits into the run directory ``out``:
+    ``curves.csv`` and ``curve_params.csv``; returns ``(curves, params, [paths])``."""
+    from .analysis.curves import curve_params, response_curves
+
+    out = writable_dir(out)
+    curves = response_curves(result, multipliers)
+    params = curve_params(result, curves)
+    atomic_write_text(out / "curves.csv", curves.to_csv(index=False, float_format="%.10g"))
+    atomic_write_text(out / "curve_params.csv", params.to_csv(index=False, float_format="%.10g"))
+    return curves, params, [out / "curves.csv", out / "curve_params.csv"]
+
+
+def write_allocation(result, res, out: str | os.PathLike) -> list[Path]:
+    """A budget result (``optimize_budget``, ``optimize_target``) into the run directory ``out``:
+    ``allocation.csv`` (by channel), ``allocation.json`` (its summary), ``plan.csv`` (the plan by
+    region, week and channel) and, for plans by region or week, ``allocation_by_region.csv`` /
+    ``allocation_by_week.csv`` (a stale one from an earlier plan is removed); returns the paths."""
+    from .analysis.plans import plan_to_frame, spread_plan
+
+    out = writable_dir(out)
+    atomic_write_text(out / "allocation.csv", res.by_channel.to_csv(index=False, float_format="%.10g"))
+    atomic_write_text(out / "allocation.json", json.dumps(json_safe(res.to_dict()), indent=2, default=str) + "\n")
+    plan = res.plan or spread_plan(result, res.allocation, res.weeks, pattern="history" if res.on == "model" else "flat")
+    atomic_write_text(out / "plan.csv", plan_to_frame(result, plan).to_csv(index=False, float_format="%.10g"))
+    written = [out / "allocation.csv", out / "allocation.json", out / "plan.csv"]
+    for name, table in (("allocation_by_region.csv", res.by_region), ("allocation_by_week.csv", res.by_week)):
+        if table is not None:
+            atomic_write_text(out / name, table.to_csv(index=False, float_format="%.10g"))
+            written.append(out / name)
+        else:  # an earlier --by region/week's file would no longer match plan.csv
+            (out / name).unlink(missing_ok=True)
+    return written

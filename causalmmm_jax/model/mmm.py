@@ -14,7 +14,7 @@ Forward pass per region r and week t (scaled units; see docs/concepts.md):
                 | softplus(c_s)·S_r(t)                                   ("decompose", the original)
     trend(t)    = Σ_j w_j(t)·(κ_j − mean κ)   piecewise linear between knots ("knots", national)
 
-Structural pre-fit (``spec.static``): the GRU is skipped and the heads see a zero state, so β and γ
+Structural pre-fit (``spec.constant_coefficients``): the GRU is skipped and the heads see a zero state, so β and γ
 are constant (one effect per channel and control); ``train.fit`` runs it before the warm start
 (docs/concepts.md §8).
 
@@ -53,8 +53,8 @@ class ModelSpec:
     """Static sizes and switches (hashable: usable as a ``jit`` static argument).
 
     n_knots: knots of the national trend (``model.trend="knots"``), from the training weeks
-    (:func:`knot_count`); 0 or 1 = no trend.  static: the structural pre-fit's forward (constant
-    coefficients: the GRU is skipped and the heads see a zero state).  ``config.seasonality``
+    (:func:`knot_count`); 0 or 1 = no trend.  constant_coefficients: the structural pre-fit's
+    forward (the GRU is skipped and the heads see a zero state, so the coefficients are constant).  ``config.seasonality``
     "auto" is resolved from the data by ``fit`` (:func:`~causalmmm_jax.config.resolve_model_config`);
     a spec built by hand with "auto" uses the Fourier cycle.
     """
@@ -64,7 +64,7 @@ class ModelSpec:
     n_controls: int
     config: ModelConfig = ModelConfig()
     n_knots: int = 0
-    static: bool = False
+    constant_coefficients: bool = False
 
     @property
     def ctrl_hidden(self) -> int:
@@ -160,7 +160,7 @@ class MMM(nn.Module):
         interacted = dag_lib.blend(saturated, tp["W"], p["dag_mix_raw"]) if cfg.dag_mode != "off" else saturated
 
         # 3. recurrent coefficients
-        if spec.static:
+        if spec.constant_coefficients:
             h = jnp.zeros((1, 1, cfg.hidden_dim))
         else:
             gru_in = interacted
@@ -173,7 +173,7 @@ class MMM(nn.Module):
         beta = jnp.broadcast_to(beta, interacted.shape)
         w_burn = tf.burn_in_weights(x.media.shape[-2], cfg.burn_in_weeks, cfg.burn_in_method)[:, None]
         stable_beta = self.param("stable_media_coeff", _const(lambda: 0.5 * (jax.nn.softplus(1.0) + 0.1)), (c,))
-        if not spec.static:
+        if not spec.constant_coefficients:
             beta = w_burn * stable_beta + (1.0 - w_burn) * beta
         if cfg.dag_mode != "off" and cfg.attribution == "source":
             # credit the parent part of X̃_j to the parent channel i whose media drives it:
@@ -189,7 +189,7 @@ class MMM(nn.Module):
                 jax.nn.softplus(gamma_max) + 0.1)
             gamma = jnp.broadcast_to(gamma, x.controls.shape)
             stable_gamma = self.param("stable_ctrl_coeff", nn.initializers.zeros, (k,))
-            if not spec.static:
+            if not spec.constant_coefficients:
                 gamma = w_burn * stable_gamma + (1.0 - w_burn) * gamma
         else:
             gamma = jnp.zeros(x.controls.shape)

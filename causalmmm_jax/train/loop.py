@@ -7,7 +7,7 @@ hyper-parameters included (``state.hyper``: :class:`~.hyper.Hyper`; the optimise
 ``state.opt_state.hyperparams``), so the compiled program depends only on structure (model spec,
 chunk length, batching) and the same functions ``vmap`` over seeds or hyper-parameters.
 
-Three phases run through these chunks: the structural pre-fit (``spec.static``: constant
+Three phases run through these chunks: the structural pre-fit (``spec.constant_coefficients``: constant
 coefficients, only the structural leaves move; its own program), the warm start and the main
 phase (one program: the warm start is the main phase's step with other values, see
 :func:`~.hyper.phase_hyper`).  Per epoch, inside the compiled program:
@@ -67,7 +67,7 @@ def _epoch(state: TrainState, data: TrainData, spec: ModelSpec, optimizer=None):
     hp = state.hyper
     opt_state = state.opt_state
     if optimizer is None:
-        opt = phase_optimizer("static" if spec.static else "main", hp.schedule, hp.regularize_transforms,
+        opt = phase_optimizer("static" if spec.constant_coefficients else "main", hp.schedule, hp.regularize_transforms,
                               state.opt_state.hyperparams)
     else:
         opt = optimizer
@@ -94,7 +94,7 @@ def _epoch(state: TrainState, data: TrainData, spec: ModelSpec, optimizer=None):
     # NOTEARS warm-up switch and dual updates (main phase only), after the step as the original
     nt = state.notears
     h = jnp.float32(0.0)
-    if notears is not None and not spec.static:
+    if notears is not None and not spec.constant_coefficients:
         w = dag_lib.adjacency(params["dag_logits"], dag_lib.dag_mask(spec.n_channels, "notears"),
                               spec.config.dag_temperature)
         e = epoch - 1  # index of the epoch just run
@@ -109,7 +109,7 @@ def _epoch(state: TrainState, data: TrainData, spec: ModelSpec, optimizer=None):
     # validation and early stopping
     state = state.replace(params=params, opt_state=opt_state, notears=nt, key=key, epoch=epoch,
                           nonfinite=nonfinite, stopped=state.stopped | nonfinite)
-    if not spec.static:
+    if not spec.constant_coefficients:
         def evaluate(s):
             d = apply(s.params, data.inputs, spec)
             return jnp.sqrt(masked_mean((d.prediction - data.target) ** 2, data.val_w))

@@ -31,6 +31,7 @@ from flax import struct
 
 from ..config import TrainConfig
 from ..model import dag as dag_lib
+from ..model.groups import STRUCTURAL_GROUPS, STRUCTURAL_NAMES, group_of
 from ..model.mmm import Decomposition, ModelInputs, ModelSpec, apply, transform_params
 
 if TYPE_CHECKING:
@@ -39,11 +40,9 @@ if TYPE_CHECKING:
 __all__ = ["TrainData", "TransformPrior", "transform_prior", "seasonal_offset_prior", "trend_prior", "coef_pooling",
            "STRUCTURAL_PARAMS", "is_structural", "masked_mean", "regularizers", "objective"]
 
-#: Parameters excluded from L1/L2 and weight decay by default (transform and level scalars).
-STRUCTURAL_PARAMS = ("adstock_raw", "weibull_shape_raw", "weibull_scale_raw", "hill_a_raw", "hill_g_raw",
-                     "dag_logits", "dag_mix_raw", "region_baseline", "global_bias", "prediction_scale",
-                     "seasonal_coeff", "seasonal_fourier", "seasonal_fourier_region", "trend_slope",
-                     "trend_intercept", "trend_knots", "media_coeff_max_raw", "ctrl_coeff_max_raw")
+#: Parameters excluded from L1/L2 and weight decay by default (transform and level scalars): the
+#: model's structural groups (:mod:`causalmmm_jax.model.groups`)
+STRUCTURAL_PARAMS = STRUCTURAL_NAMES
 
 
 @struct.dataclass
@@ -118,7 +117,8 @@ def _gaussian_prior(z, prior: TransformPrior, w):
 
 
 def is_structural(path) -> bool:
-    return any(getattr(k, "key", None) in STRUCTURAL_PARAMS for k in path)
+    """Whether the leaf at ``path`` is in one of the model's structural groups."""
+    return group_of(path) in STRUCTURAL_GROUPS
 
 
 def masked_mean(x, w):

@@ -5,10 +5,10 @@ Every number an optimiser reads lives in its state (``optax.inject_hyperparams``
 optimiser object itself is built from structure only (:func:`phase_optimizer`).
 
 Main phase (the original's): clip the *coefficient* group (every parameter whose path mentions
-``coeff``: heads, coefficient maxima, stable coefficients, seasonal coefficient) to global norm
-``coeff_clip`` (1.0) and the rest to ``other_clip`` (2.0), then AdamW(lr 0.01, wd 5e-5).  Weight
-decay skips the structural scalars (see ``objective.STRUCTURAL_PARAMS``) unless
-``regularize_transforms``.  Schedules: ``plateau`` (``optax.contrib.reduce_on_plateau`` on the
+``coeff``: heads, coefficient maxima, stable coefficients, seasonal coefficient: the model's
+coefficient groups, :mod:`causalmmm_jax.model.groups`) to global norm ``coeff_clip`` (1.0) and the
+rest to ``other_clip`` (2.0), then AdamW(lr 0.01, wd 5e-5).  Weight decay skips the model's
+structural groups unless ``regularize_transforms``.  Schedules: ``plateau`` (``optax.contrib.reduce_on_plateau`` on the
 training loss, patience 300, factor 0.8), ``cosine`` (to ``min_lr`` over the run), ``constant``.
 
 Warm start: AdamW at lr × ``warm_start_lr_factor`` with one global clip at ``other_clip``: the
@@ -30,37 +30,29 @@ import optax
 
 from ..config import TrainConfig
 from .hyper import phase_rate
-from .objective import is_structural
+from ..model.groups import COEFFICIENT_GROUPS, PREFIT_GROUPS, STRUCTURAL_GROUPS, param_groups
 
 __all__ = ["param_labels", "static_labels", "decay_mask", "clip_groups", "reduce_on_plateau", "phase_optimizer",
            "optimizer_hyperparams", "make_optimizer", "cosine_rate", "current_lr"]
 
-#: the control head's output bias: with the GRU state at zero it is the (constant) control effect
-CTRL_BIAS_PATH = ("ctrl_coeff_head", "dense_2", "bias")
-
-
 def param_labels(params):
-    """Pytree of ``"coeff"`` / ``"other"`` labels (the original's two clipping groups)."""
-    def label(path, _):
-        return "coeff" if any("coeff" in str(getattr(k, "key", "")).lower() for k in path) else "other"
-
-    return jax.tree_util.tree_map_with_path(label, params)
+    """Pytree of ``"coeff"`` / ``"other"`` labels (the original's two clipping groups: the model's
+    coefficient groups, :data:`causalmmm_jax.model.groups.COEFFICIENT_GROUPS`)."""
+    return jax.tree_util.tree_map(lambda g: "coeff" if g in COEFFICIENT_GROUPS else "other", param_groups(params))
 
 
 def static_labels(params):
-    """``"static"`` for what the structural pre-fit trains (the structural scalars of
-    ``objective.STRUCTURAL_PARAMS`` but the control ceilings, plus the control head's output bias,
-    i.e. one effect per control), ``"frozen"`` for the rest (GRU, heads, stable coefficients)."""
-    def label(path, _):
-        keys = tuple(str(getattr(k, "key", "")) for k in path)
-        trained = keys == CTRL_BIAS_PATH or (is_structural(path) and "ctrl_coeff_max_raw" not in keys)
-        return "static" if trained else "frozen"
-
-    return jax.tree_util.tree_map_with_path(label, params)
+    """``"static"`` for what the structural pre-fit trains (the model's
+    :data:`~causalmmm_jax.model.groups.PREFIT_GROUPS`: the structural scalars but the control
+    ceilings, plus the control head's output bias, i.e. one effect per control), ``"frozen"`` for
+    the rest (GRU, heads, stable coefficients)."""
+    return jax.tree_util.tree_map(lambda g: "static" if g in PREFIT_GROUPS else "frozen", param_groups(params))
 
 
 def decay_mask(params, regularize_transforms: bool):
-    return jax.tree_util.tree_map_with_path(lambda p, _: regularize_transforms or not is_structural(p), params)
+    """True where weight decay applies: every leaf outside the model's structural groups (all of
+    them with ``regularize_transforms``)."""
+    return jax.tree_util.tree_map(lambda g: regularize_transforms or g not in STRUCTURAL_GROUPS, param_groups(params))
 
 
 def clip_groups(coeff_clip, other_clip, group_clip) -> optax.GradientTransformation:

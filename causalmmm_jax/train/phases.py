@@ -173,7 +173,7 @@ def stack_phases(per_member: Sequence[Sequence[Phase]]) -> tuple[Phase, ...]:
 def phase_spec(spec: ModelSpec, phase: Phase | str) -> ModelSpec:
     """The model a phase trains: ``spec`` with constant coefficients for a ``"structural"`` phase."""
     kind = phase if isinstance(phase, str) else phase.kind
-    return dataclasses.replace(spec, static=kind == "structural")
+    return dataclasses.replace(spec, constant_coefficients=kind == "structural")
 
 
 def init(phase: Phase, params, key: jax.Array) -> TrainState:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from causalmmm_jax.analysis.commands import ANALYSIS_SUBCOMMANDS
+from causalmmm_jax.cli.analysis import add_curves, add_optimize
 from causalmmm_jax.errors import ConfigError, UserError
 
 
@@ -17,7 +17,7 @@ def _run(argv):
 
     parser = _Parser(prog="causalmmm-jax")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in ANALYSIS_SUBCOMMANDS:
+    for add in (add_curves, add_optimize):
         add(sub)
     args = parser.parse_args(argv)
     return args.func(args)

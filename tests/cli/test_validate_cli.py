@@ -232,12 +232,12 @@ def test_legacy_learn_trend_key_is_read_with_a_warning():
 
 
 def test_internal_error_exit_1(capsys, csv_file, monkeypatch):
-    from causalmmm_jax.data import Panel
+    import causalmmm_jax.data
 
     def boom(*a, **k):
         raise RuntimeError("kaput")
 
-    monkeypatch.setattr(Panel, "from_csv", boom)
+    monkeypatch.setattr(causalmmm_jax.data, "panel_from_csv", boom)  # what validate reads the file with
     monkeypatch.delenv("CAUSALMMM_DEBUG", raising=False)
     path = csv_file()
     code, _, err = run(capsys, "validate", path, *MAP_ARGS)

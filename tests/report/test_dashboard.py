@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from causalmmm_jax.report import DASHBOARD_FILE, build_dashboard, dashboard_sections
-from causalmmm_jax.report.commands import REPORT_SUBCOMMANDS
+from causalmmm_jax.cli.report import add_report
 
 BASE_SECTIONS = ["training", "fit", "holdout", "stacked", "channels", "donut", "waterfall", "coefficients",
                  "effectiveness", "roi", "dag_network", "dag_heatmap", "media_inputs", "control_inputs"]
@@ -179,8 +179,7 @@ def _run_cli(argv: list[str]) -> int:
 
     parser = _Parser(prog="causalmmm-jax")
     sub = parser.add_subparsers(dest="command", required=True)
-    for register in REPORT_SUBCOMMANDS:
-        register(sub)
+    add_report(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 

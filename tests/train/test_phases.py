@@ -1,4 +1,4 @@
-"""The structural pre-fit (``train.static_epochs``, ``ModelSpec(static=True)``,
+"""The structural pre-fit (``train.static_epochs``, ``ModelSpec(constant_coefficients=True)``,
 ``with_static_coefficients``): what it records, what it trains and what it hands to the warm start.
 
 The fits use the shared small configuration (``small_config()``) on the shared panel, so they reuse
@@ -64,7 +64,7 @@ def _perturbed(params: dict, seed: int) -> dict:
 
 #: the full model (2 channels, 2 controls) and its structural pre-fit's forward
 SPEC = ModelSpec(3, 2, 2, ModelConfig(hidden_dim=8))
-STATIC = dataclasses.replace(SPEC, static=True)
+STATIC = dataclasses.replace(SPEC, constant_coefficients=True)
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +123,7 @@ def test_prefit_trains_only_structural_leaves_and_hands_over_its_coefficients(sm
     result = fit(small_panel, small_config(), mapping=small_data.mapping)
     assert [c[0] for c in phase_spy] == ["static", "warm", "main"]
     (_, static_spec, before, after), (_, warm_spec, warm_start, _) = phase_spy[0], phase_spy[1]
-    assert static_spec == dataclasses.replace(result.spec, static=True) and not warm_spec.static
+    assert static_spec == dataclasses.replace(result.spec, constant_coefficients=True) and not warm_spec.constant_coefficients
 
     # only the leaves labelled "static" move (optax.multi_transform + set_to_zero for the rest)
     labels, b, a = _leaves(static_labels(before)), _leaves(before), _leaves(after)
@@ -199,7 +199,7 @@ def test_with_static_coefficients_sets_the_stable_coefficients(model_params):
 def test_with_static_coefficients_without_controls(model_params):
     """No controls: no γ to set (the params have no ``stable_ctrl_coeff``); β as with controls (the
     static β does not depend on them)."""
-    spec = ModelSpec(3, 2, 0, ModelConfig(hidden_dim=8), static=True)
+    spec = ModelSpec(3, 2, 0, ModelConfig(hidden_dim=8), constant_coefficients=True)
     p = {k: v for k, v in model_params.items() if "ctrl" not in k}
     new = with_static_coefficients(p, spec)
     assert new.keys() == p.keys() and "stable_ctrl_coeff" not in new

@@ -1,5 +1,4 @@
-"""CLI subcommands ``curves`` and ``optimize`` (registered by :mod:`causalmmm_jax.cli` through
-:data:`ANALYSIS_SUBCOMMANDS`).
+"""``causalmmm-jax curves`` and ``optimize``.
 
 * ``causalmmm-jax curves RUN_DIR [--multipliers 0,0.5,1,1.5,2]`` → ``RUN_DIR/curves.csv``
   (channel, multiplier, spend if known, exposure, kpi, incremental) and ``RUN_DIR/curve_params.csv``.
@@ -26,8 +25,9 @@ from pathlib import Path
 
 from .._io_util import atomic_write_text
 from ..errors import ConfigError
+from ..run import json_safe
 
-__all__ = ["ANALYSIS_SUBCOMMANDS"]
+__all__ = ["add_curves", "add_optimize", "print_curves", "print_allocation"]
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -46,7 +46,7 @@ def _load(run_dir: str):
     return load_model(run_dir)
 
 
-def _add_curves(sub: argparse._SubParsersAction) -> None:
+def add_curves(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "curves", help="model-based response curves of a fitted run",
         description="Re-run the fitted model over the training weeks with each channel's media (and spend) scaled "
@@ -59,22 +59,24 @@ def _add_curves(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_curves(args: argparse.Namespace) -> int:
-    from .curves import curve_params, response_curves
+    from ..run import write_curves
 
     result = _load(args.run_dir)
-    curves = response_curves(result, args.multipliers)
-    params = curve_params(result, curves)
-    out = Path(args.run_dir)
-    atomic_write_text(out / "curves.csv", curves.to_csv(index=False, float_format="%.10g"))
-    atomic_write_text(out / "curve_params.csv", params.to_csv(index=False, float_format="%.10g"))
-    print(f"wrote {out / 'curves.csv'} ({len(curves)} rows) and {out / 'curve_params.csv'}")
-    for row in params.itertuples(index=False):
-        print(f"  {row.channel}: half-saturation {row.half_saturation:.4g} ({row.x_unit}), slope {row.slope:.3g}, "
-              f"R² {row.r2:.3f}")
+    _, params, written = write_curves(result, args.run_dir, args.multipliers)
+    print_curves(params, written)
     return 0
 
 
-def _add_optimize(sub: argparse._SubParsersAction) -> None:
+def print_curves(params, written) -> None:
+    """What ``curves`` prints: the files and each channel's Hill fit."""
+    curves_csv, params_csv = written
+    print(f"wrote {curves_csv} and {params_csv}")
+    for row in params.itertuples(index=False):
+        print(f"  {row.channel}: half-saturation {row.half_saturation:.4g} ({row.x_unit}), slope {row.slope:.3g}, "
+              f"R² {row.r2:.3f}")
+
+
+def add_optimize(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "optimize", help="allocate a budget across channels",
         description="Maximise the predicted response of a fitted run subject to the total budget over a horizon "
@@ -156,8 +158,8 @@ def _add_optimize(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_optimize(args: argparse.Namespace) -> int:
-    from .budget import optimize_budget, parse_bounds
-    from .targets import optimize_target
+    from ..analysis.budget import optimize_budget, parse_bounds
+    from ..analysis.targets import optimize_target
 
     if args.weeks is not None and args.weeks < 1:
         raise ConfigError(f"--weeks must be >= 1, got {args.weeks}")
@@ -167,7 +169,7 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
         if args.on != "plan":
             return _evaluate_plan(result, args)
         from ..data.load import read_csv
-        from .plans import plan_from_frame
+        from ..analysis.plans import plan_from_frame
 
         if args.weeks is not None:
             raise ConfigError("--plan with --on plan optimises over the plan's own weeks; drop --weeks")
@@ -192,23 +194,17 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
         res = optimize_budget(result, args.budget, weeks=args.weeks, bounds=parse_bounds(args.bounds), fixed=fixed,
                               method=args.method, on=args.on, by=args.by or "channel", max_change=args.max_change,
                               tail_weeks=args.tail_weeks, risk=args.risk, **rows)
-    from .plans import week_label
+    from ..run import write_allocation
 
-    out = Path(args.run_dir)
-    atomic_write_text(out / "allocation.csv", res.by_channel.to_csv(index=False, float_format="%.10g"))
-    d = _finite(res.to_dict())
-    atomic_write_text(out / "allocation.json", json.dumps(d, indent=2, default=str) + "\n")
-    from .plans import plan_to_frame, spread_plan
+    written = write_allocation(result, res, args.run_dir)
+    print_allocation(res, written, Path(args.run_dir))
+    return 0
 
-    plan = res.plan or spread_plan(result, res.allocation, res.weeks, pattern="history" if res.on == "model" else "flat")
-    atomic_write_text(out / "plan.csv", plan_to_frame(result, plan).to_csv(index=False, float_format="%.10g"))
-    written = [out / "allocation.csv", out / "allocation.json", out / "plan.csv"]
-    for name, table in (("allocation_by_region.csv", res.by_region), ("allocation_by_week.csv", res.by_week)):
-        if table is not None:
-            atomic_write_text(out / name, table.to_csv(index=False, float_format="%.10g"))
-            written.append(out / name)
-        else:  # an earlier --by region/week's file would no longer match plan.csv
-            (out / name).unlink(missing_ok=True)
+
+def print_allocation(res, written, out: Path) -> None:
+    """What ``optimize`` prints for a budget result and the files written."""
+    from ..analysis.plans import week_label
+
     status = "ok" if res.success else "did not converge"
     print(f"{res.method} on {res.on} ({status}): predicted response {res.predicted_response:.6g}"
           f"{' (value units)' if res.response_unit == 'value' else ''} vs current "
@@ -248,7 +244,6 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
               f"{', '.join(week_label(w) for w in heavy.index[:3])} (allocation_by_week.csv)")
     print(f"wrote {', '.join(str(w) for w in written)} (plan.csv: the plan by region, week and channel; evaluate it "
           f"with --plan {out / 'plan.csv'}, or improve it with --plan {out / 'plan.csv'} --on plan)")
-    return 0
 
 
 def _kpi_value(items):
@@ -272,7 +267,7 @@ def _kpi_value(items):
 
 def _evaluate_plan(result, args: argparse.Namespace) -> int:
     from ..data.load import read_csv
-    from .plans import evaluate_plan, plan_from_frame, week_label
+    from ..analysis.plans import evaluate_plan, plan_from_frame, week_label
 
     if args.tail_weeks < 0:
         raise ConfigError(f"--tail-weeks must be >= 0, got {args.tail_weeks}")
@@ -289,7 +284,7 @@ def _evaluate_plan(result, args: argparse.Namespace) -> int:
     plan = plan_from_frame(result, read_csv(args.plan))
     ev = evaluate_plan(result, plan, tail_weeks=args.tail_weeks, kpi_value=_kpi_value(args.kpi_value))
     out = Path(args.run_dir)
-    d = _finite(ev.to_dict())
+    d = json_safe(ev.to_dict())
     atomic_write_text(out / "plan_evaluation.json", json.dumps(d, indent=2, default=str) + "\n")
     atomic_write_text(out / "plan_weekly.csv", ev.weekly.to_csv(index=False, float_format="%.10g"))
     t = ev.totals
@@ -310,17 +305,3 @@ def _evaluate_plan(result, args: argparse.Namespace) -> int:
         print(f"  note: {note}")
     print(f"wrote {out / 'plan_evaluation.json'} and {out / 'plan_weekly.csv'}")
     return 0
-
-
-def _finite(obj):
-    """NaN/inf → None, recursively (JSON has no NaN)."""
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
-ANALYSIS_SUBCOMMANDS = [_add_curves, _add_optimize]

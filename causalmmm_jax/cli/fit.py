@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-__all__ = ["FIT_SUBCOMMANDS", "progress_printer", "print_metrics"]
+from ._base import add_mapping_args, mapping_from_args
+
+__all__ = ["add_fit", "progress_printer", "print_metrics", "config_from_args"]
 
 
 def progress_printer(enabled: bool = True):
@@ -52,9 +54,7 @@ def print_metrics(metrics: dict, file=None) -> None:
           f" | compile {t['compile_seconds']:.1f}s", file=file)
 
 
-def _add_fit(sub: argparse._SubParsersAction) -> None:
-    from ..cli import add_mapping_args
-
+def add_fit(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fit", help="fit the model to a CSV and write a run directory",
                        description="Fit the model (optionally an ensemble of seeds) and write metrics.json, "
                                    "contributions.csv, history.csv, config.json and the saved model into RUN_DIR.")
@@ -112,7 +112,6 @@ def config_from_args(args: argparse.Namespace):
 
 def _cmd_fit(args: argparse.Namespace) -> int:
     from .._io_util import writable_dir
-    from ..cli import mapping_from_args
     from ..data.load import panel_from_csv
     from ..errors import ConfigError
     from ..run import write_run
@@ -126,7 +125,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     writable_dir(args.out)  # before the fit, not after it
     lift = None
     if args.lift_tests:
-        from ..analysis.calibration import read_lift_tests
+        from ..train.calibration import read_lift_tests
 
         lift = read_lift_tests(args.lift_tests)
     result = fit(panel, cfg, seeds=args.seeds, mapping=mapping, lift=lift, devices=args.devices,
@@ -137,5 +136,3 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         print(f"run written to {out}")
     return 0
 
-
-FIT_SUBCOMMANDS = [_add_fit]

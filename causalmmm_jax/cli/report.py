@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["REPORT_SUBCOMMANDS"]
+__all__ = ["add_report"]
 
 
-def _add_report(sub: argparse._SubParsersAction) -> None:
+def add_report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "report", help="write a self-contained HTML dashboard for a fitted run",
         description="Build one dashboard.html (plotly.js embedded, opens offline) from a run directory written by "
@@ -23,7 +23,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..errors import UserError
-    from .dashboard import build_dashboard
+    from ..report.dashboard import build_dashboard
 
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
@@ -38,5 +38,3 @@ def _cmd_report(args: argparse.Namespace) -> int:
     print(path)
     return 0
 
-
-REPORT_SUBCOMMANDS = [_add_report]
