@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test venv clean
+.PHONY: demo test lint venv clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ demo: $(STAMP)
 # two xdist workers (one per core of the 2-core CI machine); tests that share a fitted fixture
 # stay on one worker (tests/conftest.py groups them). PYTEST_WORKERS=0 runs in one process.
 PYTEST_WORKERS ?= 2
+
+# ruff and mypy on the package (configured in pyproject.toml); .ci/run runs it before the tests
+lint: $(STAMP)
+	$(BIN)/ruff check causalmmm_jax
+	$(BIN)/mypy
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)

@@ -1,10 +1,19 @@
 """causalmmm-jax: a JAX/Flax marketing-mix model (a port of DeepCausalMMM)."""
 
 from ._version import __version__
+from .api import (
+    fit,
+    load,
+    optimize_budget,
+    predict,
+    report,
+    response_curves,
+    save,
+    sweep,
+)
 from .config import AnalysisConfig, Config, DataConfig, ModelConfig, TrainConfig
 from .data import ColumnMapping, Panel
 from .errors import ConfigError, DataError, ModelFileError, UserError
-from .api import fit, load, optimize_budget, predict, report, response_curves, save, sweep
 
 __all__ = [
     "__version__",

@@ -93,7 +93,7 @@ class _Section:
     _section: str = ""
 
     def __post_init__(self) -> None:
-        for f in fields(self):
+        for f in fields(self):  # type: ignore[arg-type]  # every section is a dataclass
             v = getattr(self, f.name)
             if isinstance(v, list):  # lists from JSON/TOML become tuples (hashable, immutable)
                 v = tuple(v)
@@ -109,7 +109,7 @@ class _Section:
     def from_dict(cls, d: dict[str, Any]):
         if not isinstance(d, dict):
             raise ConfigError(f"[{cls._section}] must be a table/object, got {type(d).__name__}.")
-        names = {f.name for f in fields(cls)}
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
         unknown = sorted(set(d) - names)
         if unknown:
             raise ConfigError(
@@ -118,7 +118,8 @@ class _Section:
         return cls(**d)
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self)}
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
+                for f in fields(self)}  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -312,7 +313,8 @@ class AnalysisConfig(_Section):
     dag_threshold: float = field(default=0.3, metadata=_num(0.0, 1.0))
 
 
-_SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "analysis": AnalysisConfig}
+_SECTIONS: dict[str, type[_Section]] = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig,
+                                        "analysis": AnalysisConfig}
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ def _panel_bytes(panel: Panel) -> bytes:
     if panel.spend is not None:
         arrays["spend"] = panel.spend
     buf = _io.BytesIO()
-    np.savez_compressed(buf, **arrays)
+    np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as its allow_pickle
     return buf.getvalue()
 
 

@@ -45,10 +45,9 @@ def load_prediction_panel(data, mapping: ColumnMapping, missing_media: str = "er
     """A Panel from a path, DataFrame or Panel; a missing target column (future weeks) is allowed."""
     if isinstance(data, Panel):
         return data
-    from .data.load import read_csv
-
     import warnings
 
+    from .data.load import read_csv
     from .data.validate import DataWarning
 
     df = read_csv(data) if not isinstance(data, pd.DataFrame) else data

@@ -92,7 +92,8 @@ def write_allocation(result, res, out: str | os.PathLike) -> list[Path]:
     out = writable_dir(out)
     atomic_write_text(out / "allocation.csv", res.by_channel.to_csv(index=False, float_format="%.10g"))
     atomic_write_text(out / "allocation.json", json.dumps(json_safe(res.to_dict()), indent=2, default=str) + "\n")
-    plan = res.plan or spread_plan(result, res.allocation, res.weeks, pattern="history" if res.on == "model" else "flat")
+    plan = res.plan or spread_plan(result, res.allocation, res.weeks,
+                                   pattern="history" if res.on == "model" else "flat")
     atomic_write_text(out / "plan.csv", plan_to_frame(result, plan).to_csv(index=False, float_format="%.10g"))
     written = [out / "allocation.csv", out / "allocation.json", out / "plan.csv"]
     for name, table in (("allocation_by_region.csv", res.by_region), ("allocation_by_week.csv", res.by_week)):

@@ -27,7 +27,7 @@ MULTISTART_STARTS = 8  # random starts of the multistart method's SLSQP runs
 
 
 def _x64(on: bool):
-    return jax.enable_x64(True) if on else jax.enable_x64(jax.config.jax_enable_x64)
+    return jax.enable_x64(True) if on else jax.enable_x64(bool(jax.config.read("jax_enable_x64")))
 
 
 # The compiled programs take the response as a static argument and its data (``args``) as traced
@@ -172,6 +172,7 @@ def _multistart(response, budget, lower, upper, *, x0, seed: int, x64: bool, max
             v = float(_value(jnp.asarray(x, dt), args_j, response=response))
             if best is None or v > best[0]:
                 best = (v, x, ok, m, msg)
+    assert best is not None  # runs is never empty
     _, x, ok, m, msg = best
     return x, ok, (f"multistart: best of differential evolution, projected gradient from the start and SLSQP from "
                    f"{MULTISTART_STARTS} random mixes (best: {m}; {msg})")

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -67,8 +68,8 @@ class BudgetResult:
     by_region: pd.DataFrame | None = field(default=None, repr=False)
     by_week: pd.DataFrame | None = field(default=None, repr=False)
     response_unit: str = "KPI"
-    plan: object | None = field(default=None, repr=False)
-    evaluation: object | None = field(default=None, repr=False)
+    plan: Any = field(default=None, repr=False)        # a SpendPlan (analysis.plans)
+    evaluation: Any = field(default=None, repr=False)  # its PlanEvaluation
 
     def to_dict(self) -> dict:
         """JSON-serialisable summary (without ``by_channel``; ``beyond_observed`` per channel)."""

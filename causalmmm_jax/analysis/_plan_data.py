@@ -11,7 +11,8 @@ import pandas as pd
 
 from ..errors import DataError
 
-__all__ = ["SpendPlan", "exposure_per_spend", "keyed_rows", "kpi_values", "plan_beyond_observed", "plan_from_frame", "plan_shape",
+__all__ = ["SpendPlan", "exposure_per_spend", "keyed_rows", "kpi_values", "plan_beyond_observed", "plan_from_frame",
+           "plan_shape",
            "plan_times", "plan_to_frame", "spend_beyond_peak", "spread_plan", "week_label", "window_spend"]
 
 
@@ -198,7 +199,8 @@ def plan_from_frame(result, df: pd.DataFrame) -> SpendPlan:
     reg = df["region"].astype(str)
     bad = sorted(set(reg) - set(regions))
     if bad:
-        raise DataError(f"column 'region': {bad[:10]} not in the fitted data (rows {list(df.index[reg.isin(bad)][:5])})")
+        rows = list(df.index[reg.isin(bad)][:5])
+        raise DataError(f"column 'region': {bad[:10]} not in the fitted data (rows {rows})")
     ch = df["channel"].astype(str).map(lambda c: c if c in channels else
                                        (p.channels[spend_cols[c]] if c in spend_cols else c))
     bad = sorted(set(ch) - set(channels))

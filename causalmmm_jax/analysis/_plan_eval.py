@@ -33,7 +33,8 @@ _Q = (0.05, 0.95)
 @dataclass
 class PlanEvaluation:
     """What :func:`evaluate_plan` returns (KPI units, or value units ``kpi_unit = "value"`` with
-    ``kpi_value``; ensembles: member means, ``*_q05/_q95`` member quantiles).  ``totals``: spend, kpi (predicted KPI in the plan's weeks),
+    ``kpi_value``; ensembles: member means, ``*_q05/_q95`` member quantiles).  ``totals``: spend, kpi
+    (predicted KPI in the plan's weeks),
     kpi_without_plan, incremental, carryover_in, carryover_after, roi = (incremental +
     carryover_after) / spend.  ``by_channel``: spend, incremental (plan's weeks and tail, vs
     the plan without that channel), roi.  ``by_region``: spend, kpi, incremental.  ``weekly``:

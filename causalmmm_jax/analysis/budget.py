@@ -31,7 +31,6 @@ curves, where S-shaped curves give every single method local optima and a plan c
 
 from __future__ import annotations
 
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -52,15 +51,21 @@ from ._bounds import (  # re-exported
     parse_bounds,
     resolve_bounds,
 )
+from ._budget_result import (  # BudgetResult, horizon_spend re-exported
+    BudgetResult,
+    _by_channel,
+    _result,
+    horizon_spend,
+)
 from ._model_route import _model_response
 from .curves import (
     curve_params,
     hill,
 )
-from ._budget_result import BudgetResult, _by_channel, _result, horizon_spend  # BudgetResult, horizon_spend re-exported
 from .plans import kpi_values
 
-__all__ = ["BudgetResult", "METHODS", "METHOD_CHOICES", "resolve_method", "optimize_budget", "optimize_curves", "maximize_allocation",
+__all__ = ["BudgetResult", "METHODS", "METHOD_CHOICES", "resolve_method", "optimize_budget", "optimize_curves",
+           "maximize_allocation",
            "resolve_bounds", "parse_bounds", "beyond_observed", "ROUTES", "horizon_spend", "fixed_channels"]
 
 ROUTES = ("auto", "curves", "model", "plan")
@@ -242,7 +247,7 @@ def optimize_budget(result, budget: float | None = None, *, weeks: int | None = 
             res.response_unit = "value"
             res.message += "; responses in value units (KPI × value per unit of KPI)"
         if auto:
-            res.route_note = f"on the fitted curves, not the model re-run, because {obstacle[0]}"
+            res.route_note = f"on the fitted curves, not the model re-run, because {obstacle[0] if obstacle else '?'}"
             res.message += "; " + res.route_note
         return _with_extrapolation(res, result, np.array([res.allocation[c] for c in channels]), hist, n_win)
 

@@ -11,7 +11,14 @@ import numpy as np
 import pandas as pd
 
 from ..data.prepare import slice_inputs
-from ..train.calibration import LIFT_COLUMNS, LiftData, lift_data, lift_loss, model_lifts, read_lift_tests
+from ..train.calibration import (
+    LIFT_COLUMNS,
+    LiftData,
+    lift_data,
+    lift_loss,
+    model_lifts,
+    read_lift_tests,
+)
 from ..train.result import member_bands
 
 __all__ = ["LiftData", "read_lift_tests", "lift_data", "lift_loss", "lift_report", "LIFT_COLUMNS", "model_lifts"]

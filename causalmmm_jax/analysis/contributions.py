@@ -11,7 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..train.components import COMPONENTS, Components, channel_table, component_totals, original_units
+from ..train.components import (
+    COMPONENTS,
+    Components,
+    channel_table,
+    component_totals,
+    original_units,
+)
 
 __all__ = ["Components", "original_units", "component_totals", "channel_table", "long_table", "COMPONENTS"]
 

@@ -20,6 +20,7 @@ KPI is Σ over regions and observed training weeks of ŷ_rt·ȳ_r (KPI units)::
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -138,7 +139,7 @@ def channel_totals(result, weeks: slice | None = None) -> tuple[np.ndarray, np.n
     return exposure, spend
 
 
-def _scenario_data(result, window: np.ndarray | None = None) -> tuple:
+def _scenario_data(result, window: np.ndarray | None = None) -> tuple[Any, jax.Array, Any, Any]:
     """``(inputs, win [T, 1], cells, target_mean)``: the arrays of :func:`_scenario_total`."""
     inputs, cells, tm = train_sequence(result)
     if window is None:
@@ -232,7 +233,7 @@ def curve_params(result, curves: pd.DataFrame | None = None) -> pd.DataFrame:
     n = result.split.n_train
     xcol = "spend" if "spend" in curves.columns else "exposure"
     exposure, spend = channel_totals(result)
-    cur = spend if xcol == "spend" else exposure
+    cur = spend if spend is not None and xcol == "spend" else exposure
     out = []
     for ci, ch in enumerate(result.panel.channels):
         sub = curves[curves["channel"] == ch].sort_values("multiplier")

@@ -34,6 +34,7 @@ budget).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -44,9 +45,9 @@ import scipy.optimize as so
 from ..errors import ConfigError
 from ..model.mmm import apply
 from ._bounds import cells_constraints, current_plan, fixed_channels, row_bounds
+from ._budget_result import BudgetResult, _by_channel, _result, horizon_spend
 from ._jaxopt import project_grouped_np, project_two_way_np
 from ._plan_eval import _sequence
-from ._budget_result import BudgetResult, _by_channel, _result, horizon_spend
 from .plans import (
     SpendPlan,
     evaluate_plan,
@@ -132,7 +133,7 @@ class _Problem:
     objective ``−response(z·b) / scale`` (``value`` and the gradient of the response follow:
     ``b = 1, scale = −1``)."""
 
-    value_and_grad: object
+    value_and_grad: Callable[..., Any]
 
     def value(self, x) -> float:
         return float(self.value_and_grad(jnp.asarray(x, jnp.float32), jnp.float32(1.0), jnp.float32(-1.0))[0])
@@ -180,7 +181,8 @@ def optimize_plan(result, budget: float | None = None, *, weeks: int | None = No
     ``{region or week label or "*": (lower, upper)}`` on each region's (by region) or week's (by
     week) total over channels.  ``kpi_value``: the value of one unit of KPI, a number or per region
     (:func:`~causalmmm_jax.analysis.plans.kpi_values`): the plan then maximises value (e.g.
-    revenue), and every response, uplift and ROI is in value units (``response_unit="value"``).  ``method``: ``"multistart"`` (``"auto"``), ``"projected"`` or ``"slsqp"`` (small
+    revenue), and every response, uplift and ROI is in value units (``response_unit="value"``).
+    ``method``: ``"multistart"`` (``"auto"``), ``"projected"`` or ``"slsqp"`` (small
     problems: its cost grows with the cube of the number of cells).  ``risk``: with an ensemble,
     maximise that quantile of the members' KPI added (e.g. 0.1: a plan that does well when the
     model is pessimistic) instead of their mean; ``predicted_response`` is then that quantile and
@@ -326,7 +328,8 @@ def _solve(problem, budget, cur, lower, upper, g_lo, g_hi, method, maxiter, star
     scale = abs(problem.value(z0 * b)) or 1.0
     b_j, scale_j = jnp.float32(b), jnp.float32(scale)
     fg = lambda z: tuple(np.asarray(a, np.float64)  # noqa: E731
-                         for a in problem.value_and_grad(jnp.asarray(np.reshape(z, z0.shape), jnp.float32), b_j, scale_j))
+                         for a in problem.value_and_grad(jnp.asarray(np.reshape(z, z0.shape), jnp.float32), b_j,
+                                                         scale_j))
 
     def projected(start):
         """Projected gradient with backtracking (sufficient decrease on the projected step; the step

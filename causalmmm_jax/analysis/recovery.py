@@ -17,7 +17,8 @@ training cells, KPI units):
   training weeks of the model's implied effect multiplier (attributed contribution over the
   model's saturated media, pooled over regions) with the planted multiplier;
 * **decision regret**: the plan :func:`~causalmmm_jax.analysis.budget.optimize_budget`
-  recommends (``on="curves"`` and ``on="model"``, the one ``"auto"`` takes at such horizons) for the last ``horizon`` training weeks at ``budget_factor`` ×
+  recommends (``on="curves"`` and ``on="model"``, the one ``"auto"`` takes at such horizons) for the last
+  ``horizon`` training weeks at ``budget_factor`` ×
   their actual spend, evaluated in the true KPI (:func:`~causalmmm_jax.data.synthetic.true_kpi`:
   KPI over the training weeks from the plan's first week on, carry-over inside them counted), as
   the fraction of the achievable uplift it captures: ``(V(plan) − V(current)) / (V(best) −
@@ -55,14 +56,21 @@ def _rel(model: float, true: float) -> float | None:
     return None if true == 0 else float((model - true) / abs(true))
 
 
+def _generated(a: np.ndarray | None, what: str) -> np.ndarray:
+    if a is None:
+        raise ConfigError(f"the synthetic truth has no {what}: score against a panel from data.synthetic.generate")
+    return a
+
+
 def _check_alignment(result, data: SyntheticData) -> None:
     truth, panel = data.truth, result.panel
-    r, t, c = truth.impressions.shape
+    impressions = _generated(truth.impressions, "impressions")
+    r, t, c = impressions.shape
     if (panel.n_regions, panel.n_weeks) != (r, t) or list(panel.channels) != list(truth.channels):
         raise ConfigError(f"the fit's panel ({panel.n_regions} regions × {panel.n_weeks} weeks, channels "
                           f"{list(panel.channels)}) is not the generated panel ({r} × {t}, {list(truth.channels)})")
     cells = np.asarray(panel.mask, bool) if panel.mask is not None else np.ones((r, t), bool)
-    if not np.allclose(np.asarray(panel.media)[cells], truth.impressions[cells], rtol=1e-5):
+    if not np.allclose(np.asarray(panel.media)[cells], impressions[cells], rtol=1e-5):
         raise ConfigError("the fit's media do not match the generated panel's impressions (regions or weeks in "
                           "another order?)")
 
@@ -77,20 +85,20 @@ def _window_value(data: SyntheticData, cells: np.ndarray, start: int, stop: int,
     numbers as ``true_kpi(spend(u))[:, start:stop]``, at a fraction of the cost)."""
     truth = data.truth
     p = truth.params
-    win = np.zeros(truth.spend.shape[1])
+    win = np.zeros(_generated(truth.spend, "spend").shape[1])
     win[start:stop] = 1.0
-    x = truth.impressions / p["media_scale"][:, None, :]
+    x = _generated(truth.impressions, "impressions") / p["media_scale"][:, None, :]
     decay = decay_matrix(truth)
     ad_all = np.einsum("cts,rsc->rtc", decay, x)[:, start:stop]
     ad_win = np.einsum("cts,rsc->rtc", decay, x * win[None, :, None])[:, start:stop]
     slope, half, scale = channel_curves(truth)
     w = cells[:, start:stop].astype(np.float64)
     other = float(((truth.baseline + truth.seasonality + truth.controls_effect + truth.noise)[:, start:stop] * w).sum())
-    ad_all, ad_win, scale, w_j = (jnp.asarray(a, dtype) for a in (ad_all, ad_win, scale[:, start:stop], w[..., None]))
+    a_all, a_win, scale_j, w_j = (jnp.asarray(a, dtype) for a in (ad_all, ad_win, scale[:, start:stop], w[..., None]))
 
     def value(u):
-        h = hill_curve(ad_all + (u[None, None, :] - 1.0) * ad_win, slope, half, jnp)
-        return other + (scale * h * w_j).sum()
+        h = hill_curve(a_all + (u[None, None, :] - 1.0) * a_win, slope, half, jnp)
+        return other + (scale_j * h * w_j).sum()
 
     return value
 
@@ -115,6 +123,7 @@ def truth_optimal_plan(value, budget: float, lower, upper, starts, *, maxiter: i
         f = float(fg(z)[0])
         if f < best_f:
             best, best_f = z, f
+    assert best is not None  # starts is not empty
     return best * b
 
 
@@ -151,7 +160,8 @@ def _regret(result, data: SyntheticData, cells: np.ndarray, horizon: int, factor
     window_kpi = float((data.truth.kpi * cells)[:, start:n].sum())
     achievable = v_best - v_cur
     return {
-        "on": on, "method": plan.method, "budget_factor": float(factor), "horizon_weeks": int(horizon), "budget": budget,
+        "on": on, "method": plan.method, "budget_factor": float(factor), "horizon_weeks": int(horizon),
+        "budget": budget,
         "plan_beyond_observed_pct": plan.beyond_observed_pct,
         "channels_without_spend": dead,
         "plan": dict(zip(channels, map(float, x_plan))), "current": dict(zip(channels, map(float, current))),
@@ -192,7 +202,8 @@ def evaluate_against_truth(result, data: SyntheticData, *, horizon: int = 13, bu
     """Score ``result`` (fitted on ``data.panel()``) against ``data.truth`` (module docstring).
 
     ``routes``: the ``optimize_budget(on=...)`` routes whose plans are scored (``optimize``'s
-    default ``"auto"`` takes ``"model"`` when the horizon fits in the training weeks).  Returns ``{"channels": {column: {...}}, "regret": [{...} per
+    default ``"auto"`` takes ``"model"`` when the horizon fits in the training weeks).  Returns
+    ``{"channels": {column: {...}}, "regret": [{...} per
     route and budget factor], "coefficient_path": {...}, "summary": {...}}``; relative errors are
     ``(model − truth) / |truth|`` (None where the truth is 0); summary keys of the regret are
     ``"<route> <factor>x"``."""

@@ -83,7 +83,7 @@ def optimize_target(result, target: str, value: float, *, weeks: int | None = No
     if region_bounds or week_bounds:  # the rows' ranges bound the total too
         rows_by = "region" if region_bounds else "week"
         first_week = result.panel.n_weeks if plan is None else plan.start
-        _, rl, ru = row_ranges(result, rows_by, region_bounds or week_bounds, first_week, weeks)
+        _, rl, ru = row_ranges(result, rows_by, region_bounds or week_bounds or {}, first_week, weeks)
         floor, ceiling = max(floor, float(rl.sum())), min(ceiling, float(ru.sum()))
     curves = curve_params(result) if on == "curves" else None
     if on == "plan":

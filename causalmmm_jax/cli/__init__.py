@@ -7,7 +7,8 @@ or a command-line usage error), printed as one message without a traceback; 1 an
 Adding a subcommand ``NAME``:
 
 1. in the module of its layer's commands (``cli/data.py``, ``fit.py``, ``analysis.py``,
-   ``product.py``, ``report.py``), write ``add_NAME(sub)`` that calls ``p = sub.add_parser("NAME", help=..., description=...)``,
+   ``product.py``, ``report.py``), write ``add_NAME(sub)`` that calls
+   ``p = sub.add_parser("NAME", help=..., description=...)``,
    adds its arguments (reuse :func:`add_mapping_args` for data files) and sets
    ``p.set_defaults(func=_cmd_NAME)``;
 2. write ``_cmd_NAME(args) -> int`` that does the work, prints to stdout and raises

@@ -62,15 +62,15 @@ def _cmd_curves(args: argparse.Namespace) -> int:
     from ..run import write_curves
 
     result = _load(args.run_dir)
-    _, params, written = write_curves(result, args.run_dir, args.multipliers)
-    print_curves(params, written)
+    curves, params, written = write_curves(result, args.run_dir, args.multipliers)
+    print_curves(curves, params, written)
     return 0
 
 
-def print_curves(params, written) -> None:
+def print_curves(curves, params, written) -> None:
     """What ``curves`` prints: the files and each channel's Hill fit."""
     curves_csv, params_csv = written
-    print(f"wrote {curves_csv} and {params_csv}")
+    print(f"wrote {curves_csv} ({len(curves)} rows) and {params_csv}")
     for row in params.itertuples(index=False):
         print(f"  {row.channel}: half-saturation {row.half_saturation:.4g} ({row.x_unit}), slope {row.slope:.3g}, "
               f"R² {row.r2:.3f}")
@@ -168,8 +168,8 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     if args.plan is not None:
         if args.on != "plan":
             return _evaluate_plan(result, args)
-        from ..data.load import read_csv
         from ..analysis.plans import plan_from_frame
+        from ..data.load import read_csv
 
         if args.weeks is not None:
             raise ConfigError("--plan with --on plan optimises over the plan's own weeks; drop --weeks")
@@ -218,7 +218,8 @@ def print_allocation(res, written, out: Path) -> None:
         t = res.target
         what = {"kpi": "KPI added", "roi": f"KPI per unit of {res.unit}",
                 "cost_per_kpi": f"{res.unit} per unit of KPI"}[t["kind"]]
-        print(f"  target {t['kind'].replace('_', ' ')} {t['value']:.6g}: budget {t['budget']:.6g} ({what} {t['achieved']:.6g}; "
+        kind = t["kind"].replace("_", " ")
+        print(f"  target {kind} {t['value']:.6g}: budget {t['budget']:.6g} ({what} {t['achieved']:.6g}; "
               f"{t['evaluations']} plans evaluated on the {res.on})")
     for row in res.by_channel.itertuples(index=False):
         beyond = (f", {row.beyond_observed_pct:.0f} % above the largest weekly spend seen"
@@ -229,7 +230,8 @@ def print_allocation(res, written, out: Path) -> None:
               "(per region and week): the model extrapolates there, treat those channels' gains with caution")
     tot = res.evaluation.totals if res.evaluation is not None else {}
     if "incremental_q05" in tot:
-        print(f"  the plan adds {tot['incremental']:.6g} KPI in its weeks (members' 5–95 %: {tot['incremental_q05']:.6g} "
+        print(f"  the plan adds {tot['incremental']:.6g} KPI in its weeks "
+              f"(members' 5–95 %: {tot['incremental_q05']:.6g} "
               f"to {tot['incremental_q95']:.6g})")
     if res.by_region is not None:
         moved = res.by_region.assign(change=res.by_region["spend"] - res.by_region["current_spend"])
@@ -266,8 +268,8 @@ def _kpi_value(items):
 
 
 def _evaluate_plan(result, args: argparse.Namespace) -> int:
-    from ..data.load import read_csv
     from ..analysis.plans import evaluate_plan, plan_from_frame, week_label
+    from ..data.load import read_csv
 
     if args.tail_weeks < 0:
         raise ConfigError(f"--tail-weeks must be >= 0, got {args.tail_weeks}")

@@ -27,7 +27,13 @@ def add_validate(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from ..data import DataWarning, check_split_feasible, format_summary, panel_from_csv, panel_summary
+    from ..data import (
+        DataWarning,
+        check_split_feasible,
+        format_summary,
+        panel_from_csv,
+        panel_summary,
+    )
 
     cfg = load_config(args.config)
     mapping = mapping_from_args(args)

@@ -41,7 +41,8 @@ def print_metrics(metrics: dict, file=None) -> None:
     """A short table of the headline metrics."""
     file = file or sys.stdout
     tr, ho = metrics["train"], metrics["holdout"]
-    rows = [("R²", "r2"), ("RMSE", "rmse"), ("MAE", "mae"), ("MAPE %", "mape"), ("R² within region", "r2_within_region")]
+    rows = [("R²", "r2"), ("RMSE", "rmse"), ("MAE", "mae"), ("MAPE %", "mape"),
+            ("R² within region", "r2_within_region")]
     print(f"{'metric':<18}{'train':>14}{'holdout':>14}", file=file)
     for label, k in rows:
         print(f"{label:<18}{tr.get(k, float('nan')):>14.4g}{ho.get(k, float('nan')):>14.4g}", file=file)

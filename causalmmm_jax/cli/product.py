@@ -89,10 +89,11 @@ def run_demo(out: Path, *, epochs: int | None = None, quick: bool = False) -> Pa
               f"{data.truth.roi[ch]:>8.2f}")
     weeks = min(52, result.split.n_train)
     start = result.split.n_train - weeks
-    budget = float(result.panel.spend[:, start:result.split.n_train].sum())
+    spend = result.panel.spend if result.panel.spend is not None else result.panel.media  # the generator has spend
+    budget = round(float(spend[:, start:result.split.n_train].sum()), 2)  # in cents, as the printed command would
     print()
-    _, params, written = write_curves(result, run)
-    print_curves(params, written)
+    curves, params, written = write_curves(result, run)
+    print_curves(curves, params, written)
     res = optimize_budget(result, budget, weeks=weeks)
     print_allocation(res, write_allocation(result, res, run), run)
     dashboard = build_dashboard(run)

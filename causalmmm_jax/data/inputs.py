@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import jax.numpy as jnp
 from flax import struct
 
@@ -22,3 +24,6 @@ class ModelInputs:
     seasonal: jnp.ndarray
     region: jnp.ndarray
     time: jnp.ndarray
+
+    if TYPE_CHECKING:  # flax.struct adds replace(); declared for the type checker
+        def replace(self, **changes: Any) -> "ModelInputs": ...

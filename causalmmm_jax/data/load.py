@@ -39,7 +39,8 @@ def read_csv(path: str | os.PathLike, *, sep: str = ",") -> pd.DataFrame:
     except PermissionError:
         raise DataError(f"data file {str(p)!r} cannot be read: permission denied.") from None
     except pd.errors.EmptyDataError:
-        raise DataError(f"data file {str(p)!r} is empty: it needs a header line and one row per region and week.") from None
+        raise DataError(f"data file {str(p)!r} is empty: it needs a header line and one row per region "
+                        "and week.") from None
     except UnicodeDecodeError as e:
         raise DataError(f"data file {str(p)!r} is not UTF-8 text ({e.reason} at byte {e.start}); save it as UTF-8 "
                         "CSV.") from None

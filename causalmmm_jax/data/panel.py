@@ -114,11 +114,11 @@ class Panel:
     def subset_regions(self, idx) -> "Panel":
         """A panel with the regions ``idx`` (indices or a boolean mask) only."""
         idx = np.asarray(idx)
-        take = lambda a: None if a is None else a[idx]  # noqa: E731
         return Panel(
-            media=take(self.media), controls=take(self.controls), target=take(self.target),
-            mask=take(self.mask), regions=take(self.regions), times=self.times, channels=self.channels,
-            control_names=self.control_names, target_name=self.target_name, spend=take(self.spend),
+            media=self.media[idx], controls=self.controls[idx], target=self.target[idx],
+            mask=self.mask[idx], regions=self.regions[idx], times=self.times, channels=self.channels,
+            control_names=self.control_names, target_name=self.target_name,
+            spend=None if self.spend is None else self.spend[idx],
             spend_columns=self.spend_columns,
         )
 

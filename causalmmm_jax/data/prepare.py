@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import jax.numpy as jnp
 import numpy as np
 
+from .inputs import ModelInputs
 from .panel import Panel
 from .scaling import ScalerState, transform
 from .seasonality import SeasonalProfile
-from .inputs import ModelInputs
 
 __all__ = ["Prepared", "prepare", "slice_inputs"]
 

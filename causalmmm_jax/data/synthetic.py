@@ -75,7 +75,13 @@ import pandas as pd
 from causalmmm_jax.data.panel import ColumnMapping, Panel
 from causalmmm_jax.errors import ConfigError
 
-from ._synthetic_response import _adstock, _sum_kpi, counterfactual, hill_curve, true_kpi
+from ._synthetic_response import (
+    _adstock,
+    _sum_kpi,
+    counterfactual,
+    hill_curve,
+    true_kpi,
+)
 from ._synthetic_series import ar1, stratified
 from ._synthetic_series import flighting as _flighting
 
@@ -327,7 +333,8 @@ def generate(
     # media response
     n_eff = C - 1 if null_channel else C
     alpha = np.concatenate([stratified(rng_eff, n_eff, 0.1, 0.7), rng_eff.uniform(0.1, 0.7, C - n_eff)])
-    slope = np.concatenate([stratified(rng_eff, n_eff, *hill_slope_range), rng_eff.uniform(*hill_slope_range, C - n_eff)])
+    slope = np.concatenate([stratified(rng_eff, n_eff, *hill_slope_range),
+                            rng_eff.uniform(*hill_slope_range, C - n_eff)])
     kappa = rng_eff.uniform(*half_saturation_range, C)
     rel = rng_eff.uniform(0.5, 1.5, C)
     if null_channel:

@@ -46,7 +46,7 @@ class DataWarning(UserWarning):
     """Suspicious but usable data (e.g. a region whose target never changes)."""
 
 
-def _rows(positions: np.ndarray, values: Sequence | None = None) -> str:
+def _rows(positions: np.ndarray, values: Sequence | np.ndarray | None = None) -> str:
     """``"rows 3, 9 (+4 more)"`` or, with values, ``"row 3: 'abc', row 9: 'x'"`` (0-based positions in)."""
     pos = np.asarray(positions, dtype=np.int64)
     if values is None:
@@ -346,8 +346,8 @@ def warn_degenerate_media(media: np.ndarray, mask: np.ndarray, regions: np.ndarr
     obs = mask[..., None]
     hi = np.where(obs, media, -np.inf).max(axis=1)  # [R, C]
     lo = np.where(obs, media, np.inf).min(axis=1)
-    seen = mask.any(axis=1)[:, None]  # regions with any observed week
-    active = ((media != 0) & obs).any(axis=1)  # [R, C]
+    seen = np.asarray(mask.any(axis=1))[:, None]  # regions with any observed week
+    active: np.ndarray = np.asarray(((media != 0) & obs).any(axis=1))  # [R, C]
     for c, name in enumerate(channels):
         if not active[:, c].any():
             msg = ("is zero in every row: it contributes nothing and its effect cannot be estimated from these "

@@ -60,7 +60,7 @@ def notears_init(rho: float = 1.0, alpha: float = 0.0, active: bool = False) -> 
 
 
 def dag_loss(logits, mask, temperature: float, mode: str, notears: NotearsState | None = None,
-             lambda1: float = 0.005, group_l1: float = 0.01):
+             lambda1: float | jnp.ndarray = 0.005, group_l1: float | jnp.ndarray = 0.01):
     """The original's DAG regulariser (``get_dag_loss``).
 
     triangular: ``0.01·ΣW + 0.001·ΣP(1 − P) + 0.0002·Σ|logits|`` with P = σ(logits/τ) unmasked.
@@ -81,7 +81,7 @@ def dag_loss(logits, mask, temperature: float, mode: str, notears: NotearsState 
     return base + jnp.where(notears.active, penalty, 0.0)
 
 
-def notears_update(state: NotearsState, w, factor: float, rho_max: float = 1e16,
+def notears_update(state: NotearsState, w, factor: float | jnp.ndarray, rho_max: float | jnp.ndarray = 1e16,
                    progress: float = 0.25) -> tuple[NotearsState, jnp.ndarray]:
     """Dual update (original ``notears_update_duals``): h = h(W); if h > progress·h_prev grow
     ρ ← min(ρ·factor, ρ_max); then α ← α + ρ·h; h_prev ← h.  Returns (new state, h)."""

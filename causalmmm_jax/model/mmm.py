@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 import flax.linen as nn
 import jax
@@ -54,7 +55,8 @@ class ModelSpec:
 
     n_knots: knots of the national trend (``model.trend="knots"``), from the training weeks
     (:func:`knot_count`); 0 or 1 = no trend.  constant_coefficients: the structural pre-fit's
-    forward (the GRU is skipped and the heads see a zero state, so the coefficients are constant).  ``config.seasonality``
+    forward (the GRU is skipped and the heads see a zero state, so the coefficients are constant).
+    ``config.seasonality``
     "auto" is resolved from the data by ``fit`` (:func:`~causalmmm_jax.config.resolve_model_config`);
     a spec built by hand with "auto" uses the Fourier cycle.
     """
@@ -76,7 +78,8 @@ class Decomposition:
     """Additive decomposition in scaled units (multiply by ȳ_r for KPI units).
 
     prediction ``[R,T]`` = media.sum(-1) + controls.sum(-1) + baseline + seasonality + trend.
-    media ``[R,T,C]`` (≥ 0; by source channel unless ``attribution="target"``), controls ``[R,T,K]`` (signed), baseline/seasonality/trend ``[R,T]``,
+    media ``[R,T,C]`` (≥ 0; by source channel unless ``attribution="target"``), controls ``[R,T,K]``
+    (signed), baseline/seasonality/trend ``[R,T]``,
     media_coef β ``[R,T,C]``, control_coef γ ``[R,T,K]``, adstocked/saturated/interacted ``[R,T,C]``
     (media signal after adstock, Hill, DAG), scale: s (scalar).
     """
@@ -93,6 +96,9 @@ class Decomposition:
     saturated: jnp.ndarray
     interacted: jnp.ndarray
     scale: jnp.ndarray
+
+    if TYPE_CHECKING:  # flax.struct adds replace(); declared for the type checker
+        def replace(self, **changes: Any) -> "Decomposition": ...
 
 
 def _const(v):
@@ -143,7 +149,7 @@ class MMM(nn.Module):
         if cfg.dag_mode != "off":
             self.param("dag_logits", lambda key, s: jax.random.normal(key, s) * 0.3 - 0.1, (c, c))
             self.param("dag_mix_raw", _const(-1.4), (c,))
-        p = {name: self.get_variable("params", name) for name in
+        p: dict[str, Any] = {name: self.get_variable("params", name) for name in
              ("adstock_raw", "weibull_shape_raw", "weibull_scale_raw", "hill_a_raw", "hill_g_raw",
               "dag_logits", "dag_mix_raw") if self.has_variable("params", name)}
         tp = transform_params(p, spec)
@@ -169,7 +175,8 @@ class MMM(nn.Module):
                 gru_in = jnp.concatenate([interacted, feats], axis=-1)
             h = TorchGRU(cfg.hidden_dim, name="gru")(gru_in)
         beta_max = self.param("media_coeff_max_raw", _const(cfg.media_coeff_max_init), (c,))
-        beta = jax.nn.sigmoid(CoefficientHead(cfg.hidden_dim, c, name="coeff_head")(h)) * tf.coef_ceiling(beta_max, mode)
+        beta = (jax.nn.sigmoid(CoefficientHead(cfg.hidden_dim, c, name="coeff_head")(h))
+                * tf.coef_ceiling(beta_max, mode))
         beta = jnp.broadcast_to(beta, interacted.shape)
         w_burn = tf.burn_in_weights(x.media.shape[-2], cfg.burn_in_weeks, cfg.burn_in_method)[:, None]
         stable_beta = self.param("stable_media_coeff", _const(lambda: 0.5 * (jax.nn.softplus(1.0) + 0.1)), (c,))
@@ -266,4 +273,4 @@ def apply(params: dict, inputs: ModelInputs, spec: ModelSpec, *, dropout_key: ja
           ) -> Decomposition:
     """Run the model; dropout is active only when ``dropout_key`` is given (training)."""
     rngs = None if dropout_key is None else {"dropout": dropout_key}
-    return MMM(spec).apply({"params": params}, inputs, dropout_key is None, rngs=rngs)
+    return cast(Decomposition, MMM(spec).apply({"params": params}, inputs, dropout_key is None, rngs=rngs))

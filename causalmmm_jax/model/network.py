@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import flax.linen as nn
 
 __all__ = ["torch_uniform", "ControlMLP", "gru_step", "TorchGRU", "CoefficientHead"]
 

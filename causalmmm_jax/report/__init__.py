@@ -5,6 +5,12 @@
   function per figure, taking plain arrays and returning a plotly ``Figure``.
 """
 
-from .dashboard import DASHBOARD_FILE, Section, build_dashboard, dashboard_sections, render_html
+from .dashboard import (
+    DASHBOARD_FILE,
+    Section,
+    build_dashboard,
+    dashboard_sections,
+    render_html,
+)
 
 __all__ = ["build_dashboard", "dashboard_sections", "render_html", "Section", "DASHBOARD_FILE"]

@@ -30,7 +30,8 @@ from ._section import Section
 from .html import _header, _times, render_html
 from .planning import _budget_section, _curves_section, _plan_sections
 
-__all__ = ["build_dashboard", "dashboard_sections", "render_html", "Section", "DASHBOARD_FILE"]  # render_html: see .html
+# render_html: see .html
+__all__ = ["build_dashboard", "dashboard_sections", "render_html", "Section", "DASHBOARD_FILE"]
 
 DASHBOARD_FILE = "dashboard.html"
 

@@ -7,6 +7,8 @@ and by region (``allocation_by_region.csv`` from ``--by region``).  Files from a
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -19,7 +21,8 @@ __all__: list[str] = []
 
 
 def _curves_section(files: dict, chans: list[str], disp: list[str], color_of: dict, weeks: int) -> Section:
-    params, points = files.get("curve_params"), files.get("curves")
+    params: Any = files.get("curve_params")
+    points: Any = files.get("curves")
     ok = lambda df, cols: df is not None and len(df) and set(cols) <= set(df.columns)  # noqa: E731
     params = params if ok(params, ("channel", "top", "bottom", "half_saturation", "slope")) else None
     points = points if ok(points, ("channel", "kpi")) and ("multiplier" in points or "spend" in points) else None
@@ -27,7 +30,7 @@ def _curves_section(files: dict, chans: list[str], disp: list[str], color_of: di
         return Section("curves", "Response curves", "", note="No response curves (curves.csv / curve_params.csv "
                        "are absent). " + _ANALYSIS_HINT.format(cmd="curves"), group="Planning")
     name_of = dict(zip(chans, disp))
-    colors = {c: color_of.get(name_of.get(c, c)) for c in chans}
+    colors: dict[str, str] = {c: color_of.get(name_of.get(c, c)) or "" for c in chans}
     return Section("curves", "Response curves",
                    "Circles: the model's incremental KPI when one channel's media (and spend) is scaled in every "
                    "training week (curves.csv), per week. Lines: the fitted 4-parameter Hill curve f(x) = bottom + "
@@ -49,7 +52,7 @@ def _budget_section(files: dict, metrics: dict, chans: list[str], disp: list[str
         return Section("budget", "Budget allocation", "", note="No budget allocation (allocation.csv / "
                        "allocation.json are absent). " + _ANALYSIS_HINT.format(cmd="optimize"), group="Planning")
     order = [c for c in chans if c in optimal] + [c for c in optimal if c not in chans]
-    name_of = dict(zip(chans, disp))
+    name_of: dict[str, str] = dict(zip(chans, disp))
     opt = np.array([optimal[c] for c in order], dtype=np.float64)
     budget = float(np.nansum(opt))
     current = None
@@ -75,7 +78,7 @@ def _budget_section(files: dict, metrics: dict, chans: list[str], disp: list[str
         parts.append(f"method {info['method']}" + ("" if info.get("success", True) else " (did not converge)"))
     if info.get("response_unit") == "value":
         parts.append("responses in value units (KPI × value per KPI)")
-    fig = FM.budget_allocation([name_of.get(c, c) for c in order],
+    fig = FM.budget_allocation([name_of.get(c) or c for c in order],
                                current if current is not None else np.full(len(order), np.nan), opt, "spend",
                                " · ".join(parts))
     return Section("budget", "Budget allocation",
@@ -85,7 +88,7 @@ def _budget_section(files: dict, metrics: dict, chans: list[str], disp: list[str
 
 def _plan_sections(files: dict, chans: list[str], disp: list[str], ccol: list[str]) -> list[Section]:
     """The plan week by week and by region (plan.csv, allocation_by_region.csv, plan_weekly.csv)."""
-    plan = files.get("plan")
+    plan: Any = files.get("plan")
     unit = None
     if plan is not None and {"region", "week", "channel"} <= set(plan.columns):
         unit = "spend" if "spend" in plan.columns else "exposure" if "exposure" in plan.columns else None
@@ -96,7 +99,8 @@ def _plan_sections(files: dict, chans: list[str], disp: list[str], ccol: list[st
                 Section("plan_regions", "Plan by region", "", note=note, group="Planning")]
     plan = plan.assign(**{unit: pd.to_numeric(plan[unit], errors="coerce").fillna(0.0),
                           "week": plan["week"].astype(str), "region": plan["region"].astype(str)})
-    name_of, col_of = dict(zip(chans, disp)), dict(zip(chans, ccol))
+    name_of: dict[str, str] = dict(zip(chans, disp))
+    col_of: dict[str, str] = dict(zip(chans, ccol))
     order = [c for c in chans if c in set(plan["channel"])] + sorted(set(plan["channel"]) - set(chans))
     weeks = list(dict.fromkeys(plan["week"]))
     wk = plan.pivot_table(index="week", columns="channel", values=unit, aggfunc="sum").reindex(
@@ -126,7 +130,7 @@ def _plan_sections(files: dict, chans: list[str], disp: list[str], ccol: list[st
     weekly = Section("plan_weekly", "Plan week by week",
                      "The plan from plan.csv (<code>causalmmm-jax optimize</code> writes the recommended one): "
                      f"national {unit} per week, stacked by channel.",
-                     FM.plan_weekly(weeks, wk.to_numpy(np.float64), [name_of.get(c, c) for c in order], colors, inc,
+                     FM.plan_weekly(weeks, wk.to_numpy(np.float64), [name_of.get(c) or c for c in order], colors, inc,
                                     unit, sub, current), group="Planning")
     by_reg = files.get("allocation_by_region")
     regions = list(dict.fromkeys(plan["region"]))
@@ -153,6 +157,6 @@ def _plan_sections(files: dict, chans: list[str], disp: list[str], ccol: list[st
                 "</code> to optimise the regional split too.")
         change = False
     regional = Section("plan_regions", "Plan by region", desc,
-                       FM.plan_regions(regions, [name_of.get(c, c) for c in order], grid.to_numpy(np.float64), change,
+                       FM.plan_regions(regions, [name_of.get(c) or c for c in order], grid.to_numpy(np.float64), change,
                                        unit), group="Planning")
     return [weekly, regional]

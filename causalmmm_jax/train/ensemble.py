@@ -27,7 +27,8 @@ def stack_trees(trees: list):
 
 
 def unstack_tree(tree, n: int) -> list:
-    return [jax.tree_util.tree_map(lambda a: a[i], tree) for i in range(n)]
+    """One pytree per member of ``tree``'s leading axis (size ``n``)."""
+    return [jax.tree_util.tree_map(lambda a, i=i: a[i], tree) for i in range(n)]
 
 
 @functools.lru_cache(maxsize=32)

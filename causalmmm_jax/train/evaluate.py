@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .components import channel_table, component_totals
-from .result import member_bands
 from .metrics import evaluate_block
+from .result import member_bands
 
 __all__ = ["evaluate"]
 
@@ -30,7 +32,7 @@ def evaluate(result) -> dict:
     y = panel.target
     naive = np.broadcast_to(result.scaler.target_mean[:, None], y.shape)
     train_cells, hold_cells = split.train_mask(panel.mask), split.holdout_mask(panel.mask)
-    out = {
+    out: dict[str, Any] = {
         "train": evaluate_block(y, point.prediction, train_cells, result.scaler.target_mean, naive),
         "holdout": evaluate_block(y, point.prediction, hold_cells, result.scaler.target_mean, naive),
     }

@@ -17,18 +17,25 @@ import optax
 
 from ..config import Config, resolve_model_config
 from ..data.panel import ColumnMapping, Panel
+from ..data.prepare import Prepared, prepare, slice_inputs
 from ..data.scaling import ScalerState, fit_scaler
 from ..data.seasonality import SeasonalProfile, fit_seasonality
 from ..data.split import Split, temporal_split
+from ..errors import ConfigError
 from ..model.data_init import init_from_data, within_region_variance
 from ..model.mmm import ModelSpec, apply, knot_count, transform_params
-from ..errors import ConfigError
 from .objective import TrainData, TransformPrior
-from .phases import Phase, chunk_length, default_phases, run_phases, with_static_coefficients
-from ..data.prepare import Prepared, prepare, slice_inputs
+from .phases import (
+    Phase,
+    chunk_length,
+    default_phases,
+    run_phases,
+    with_static_coefficients,
+)
 from .result import FitResult, with_member_axis
 
-__all__ = ["FitResult", "fit", "train_data_for", "prepare_data", "initial_params", "finish_result", "with_static_coefficients",
+__all__ = ["FitResult", "fit", "train_data_for", "prepare_data", "initial_params", "finish_result",
+           "with_static_coefficients",
            "chunk_length"]  # the last two re-exported from .phases
 
 
@@ -125,7 +132,8 @@ def finish_result(cfg: Config, spec: ModelSpec, params, states, history: dict, t
                   *, scaler: ScalerState, seasonal: SeasonalProfile, split: Split, panel: Panel,
                   seeds: tuple[int, ...], mapping: ColumnMapping | None) -> FitResult:
     """The :class:`FitResult` of trained members (``params``/``states`` as trained: with a member
-    axis when ``len(seeds) > 1``, the result's params always with one): epochs, early-stopping record, per-epoch timing of the last phase, a
+    axis when ``len(seeds) > 1``, the result's params always with one): epochs, early-stopping
+    record, per-epoch timing of the last phase, a
     warning on a non-finite stop, and the evaluation metrics."""
     timing = dict(timing)
     last = phases[-1].name

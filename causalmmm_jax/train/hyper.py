@@ -18,6 +18,8 @@ NOTEARS dual updates).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import jax.numpy as jnp
 from flax import struct
 
@@ -82,6 +84,9 @@ class Hyper:
     schedule: str = struct.field(pytree_node=False, default="plateau")
     prior_mode: str = struct.field(pytree_node=False, default="quadratic")
     regularize_transforms: bool = struct.field(pytree_node=False, default=False)
+
+    if TYPE_CHECKING:  # flax.struct adds replace(); declared for the type checker
+        def replace(self, **changes: Any) -> "Hyper": ...
 
 
 def _array(name: str, value):

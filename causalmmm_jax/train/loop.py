@@ -24,6 +24,8 @@ Epochs beyond ``hyper.n_epochs`` or after a stop are no-ops with NaN metrics.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import jax
 import jax.numpy as jnp
 import optax
@@ -55,6 +57,9 @@ class TrainState:
     stopped: jnp.ndarray        # early-stopped or non-finite
     nonfinite: jnp.ndarray
     hyper: Hyper
+
+    if TYPE_CHECKING:  # flax.struct adds replace(); declared for the type checker
+        def replace(self, **changes: Any) -> "TrainState": ...
 
 
 def _select(pred, a, b):

@@ -8,6 +8,8 @@ reference.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 __all__ = ["regression_metrics", "evaluate_block"]
@@ -45,7 +47,7 @@ def evaluate_block(y: np.ndarray, pred: np.ndarray, cells: np.ndarray, target_me
     y, pred: ``[R,T]`` KPI units; target_mean: ``[R]`` ȳ_r (for the scaled R²);
     naive: ``[R,T]`` baseline prediction (optional).
     """
-    out = regression_metrics(y[cells], pred[cells])
+    out: dict[str, Any] = dict(regression_metrics(y[cells], pred[cells]))
     ys, ps = y / target_mean[:, None], pred / target_mean[:, None]
     out["r2_within_region"] = regression_metrics(ys[cells], ps[cells])["r2"]
     out["rmse_scaled"] = regression_metrics(ys[cells], ps[cells])["rmse"]

@@ -5,8 +5,8 @@
         + L_hill_prior + L_seasonal_offsets + L_trend + w_pool·L_pool
 
 ``L_hill_prior``, ``L_seasonal_offsets`` and ``L_trend`` (random walk on the trend knots) are
-Gaussian priors on the likelihood's scale (σ̂²/2N·Σz², see :func:`transform_prior`); ``L_pool`` pools the GRU's coefficients
-(:func:`coef_pooling`, weight 0 by default).
+Gaussian priors on the likelihood's scale (σ̂²/2N·Σz², see :func:`transform_prior`); ``L_pool``
+pools the GRU's coefficients (:func:`coef_pooling`, weight 0 by default).
 
 Only observed cells of the fit block count (``TrainData.fit_w``): no padding, validation or
 holdout week enters the data term.  ``Σ|θ|`` and ``Σθ²`` run over the network weights; the
@@ -60,6 +60,9 @@ class TrainData:
     lift: Any = None
     prior: Any = None
 
+    if TYPE_CHECKING:  # flax.struct adds replace(); declared for the type checker
+        def replace(self, **changes: Any) -> "TrainData": ...
+
 
 @struct.dataclass
 class TransformPrior:
@@ -72,7 +75,7 @@ class TransformPrior:
     var: jnp.ndarray
 
 
-def transform_prior(params, d: Decomposition, spec: ModelSpec, prior: TransformPrior | None, tcfg: TrainConfig,
+def transform_prior(params, d: Decomposition, spec: ModelSpec, prior: TransformPrior | None, tcfg: TrainConfig | Hyper,
                     w):
     """Weakly-informative Gaussian priors on the Hill curve, on the likelihood's scale:
     ``weight·σ̂²/(2N)·Σ_c[((log(g_c/Ā_c) − log_ratio0_c)/sd_g)² + ((a_c − a0_c)/sd_a)²]`` with ``Ā_c``
@@ -133,7 +136,7 @@ def _abs_sq_sums(params, regularize_transforms: bool):
     return l1, l2
 
 
-def regularizers(params, spec: ModelSpec, tcfg: TrainConfig, notears: dag_lib.NotearsState | None):
+def regularizers(params, spec: ModelSpec, tcfg: TrainConfig | Hyper, notears: dag_lib.NotearsState | None):
     """``{"dag", "sparse", "l1", "l2"}`` unweighted."""
     cfg = spec.config
     if cfg.dag_mode != "off":
@@ -159,7 +162,7 @@ def _dynamic(weight, base, raw):
     return jnp.where(sg(raw) > 0, weight * raw * sg(base) / (sg(raw) + 1e-8), 0.0)
 
 
-def priors(params, d: Decomposition, w, base, tcfg: TrainConfig):
+def priors(params, d: Decomposition, w, base, tcfg: TrainConfig | Hyper):
     """``(media_prior, seasonal_prior)`` loss terms."""
     if "seasonal_coeff" in params:
         seas_raw = (jax.nn.softplus(params["seasonal_coeff"]) - tcfg.seasonal_prior) ** 2

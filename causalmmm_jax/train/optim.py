@@ -29,8 +29,13 @@ import jax.numpy as jnp
 import optax
 
 from ..config import TrainConfig
+from ..model.groups import (
+    COEFFICIENT_GROUPS,
+    PREFIT_GROUPS,
+    STRUCTURAL_GROUPS,
+    param_groups,
+)
 from .hyper import phase_rate
-from ..model.groups import COEFFICIENT_GROUPS, PREFIT_GROUPS, STRUCTURAL_GROUPS, param_groups
 
 __all__ = ["param_labels", "static_labels", "decay_mask", "clip_groups", "reduce_on_plateau", "phase_optimizer",
            "optimizer_hyperparams", "make_optimizer", "cosine_rate", "current_lr"]

@@ -83,12 +83,14 @@ class Phase:
         if self.kind not in KINDS:
             raise ConfigError(f"phase {self.name!r}: kind must be one of {KINDS}, got {self.kind!r}")
         if not isinstance(self.chunk_epochs, int) or self.chunk_epochs < 1:
-            raise ConfigError(f"phase {self.name!r}: chunk_epochs must be a positive integer, got {self.chunk_epochs!r}")
+            raise ConfigError(f"phase {self.name!r}: chunk_epochs must be a positive integer, "
+                              f"got {self.chunk_epochs!r}")
         if self.optimizer is None and self.optimizer_values is None:
             raise ConfigError(f"phase {self.name!r}: the built-in optimiser needs optimizer_values "
                               "(default_phases builds them from a TrainConfig), or pass an optax optimizer")
         if not self.name or not self.name.isidentifier():
-            raise ConfigError(f"phase name must be a Python identifier (it prefixes history columns), got {self.name!r}")
+            raise ConfigError(f"phase name must be a Python identifier (it prefixes history columns), "
+                              f"got {self.name!r}")
 
     @property
     def n_epochs(self) -> int:
@@ -155,19 +157,26 @@ def stack_phases(per_member: Sequence[Sequence[Phase]]) -> tuple[Phase, ...]:
         for other in col[1:]:
             same = (other.name, other.kind, other.key_fold) == (ph.name, ph.kind, ph.key_fold) and \
                 other.optimizer is ph.optimizer and \
-                jax.tree_util.tree_structure(other.hyper) == jax.tree_util.tree_structure(ph.hyper) and \
-                (other.optimizer_values is None) == (ph.optimizer_values is None) and \
-                (ph.optimizer_values is None or set(other.optimizer_values) == set(ph.optimizer_values))
+                str(jax.tree_util.tree_structure(other.hyper)) == str(jax.tree_util.tree_structure(ph.hyper)) and \
+                set(other.optimizer_values or ()) == set(ph.optimizer_values or ()) and \
+                (other.optimizer_values is None) == (ph.optimizer_values is None)
             if not same:
                 raise ConfigError(f"phase {ph.name!r} differs in structure between members (name, kind, optimiser, "
                                   "schedule kind or prior mode); only values can vary across one compiled program")
         values = None if ph.optimizer_values is None else {
-            k: np.stack([np.asarray(m.optimizer_values[k]) for m in col]) for k in ph.optimizer_values}
+            k: np.stack([np.asarray(_values(m)[k]) for m in col]) for k in ph.optimizer_values}
         out.append(dataclasses.replace(
             ph, hyper=stack_trees([m.hyper for m in col]), optimizer_values=values,
             chunk_epochs=max(m.chunk_epochs for m in col),
-            notears_init=tuple(np.asarray([m.notears_init[i] for m in col], np.float64) for i in range(2))))
+            notears_init=(np.asarray([m.notears_init[0] for m in col], np.float64),
+                          np.asarray([m.notears_init[1] for m in col], np.float64))))
     return tuple(out)
+
+
+def _values(phase: Phase) -> Mapping[str, Any]:
+    if phase.optimizer_values is None:
+        raise ConfigError(f"phase {phase.name!r} has no built-in optimiser values")
+    return phase.optimizer_values
 
 
 def phase_spec(spec: ModelSpec, phase: Phase | str) -> ModelSpec:
@@ -187,7 +196,7 @@ def init(phase: Phase, params, key: jax.Array) -> TrainState:
     if phase.optimizer is None:
         opt_kind = "static" if phase.kind == "structural" else "main"
         opt_state = phase_optimizer(opt_kind, hp.schedule, hp.regularize_transforms,
-                                    dict(phase.optimizer_values)).init(params)
+                                    dict(_values(phase))).init(params)
     else:
         opt_state = optax.with_extra_args_support(phase.optimizer).init(params)
     f32 = jnp.float32
@@ -368,7 +377,8 @@ def run_phases(params: Sequence, keys: Sequence[jax.Array], data: TrainData, spe
     history: dict[str, np.ndarray] = {}
     timing: dict[str, float] = {}
     runs: dict[str, PhaseRun] = {}
-    states = None
+    states: TrainState | None = None
+    out: Any = None
     for j, phase in enumerate(phases):
         last = j == len(phases) - 1
         if phase.n_epochs <= 0 and not last:
@@ -385,4 +395,5 @@ def run_phases(params: Sequence, keys: Sequence[jax.Array], data: TrainData, spe
         else:
             out = handover_params(states)
         members = unstack_tree(out, n) if batched else [out]
+    assert states is not None  # the last phase always runs
     return TrainRun(states=states, params=out, history=history, timing=timing, runs=runs)
