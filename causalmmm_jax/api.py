@@ -13,6 +13,7 @@ from .data.load import panel_from_csv, panel_from_frame
 from .data.panel import ColumnMapping, Panel
 from .errors import DataError
 from .predict import predict
+from .train.result import FitResult
 
 __all__ = ["fit", "sweep", "load", "save", "predict", "response_curves", "optimize_budget", "report"]
 
@@ -64,7 +65,7 @@ def sweep(data, mapping: ColumnMapping | None = None, config: Config | None = No
                   progress=progress, devices=devices)
 
 
-def save(result, run_dir: str | os.PathLike) -> Path:
+def save(result: FitResult, run_dir: str | os.PathLike) -> Path:
     """Write the run directory (metrics, contributions, history, config, model)."""
     from .run import write_run
 
@@ -81,14 +82,14 @@ def load(run_dir: str | os.PathLike):
     return result
 
 
-def response_curves(result, multipliers=None):
+def response_curves(result: FitResult, multipliers=None):
     """Model-based response curves (see :mod:`causalmmm_jax.analysis.curves`)."""
     from .analysis.curves import response_curves as _rc
 
     return _rc(result, multipliers)
 
 
-def optimize_budget(result, budget: float, **kwargs):
+def optimize_budget(result: FitResult, budget: float, **kwargs):
     """Budget allocation (see :mod:`causalmmm_jax.analysis.budget`)."""
     from .analysis.budget import optimize_budget as _ob
 

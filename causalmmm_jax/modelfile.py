@@ -38,6 +38,7 @@ from .data.seasonality import SeasonalProfile
 from .data.split import Split
 from .errors import ModelFileError
 from .model.mmm import ModelSpec
+from .train.result import FitResult, with_member_axis
 
 __all__ = ["save_model", "load_model", "FORMAT_VERSION", "MODEL_DIR"]
 
@@ -82,7 +83,7 @@ def _panel_bytes(panel: Panel) -> bytes:
     return buf.getvalue()
 
 
-def save_model(result, run_dir: str | os.PathLike) -> Path:
+def save_model(result: FitResult, run_dir: str | os.PathLike) -> Path:
     """Write ``result`` (a :class:`~causalmmm_jax.train.fit.FitResult`) to ``run_dir/model``."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -142,8 +143,6 @@ def _read(path: Path, what: str) -> bytes:
 
 def load_model(run_dir: str | os.PathLike):
     """Read a model saved by :func:`save_model` (``run_dir`` or ``run_dir/model``) → ``FitResult``."""
-    from .train.result import FitResult, with_member_axis
-
     run_dir = Path(run_dir)
     mdir = run_dir if (run_dir / "model.json").exists() else run_dir / MODEL_DIR
     if not mdir.is_dir():

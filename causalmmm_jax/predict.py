@@ -15,7 +15,7 @@ import pandas as pd
 from .data.load import panel_from_frame
 from .data.panel import ColumnMapping, Panel
 from .errors import DataError
-from .train.result import member_bands
+from .train.result import FitResult, member_bands
 
 __all__ = ["predict", "week_offsets", "load_prediction_panel"]
 
@@ -41,10 +41,13 @@ def week_offsets(fitted_times: np.ndarray, times: np.ndarray) -> np.ndarray:
     return pos
 
 
-def load_prediction_panel(data, mapping: ColumnMapping, missing_media: str = "error") -> Panel:
-    """A Panel from a path, DataFrame or Panel; a missing target column (future weeks) is allowed."""
+def load_prediction_panel(data, mapping: ColumnMapping | None, missing_media: str = "error") -> Panel:
+    """A Panel from a path, DataFrame or Panel (``mapping`` required but for a Panel); a missing
+    target column (future weeks) is allowed."""
     if isinstance(data, Panel):
         return data
+    if mapping is None:
+        raise DataError("no column mapping: pass mapping=ColumnMapping(...) (the fit was run without one).")
     import warnings
 
     from .data.load import read_csv
@@ -58,7 +61,7 @@ def load_prediction_panel(data, mapping: ColumnMapping, missing_media: str = "er
         return panel_from_frame(df, mapping, missing_media=missing_media)
 
 
-def _combined(result, new: Panel, r_idx: np.ndarray, pos: np.ndarray) -> Panel:
+def _combined(result: FitResult, new: Panel, r_idx: np.ndarray, pos: np.ndarray) -> Panel:
     fp = result.panel
     n_t = max(fp.n_weeks, int(pos.max()) + 1)
 
@@ -87,7 +90,7 @@ def _combined(result, new: Panel, r_idx: np.ndarray, pos: np.ndarray) -> Panel:
                  spend_columns=fp.spend_columns)
 
 
-def predict(result, data, mapping: ColumnMapping | None = None) -> pd.DataFrame:
+def predict(result: FitResult, data, mapping: ColumnMapping | None = None) -> pd.DataFrame:
     """Predictions and components (KPI units) for every row of ``data``.
 
     Args:

@@ -26,6 +26,7 @@ import pandas as pd
 from ._io_util import atomic_write_text, writable_dir
 from .analysis.contributions import long_table
 from .modelfile import save_model
+from .train.result import FitResult
 
 __all__ = ["write_run", "write_curves", "write_allocation", "history_frame", "json_safe"]
 
@@ -45,7 +46,7 @@ def json_safe(obj):
     return obj
 
 
-def history_frame(result) -> pd.DataFrame:
+def history_frame(result: FitResult) -> pd.DataFrame:
     """Per-epoch metrics of the main phase (member 0 for ensembles)."""
     h = {k: np.asarray(v) for k, v in result.history.items() if not k.startswith(("warm_", "static_"))}
     if not h:
@@ -56,7 +57,7 @@ def history_frame(result) -> pd.DataFrame:
     return df
 
 
-def write_run(result, out: str | os.PathLike) -> Path:
+def write_run(result: FitResult, out: str | os.PathLike) -> Path:
     """Write everything of ``result`` into ``out`` (created if needed)."""
     out = writable_dir(out)
     p = result.panel
@@ -69,7 +70,8 @@ def write_run(result, out: str | os.PathLike) -> Path:
     return out
 
 
-def write_curves(result, out: str | os.PathLike, multipliers=None) -> tuple[pd.DataFrame, pd.DataFrame, list[Path]]:
+def write_curves(result: FitResult, out: str | os.PathLike,
+                 multipliers=None) -> tuple[pd.DataFrame, pd.DataFrame, list[Path]]:
     """Model-based response curves and their Hill fits into the run directory ``out``:
     ``curves.csv`` and ``curve_params.csv``; returns ``(curves, params, [paths])``."""
     from .analysis.curves import curve_params, response_curves
@@ -82,7 +84,7 @@ def write_curves(result, out: str | os.PathLike, multipliers=None) -> tuple[pd.D
     return curves, params, [out / "curves.csv", out / "curve_params.csv"]
 
 
-def write_allocation(result, res, out: str | os.PathLike) -> list[Path]:
+def write_allocation(result: FitResult, res, out: str | os.PathLike) -> list[Path]:
     """A budget result (``optimize_budget``, ``optimize_target``) into the run directory ``out``:
     ``allocation.csv`` (by channel), ``allocation.json`` (its summary), ``plan.csv`` (the plan by
     region, week and channel) and, for plans by region or week, ``allocation_by_region.csv`` /

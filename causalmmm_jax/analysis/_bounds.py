@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
+from ..train.result import FitResult
 from ._plan_data import keyed_rows, plan_times, week_label
 
 __all__ = ["parse_bounds", "resolve_bounds", "fixed_channels", "cap_change", "current_plan", "cells_constraints",
@@ -168,7 +169,7 @@ def cells_constraints(channels, r_n, budget, cur, bounds, fixed, max_change, nev
     return lower, upper, g_lo, g_hi
 
 
-def row_ranges(result, by: str, given: dict, start: int, weeks: int, cap: float = np.inf):
+def row_ranges(result: FitResult, by: str, given: dict, start: int, weeks: int, cap: float = np.inf):
     """``(labels, lower [R'], upper [R'])`` of row bounds ``given`` (``{region or week label or "*":
     (low, high)}``, a named row replacing ``"*"``; upper None or above ``cap``: ``cap``)."""
     what = "region" if by == "region" else "week"
@@ -185,7 +186,7 @@ def row_ranges(result, by: str, given: dict, start: int, weeks: int, cap: float 
     return labels, rl, ru
 
 
-def row_bounds(result, by, budget, lower, upper, g_lo, g_hi, region_bounds, week_bounds, start, weeks):
+def row_bounds(result: FitResult, by, budget, lower, upper, g_lo, g_hi, region_bounds, week_bounds, start, weeks):
     """``(row_lower, row_upper)`` ``[R']`` in budget units from ``region_bounds`` (by region) or
     ``week_bounds`` (by week), keyed by region name / week label (``"*"``: every one), or
     ``(None, None)``.  Raises :class:`ConfigError` naming the row when no plan can meet them."""

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from ..train.result import FitResult
 from .curves import channel_totals, require_level
 
 __all__ = ["BudgetResult", "horizon_spend"]
@@ -98,7 +99,7 @@ class BudgetResult:
         return d
 
 
-def horizon_spend(result, weeks: int):
+def horizon_spend(result: FitResult, weeks: int):
     """``(channels, n_train, n_win, window_spend [C], hist [C], unit)`` of a plan over ``weeks``
     weeks: the spend (exposure without spend columns) of the last ``n_win = min(weeks, n_train)``
     training weeks and ``hist`` = that × ``weeks / n_win``; raises :class:`ConfigError` for

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..model.mmm import apply
+from ..train.result import FitResult
 from .curves import train_sequence
 
 __all__: list[str] = []
@@ -57,7 +58,7 @@ def _model_grad(x, args, *, spec):
     return jax.grad(_model_total)(x, *args, spec=spec)
 
 
-def _model_response(result, weeks: int, window_spend: np.ndarray, values: np.ndarray | None = None):
+def _model_response(result: FitResult, weeks: int, window_spend: np.ndarray, values: np.ndarray | None = None):
     """``(response, args, per_channel(x) -> [C], grad(x) -> [C])`` of the model route:
     ``response(x, *args)`` for :func:`maximize_allocation`; ensemble members are averaged; KPI ×
     each region's ``values`` when given."""

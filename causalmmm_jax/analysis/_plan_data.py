@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ..train.result import FitResult
 
 __all__ = ["SpendPlan", "exposure_per_spend", "keyed_rows", "kpi_values", "plan_beyond_observed", "plan_from_frame",
            "plan_shape",
@@ -34,11 +35,11 @@ class SpendPlan:
         return float(self.spend.sum())
 
 
-def _unit(result) -> str:
+def _unit(result: FitResult) -> str:
     return "spend" if result.panel.spend is not None else "exposure"
 
 
-def plan_times(result, start: int, n: int) -> np.ndarray:
+def plan_times(result: FitResult, start: int, n: int) -> np.ndarray:
     """Labels of ``n`` weeks from grid position ``start`` (dates or integers, like the fitted data)."""
     t = result.panel.times
     if np.issubdtype(t.dtype, np.datetime64):
@@ -54,7 +55,7 @@ def week_label(t) -> str:
     return str(t)
 
 
-def exposure_per_spend(result) -> np.ndarray:
+def exposure_per_spend(result: FitResult) -> np.ndarray:
     """``[R, C]`` exposure bought by one unit of spend: each region's and channel's total exposure
     over total spend in its observed training weeks, the channel's national ratio where the region
     had no spend, NaN for a channel never spent on.  Ones when the run has no spend columns (plans
@@ -83,7 +84,7 @@ def keyed_rows(given: dict, labels: list[str], *, what: str, noun: str, hint: st
     return out
 
 
-def kpi_values(result, kpi_value=None) -> np.ndarray | None:
+def kpi_values(result: FitResult, kpi_value=None) -> np.ndarray | None:
     """``[R]`` value of one unit of KPI per region (e.g. revenue per visit), or None (KPI units).
     ``kpi_value``: a number for every region, or ``{region or "*": value}`` (a named region
     replaces ``"*"``; regions not named and no ``"*"``: an error).  Values must be finite, >= 0."""
@@ -105,7 +106,8 @@ def kpi_values(result, kpi_value=None) -> np.ndarray | None:
     return out
 
 
-def spread_plan(result, allocation, weeks: int, *, start: int | None = None, pattern: str = "history") -> SpendPlan:
+def spread_plan(result: FitResult, allocation, weeks: int, *, start: int | None = None,
+                pattern: str = "history") -> SpendPlan:
     """Channel totals over a horizon → a plan ``[R, weeks, C]``.
 
     ``allocation``: ``{channel: total}`` (missing channels 0) or ``[C]``.  ``pattern="history"``:
@@ -136,7 +138,7 @@ def spread_plan(result, allocation, weeks: int, *, start: int | None = None, pat
     return SpendPlan(spend=shape * x, start=int(p.n_weeks if start is None else start), unit=_unit(result))
 
 
-def window_spend(result, weeks: int) -> np.ndarray:
+def window_spend(result: FitResult, weeks: int) -> np.ndarray:
     """``[R, weeks, C]``: the spend (exposure without spend columns) of the last ``weeks`` training
     weeks on observed cells, the window repeated when ``weeks`` exceeds the training period."""
     p = result.panel
@@ -148,7 +150,7 @@ def window_spend(result, weeks: int) -> np.ndarray:
     return np.tile(win, (1, -(-weeks // n_win), 1))[:, -weeks:, :] if weeks > n_win else win
 
 
-def plan_shape(result, weeks: int, pattern: str = "history", by: str = "channel") -> np.ndarray:
+def plan_shape(result: FitResult, weeks: int, pattern: str = "history", by: str = "channel") -> np.ndarray:
     """``[R, weeks, C]`` weights that spread totals over a plan (see :func:`spread_plan`):
     ``by="channel"``: each channel's weights sum to 1 over regions and weeks; ``by="region"``:
     each region's and channel's weights sum to 1 over weeks; ``by="week"``: each week's and
@@ -176,7 +178,7 @@ def plan_shape(result, weeks: int, pattern: str = "history", by: str = "channel"
     return shape
 
 
-def plan_from_frame(result, df: pd.DataFrame) -> SpendPlan:
+def plan_from_frame(result: FitResult, df: pd.DataFrame) -> SpendPlan:
     """A plan from a long frame with columns ``region, week, channel, spend`` (``week`` in the
     fitted data's time format; ``exposure`` instead of ``spend`` for runs without spend columns).
     The weeks must be consecutive on the fitted grid; (region, week, channel) cells without a row
@@ -235,7 +237,7 @@ def plan_from_frame(result, df: pd.DataFrame) -> SpendPlan:
     return SpendPlan(spend=spend, start=start, unit=value)
 
 
-def plan_to_frame(result, plan: SpendPlan, *, drop_zero: bool = False) -> pd.DataFrame:
+def plan_to_frame(result: FitResult, plan: SpendPlan, *, drop_zero: bool = False) -> pd.DataFrame:
     """The plan as a long frame ``region, week, channel, spend`` (``exposure`` without spend
     columns), regions and channels in the fitted order."""
     p = result.panel
@@ -245,7 +247,7 @@ def plan_to_frame(result, plan: SpendPlan, *, drop_zero: bool = False) -> pd.Dat
     return df[df[plan.unit] > 0].reset_index(drop=True) if drop_zero else df
 
 
-def spend_beyond_peak(result, planned: np.ndarray, unseen: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
+def spend_beyond_peak(result: FitResult, planned: np.ndarray, unseen: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
     """``(pct [C], max_ratio [C])`` of planned spend ``[R, W, C]``: the % of each channel's planned
     spend above the region's largest weekly spend in the training weeks, and the largest
     planned/observed weekly ratio (``unseen`` where a region spends on a channel it never spent on)."""
@@ -263,7 +265,7 @@ def spend_beyond_peak(result, planned: np.ndarray, unseen: float = np.inf) -> tu
     return pct, ratio
 
 
-def plan_beyond_observed(result, plan: SpendPlan) -> tuple[np.ndarray, np.ndarray]:
+def plan_beyond_observed(result: FitResult, plan: SpendPlan) -> tuple[np.ndarray, np.ndarray]:
     """:func:`spend_beyond_peak` of a plan (as
     :func:`~causalmmm_jax.analysis.budget.beyond_observed` for an allocation)."""
     return spend_beyond_peak(result, plan.spend)

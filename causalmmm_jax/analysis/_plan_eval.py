@@ -15,6 +15,7 @@ import pandas as pd
 from ..data.panel import Panel
 from ..errors import DataError
 from ..model.mmm import apply
+from ..train.result import FitResult
 from ._plan_data import (
     SpendPlan,
     _unit,
@@ -69,7 +70,7 @@ class _Sequence:
     tail: np.ndarray  # [n] bool
 
 
-def _sequence(result, plan: SpendPlan, tail_weeks: int, controls) -> _Sequence:
+def _sequence(result: FitResult, plan: SpendPlan, tail_weeks: int, controls) -> _Sequence:
     p = result.panel
     r_n = p.n_regions
     stop = plan.start + plan.weeks
@@ -149,7 +150,7 @@ def _scenario_run(members, inputs, factors, tm, counted, spec, pad: int):
     return jax.vmap(member)(members)
 
 
-def _run(result, seq: _Sequence, factors: np.ndarray, values: np.ndarray | None = None
+def _run(result: FitResult, seq: _Sequence, factors: np.ndarray, values: np.ndarray | None = None
          ) -> tuple[np.ndarray, np.ndarray]:
     """``([N, S, R, n] predictions, [n, C] contributions)``: every member and scenario (KPI units,
     × ``values [R]`` when given); the plan's national attributed media contributions on the
@@ -169,7 +170,8 @@ def _stat(a: np.ndarray, name: str) -> dict:
     return out
 
 
-def evaluate_plan(result, plan: SpendPlan, *, tail_weeks: int = 0, controls=None, kpi_value=None) -> PlanEvaluation:
+def evaluate_plan(result: FitResult, plan: SpendPlan, *, tail_weeks: int = 0, controls=None,
+                  kpi_value=None) -> PlanEvaluation:
     """Evaluate ``plan`` with the fitted model continuing the fitted sequence (see the module
     docstring).  ``tail_weeks``: weeks after the plan (no new spend) over which the plan's
     carry-over is counted; ``controls``: raw control values ``[R, n_future, K]`` for the weeks

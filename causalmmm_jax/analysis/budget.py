@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from ..train.result import FitResult
 from ._allocate import (  # re-exported
     METHOD_CHOICES,
     METHODS,
@@ -120,7 +121,7 @@ def optimize_curves(params: pd.DataFrame, budget: float, *, weeks: int = 52, bou
 
 # --------------------------------------------------------------------------- extrapolation
 
-def beyond_observed(result, x: np.ndarray, hist: np.ndarray, n_win: int) -> tuple[np.ndarray, np.ndarray]:
+def beyond_observed(result: FitResult, x: np.ndarray, hist: np.ndarray, n_win: int) -> tuple[np.ndarray, np.ndarray]:
     """``(pct [C], max_ratio [C])``: the plan ``x`` spread over regions and weeks like the last
     ``n_win`` training weeks (scaled by ``x / hist``), the % of each channel's planned spend above
     the region's largest weekly spend in the training weeks, and the largest planned/observed
@@ -152,8 +153,9 @@ def _with_extrapolation(res: BudgetResult, result, x: np.ndarray, hist: np.ndarr
 
 # --------------------------------------------------------------------------- entry point
 
-def optimize_budget(result, budget: float | None = None, *, weeks: int | None = None, bounds: dict | None = None,
-                    fixed=(), method: str | None = None, on: str | None = None, seed: int = 0,
+def optimize_budget(result: FitResult, budget: float | None = None, *, weeks: int | None = None,
+                    bounds: dict | None = None, fixed=(), method: str | None = None, on: str | None = None,
+                    seed: int = 0,
                     curves: pd.DataFrame | None = None, by: str = "channel", max_change: float | None = None,
                     tail_weeks: int = 0, risk: float | None = None, region_bounds: dict | None = None,
                     week_bounds: dict | None = None, plan=None, kpi_value=None) -> BudgetResult:

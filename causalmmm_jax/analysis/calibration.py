@@ -19,12 +19,12 @@ from ..train.calibration import (
     model_lifts,
     read_lift_tests,
 )
-from ..train.result import member_bands
+from ..train.result import FitResult, member_bands
 
 __all__ = ["LiftData", "read_lift_tests", "lift_data", "lift_loss", "lift_report", "LIFT_COLUMNS", "model_lifts"]
 
 
-def lift_report(result, rows) -> pd.DataFrame:
+def lift_report(result: FitResult, rows) -> pd.DataFrame:
     """Measured vs model-implied lift for a fitted run: the validated rows plus ``model_lift``
     (member mean), ``z`` = (model_lift − lift)/se; ensembles add ``model_lift_q05/_q95``."""
     df = read_lift_tests(rows)

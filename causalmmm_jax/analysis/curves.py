@@ -29,7 +29,7 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..model.mmm import apply
-from ..train.result import member_bands
+from ..train.result import FitResult, member_bands
 from ._jaxopt import box_minimize, jaxopt_active
 
 __all__ = ["hill", "fit_hill", "response_curves", "curve_params", "roi_table", "posthoc_curves",
@@ -104,7 +104,7 @@ def fit_hill(x, y, *, fix_bottom: bool = False, maxiter: int = 500) -> dict:
 
 # --------------------------------------------------------------------------- model scenarios
 
-def require_level(result, what: str) -> None:
+def require_level(result: FitResult, what: str) -> None:
     """Raise :class:`ConfigError` unless the run uses level media scaling."""
     if result.scaler.media_mode != "level":
         raise ConfigError(
@@ -113,7 +113,7 @@ def require_level(result, what: str) -> None:
             "in the media level. Re-fit with data.media_scaling = 'level'.")
 
 
-def train_sequence(result):
+def train_sequence(result: FitResult):
     """``(inputs, cells [R, pad+n_train] float, target_mean [R])`` for the continuous training
     sequence; ``cells`` is 1 on observed training weeks, 0 on padding and missing cells."""
     from ..data.prepare import slice_inputs
@@ -125,7 +125,7 @@ def train_sequence(result):
             jnp.asarray(result.scaler.target_mean, jnp.float32))
 
 
-def channel_totals(result, weeks: slice | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def channel_totals(result: FitResult, weeks: slice | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """``(exposure [C], spend [C] or None)``: totals over observed training cells (optionally only
     training weeks ``weeks``)."""
     p = result.panel
@@ -139,7 +139,7 @@ def channel_totals(result, weeks: slice | None = None) -> tuple[np.ndarray, np.n
     return exposure, spend
 
 
-def _scenario_data(result, window: np.ndarray | None = None) -> tuple[Any, jax.Array, Any, Any]:
+def _scenario_data(result: FitResult, window: np.ndarray | None = None) -> tuple[Any, jax.Array, Any, Any]:
     """``(inputs, win [T, 1], cells, target_mean)``: the arrays of :func:`_scenario_total`."""
     inputs, cells, tm = train_sequence(result)
     if window is None:
@@ -154,7 +154,7 @@ def _scenario_total(params, u, inputs, win, cells, tm, spec):
     return (d.prediction * cells * tm[:, None]).sum()
 
 
-def scenario_kpi(result, window: np.ndarray | None = None):
+def scenario_kpi(result: FitResult, window: np.ndarray | None = None):
     """A pure ``kpi(params, u [C]) -> scalar``: total KPI (KPI units, observed training cells)
     with channel media multiplied by ``u`` over ``window [pad+n_train]`` (default: all weeks).
     ``params`` is one member's parameters (no seed axis)."""
@@ -182,13 +182,13 @@ def _marginal_kpi(members, inputs, win, cells, tm, *, spec):
     return jax.vmap(lambda p: jax.grad(_scenario_total, argnums=1)(p, ones, inputs, win, cells, tm, spec))(members)
 
 
-def _curve_array(result, multipliers: np.ndarray) -> np.ndarray:
+def _curve_array(result: FitResult, multipliers: np.ndarray) -> np.ndarray:
     """``[N, C, M]`` scenario KPI for every member, channel and multiplier."""
     return np.asarray(_curve_grid(result.params, jnp.asarray(multipliers, jnp.float32),
                                   *_scenario_data(result), spec=result.spec), np.float64)
 
 
-def response_curves(result, multipliers=None) -> pd.DataFrame:
+def response_curves(result: FitResult, multipliers=None) -> pd.DataFrame:
     """Model-based response curves.
 
     Returns one row per (channel, multiplier): ``channel`` (media column), ``multiplier``,
@@ -222,7 +222,7 @@ def response_curves(result, multipliers=None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def curve_params(result, curves: pd.DataFrame | None = None) -> pd.DataFrame:
+def curve_params(result: FitResult, curves: pd.DataFrame | None = None) -> pd.DataFrame:
     """Hill fit per channel to the model-based curve, in weekly national units.
 
     x = weekly spend (``spend / n_train``; exposure when spend is unknown), y = weekly incremental
@@ -251,7 +251,7 @@ def _bands(df: pd.DataFrame, name: str, per_member: np.ndarray) -> None:
         df[f"{name}_q05"], df[f"{name}_q95"] = np.quantile(per_member, _Q, axis=0)
 
 
-def roi_table(result) -> pd.DataFrame:
+def roi_table(result: FitResult) -> pd.DataFrame:
     """Per channel over the observed training weeks (KPI units).
 
     Columns: ``channel, contribution`` (attributed), ``exposure``, ``incremental`` (kpi(1) −
@@ -290,7 +290,7 @@ def roi_table(result) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- post-hoc fit
 
-def posthoc_curves(result, *, fix_bottom: bool = True, min_weeks: int = 10) -> pd.DataFrame:
+def posthoc_curves(result: FitResult, *, fix_bottom: bool = True, min_weeks: int = 10) -> pd.DataFrame:
     """The original's response curve: national weekly exposure (Σ regions, raw media) vs the
     channel's national weekly attributed contribution (KPI units) over the observed training
     weeks; weeks with zero exposure dropped; ``bottom`` fixed at 0 unless ``fix_bottom=False``.

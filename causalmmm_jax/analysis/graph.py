@@ -17,11 +17,12 @@ import numpy as np
 import pandas as pd
 
 from .._io_util import atomic_write_text
+from ..train.result import FitResult
 
 __all__ = ["dag_report", "write_dag_csv"]
 
 
-def dag_report(result, threshold: float | None = None) -> dict:
+def dag_report(result: FitResult, threshold: float | None = None) -> dict:
     """Adjacency tables, edge list, graph and degrees.
 
     Returns a dict with ``adjacency`` (continuous ``[C,C]`` DataFrame, index = source, columns =

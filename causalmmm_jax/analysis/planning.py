@@ -44,6 +44,7 @@ import scipy.optimize as so
 
 from ..errors import ConfigError
 from ..model.mmm import apply
+from ..train.result import FitResult
 from ._bounds import cells_constraints, current_plan, fixed_channels, row_bounds
 from ._budget_result import BudgetResult, _by_channel, _result, horizon_spend
 from ._jaxopt import project_grouped_np, project_two_way_np
@@ -148,7 +149,7 @@ class _Problem:
         return cls(jax.jit(jax.value_and_grad(lambda z, b, scale: -response(z * b) / scale)))
 
 
-def _model_problem(result, seq, shape, by, start, weeks, risk=None, values=None):
+def _model_problem(result: FitResult, seq, shape, by, start, weeks, risk=None, values=None):
     """``(_Problem, ctx, static)`` of the KPI the plan adds through the fitted model (× each
     region's ``values`` when given)."""
     prep = result.prepared(seq.panel)
@@ -166,7 +167,7 @@ def _model_problem(result, seq, shape, by, start, weeks, risk=None, values=None)
     return _Problem(lambda z, b, scale: _objective_vg(ctx, z, b, scale, st)), ctx, st
 
 
-def optimize_plan(result, budget: float | None = None, *, weeks: int | None = None, by: str = "channel",
+def optimize_plan(result: FitResult, budget: float | None = None, *, weeks: int | None = None, by: str = "channel",
                   start: int | None = None, tail_weeks: int = 0, bounds: dict | None = None, fixed=(),
                   max_change: float | None = None, method: str = "auto", maxiter: int = MAXITER,
                   controls=None, risk: float | None = None, region_bounds: dict | None = None,

@@ -41,6 +41,7 @@ import scipy.optimize as so
 from ..data._synthetic_response import channel_curves, decay_matrix, hill_curve
 from ..data.synthetic import SyntheticData, counterfactual
 from ..errors import ConfigError
+from ..train.result import FitResult
 from ._jaxopt import project_box_section_np
 from .budget import optimize_budget
 from .contributions import original_units
@@ -62,7 +63,7 @@ def _generated(a: np.ndarray | None, what: str) -> np.ndarray:
     return a
 
 
-def _check_alignment(result, data: SyntheticData) -> None:
+def _check_alignment(result: FitResult, data: SyntheticData) -> None:
     truth, panel = data.truth, result.panel
     impressions = _generated(truth.impressions, "impressions")
     r, t, c = impressions.shape
@@ -127,7 +128,7 @@ def truth_optimal_plan(value, budget: float, lower, upper, starts, *, maxiter: i
     return best * b
 
 
-def _regret(result, data: SyntheticData, cells: np.ndarray, horizon: int, factor: float, seed: int,
+def _regret(result: FitResult, data: SyntheticData, cells: np.ndarray, horizon: int, factor: float, seed: int,
             on: str, curves) -> dict:
     n = result.split.n_train
     start = n - horizon
@@ -174,7 +175,7 @@ def _regret(result, data: SyntheticData, cells: np.ndarray, horizon: int, factor
     }
 
 
-def _coefficient_path(result, data: SyntheticData, model_media: np.ndarray, saturated: np.ndarray,
+def _coefficient_path(result: FitResult, data: SyntheticData, model_media: np.ndarray, saturated: np.ndarray,
                       cells: np.ndarray) -> dict:
     truth = data.truth
     p = truth.params
@@ -197,7 +198,7 @@ def _coefficient_path(result, data: SyntheticData, model_media: np.ndarray, satu
             "relative_amplitude_truth": amp(true[keep])}
 
 
-def evaluate_against_truth(result, data: SyntheticData, *, horizon: int = 13, budget_factors=(1.0, 1.5),
+def evaluate_against_truth(result: FitResult, data: SyntheticData, *, horizon: int = 13, budget_factors=(1.0, 1.5),
                            routes=("curves", "model"), seed: int = 0) -> dict:
     """Score ``result`` (fitted on ``data.panel()``) against ``data.truth`` (module docstring).
 

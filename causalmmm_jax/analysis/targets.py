@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
+from ..train.result import FitResult
 from ._bounds import fixed_channels, row_ranges
 from .budget import BudgetResult, horizon_spend, optimize_budget, resolve_method
 from .curves import curve_params
@@ -21,8 +22,9 @@ __all__ = ["optimize_target", "search_budget", "TARGETS"]
 TARGETS = ("kpi", "roi", "cost_per_kpi")
 
 
-def optimize_target(result, target: str, value: float, *, weeks: int | None = None, bounds: dict | None = None,
-                    fixed=(), method: str | None = None, on: str = "curves", seed: int = 0, rtol: float = 1e-3,
+def optimize_target(result: FitResult, target: str, value: float, *, weeks: int | None = None,
+                    bounds: dict | None = None, fixed=(), method: str | None = None, on: str = "curves",
+                    seed: int = 0, rtol: float = 1e-3,
                     max_factor: float = 64.0, by: str = "channel", tail_weeks: int = 0,
                     max_change: float | None = None, region_bounds: dict | None = None,
                     week_bounds: dict | None = None, plan=None, kpi_value=None) -> BudgetResult:

@@ -26,6 +26,7 @@ from pathlib import Path
 from .._io_util import atomic_write_text
 from ..errors import ConfigError
 from ..run import json_safe
+from ..train.result import FitResult
 
 __all__ = ["add_curves", "add_optimize", "print_curves", "print_allocation"]
 
@@ -267,7 +268,7 @@ def _kpi_value(items):
                           "(e.g. '*=2.5' 101=4)") from None
 
 
-def _evaluate_plan(result, args: argparse.Namespace) -> int:
+def _evaluate_plan(result: FitResult, args: argparse.Namespace) -> int:
     from ..analysis.plans import evaluate_plan, plan_from_frame, week_label
     from ..data.load import read_csv
 

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..train.result import FitResult
 from . import figures as F
 from . import figures_model as FM
 from ._section import Section
@@ -106,7 +107,7 @@ def _weekly_mean(a: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return np.where(n > 0, (a * w).sum(0) / n, np.nan)
 
 
-def _dag_matrix(result) -> np.ndarray | None:
+def _dag_matrix(result: FitResult) -> np.ndarray | None:
     if result.spec.config.dag_mode == "off":
         return None
     return np.asarray(result.transforms()["W"], dtype=np.float64).mean(0)
@@ -114,7 +115,7 @@ def _dag_matrix(result) -> np.ndarray | None:
 
 # --------------------------------------------------------------------------- sections
 
-def dashboard_sections(result, *, metrics: dict, history: pd.DataFrame | None = None,
+def dashboard_sections(result: FitResult, *, metrics: dict, history: pd.DataFrame | None = None,
                        files: dict[str, Any] | None = None) -> list[Section]:
     """Every dashboard panel for a fitted ``result`` (a FitResult); ensembles use the seed mean."""
     from ..analysis.contributions import original_units

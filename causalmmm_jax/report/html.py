@@ -12,6 +12,7 @@ import json
 import numpy as np
 import plotly.graph_objects as go
 
+from ..train.result import FitResult
 from . import figures as F
 
 __all__ = ["render_html"]
@@ -34,7 +35,7 @@ def _fmt(v, spec: str = "num") -> str:
     return _human(v) if spec == "num" else format(v, spec)
 
 
-def _header(result, metrics: dict) -> str:
+def _header(result: FitResult, metrics: dict) -> str:
     p, s = result.panel, result.split
     t = _times(p.times)
     e = html.escape

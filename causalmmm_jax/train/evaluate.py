@@ -8,7 +8,7 @@ import numpy as np
 
 from .components import channel_table, component_totals
 from .metrics import evaluate_block
-from .result import member_bands
+from .result import FitResult, member_bands
 
 __all__ = ["evaluate"]
 
@@ -22,7 +22,7 @@ def _bands(values) -> dict | None:
     return {"mean": float(np.mean(values)), "q05": float(q[0]), "q50": float(q[1]), "q95": float(q[2])}
 
 
-def evaluate(result) -> dict:
+def evaluate(result: FitResult) -> dict:
     """``metrics.json`` content (see README): train/holdout metrics in KPI units of the point
     estimate (the member mean), attribution shares and per-channel contributions over the training
     weeks, member bands for ensembles, epochs, timing."""
