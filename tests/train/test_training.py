@@ -137,15 +137,21 @@ SHARD_SCRIPT = textwrap.dedent("""
     leaves = jax.tree_util.tree_leaves(a.params)
     assert len(leaves[0].sharding.device_set) == 2, leaves[0].sharding
     np.savez({out!r}, *[np.asarray(x) for x in leaves])
+    # a sweep shards its members (points x seeds) the same way: here the same 2-member program
+    from causalmmm_jax.train.sweep import sweep
+    sw = sweep(generate(1, n_regions=5, n_weeks=70, n_channels=3, n_controls=1).panel(),
+               small_config(epochs=20, static_epochs=0), over={{"train.learning_rate": [0.01, 0.03]}}, devices=2)
+    np.save({sweep_out!r}, np.array([r.metrics["holdout"]["rmse"] for r in sw.results]))
 """)
 
 
 @pytest.mark.xdist_group("train-fit")
 def test_sharded_ensemble_equals_single_device(tmp_path):
-    """A 2-member ensemble sharded over 2 (forced host) devices in a subprocess equals the same
-    ensemble trained on this process's single device."""
-    script, out = tmp_path / "shard.py", tmp_path / "sharded.npz"
-    script.write_text(SHARD_SCRIPT.format(tests=os.path.dirname(os.path.dirname(__file__)), out=str(out)))
+    """A 2-member ensemble (and a 2-point sweep) sharded over 2 (forced host) devices in a subprocess
+    equals the same ensemble (sweep) trained on this process's single device."""
+    script, out, sweep_out = tmp_path / "shard.py", tmp_path / "sharded.npz", tmp_path / "sweep.npy"
+    script.write_text(SHARD_SCRIPT.format(tests=os.path.dirname(os.path.dirname(__file__)), out=str(out),
+                                          sweep_out=str(sweep_out)))
     env = dict(os.environ, JAX_PLATFORMS="cpu",
                XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2".strip())
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=600)
@@ -159,6 +165,10 @@ def test_sharded_ensemble_equals_single_device(tmp_path):
     diff = max(float(np.max(np.abs(x - np.asarray(y)) / np.maximum(1.0, np.abs(np.asarray(y)))))
                for x, y in zip(sharded, single))
     assert diff < 1e-5, diff
+    from causalmmm_jax.train.sweep import sweep
+
+    alone = sweep(panel, small_config(epochs=20, static_epochs=0), over={"train.learning_rate": [0.01, 0.03]})
+    np.testing.assert_allclose(np.load(sweep_out), [r.metrics["holdout"]["rmse"] for r in alone.results], rtol=1e-5)
 
 
 def test_regression_metrics_values():
