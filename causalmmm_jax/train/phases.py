@@ -237,11 +237,7 @@ def make_step(spec: ModelSpec, optimizer: optax.GradientTransformation | None = 
     Not jitted: ``jax.jit`` / ``jax.vmap`` / ``lax.scan`` it as you need."""
     step_spec = phase_spec(spec, phase)
     tx = None if optimizer is None else optax.with_extra_args_support(optimizer)
-    return functools.partial(_step, spec=step_spec, optimizer=tx)
-
-
-def _step(state: TrainState, data: TrainData, *, spec: ModelSpec, optimizer):
-    return _epoch(state, data, spec, optimizer)
+    return functools.partial(_epoch, spec=step_spec, optimizer=tx)
 
 
 def compile_phase(states: TrainState, data: TrainData, spec: ModelSpec, phase: Phase, *, batched: bool):
