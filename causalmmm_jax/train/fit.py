@@ -124,16 +124,18 @@ def fit(panel: Panel, config: Config | None = None, *, seeds: int = 1, seed: int
     run = run_phases(inits, keys, data, spec, phases, devices=devices, progress=progress)
     timing = dict(run.timing)
     timing["fit_seconds"] = time.perf_counter() - t_start
-    return finish_result(cfg, spec, run.params, run.states, run.history, timing, phases, scaler=scaler,
+    params, states = run.params, run.states
+    if seeds == 1:  # one member trains unbatched: give it the member axis every result has
+        params, states = with_member_axis(params), with_member_axis(states)
+    return finish_result(cfg, spec, params, states, run.history, timing, phases, scaler=scaler,
                          seasonal=seasonal, split=split, panel=panel, seeds=seed_list, mapping=mapping)
 
 
 def finish_result(cfg: Config, spec: ModelSpec, params, states, history: dict, timing: dict, phases: Sequence[Phase],
                   *, scaler: ScalerState, seasonal: SeasonalProfile, split: Split, panel: Panel,
                   seeds: tuple[int, ...], mapping: ColumnMapping | None) -> FitResult:
-    """The :class:`FitResult` of trained members (``params``/``states`` as trained: with a member
-    axis when ``len(seeds) > 1``, the result's params always with one): epochs, early-stopping
-    record, per-epoch timing of the last phase, a
+    """The :class:`FitResult` of trained members (``params`` and ``states`` with a leading member
+    axis of ``len(seeds)``): epochs, early-stopping record, per-epoch timing of the last phase, a
     warning on a non-finite stop, and the evaluation metrics."""
     timing = dict(timing)
     last = phases[-1].name
@@ -141,11 +143,8 @@ def finish_result(cfg: Config, spec: ModelSpec, params, states, history: dict, t
     early = bool(np.asarray(states.hyper.early_stop).any())
     epochs = int(np.max(np.asarray(states.epoch)))
     timing["seconds_per_epoch"] = timing.get(f"{last}_seconds", 0.0) / max(timing.get(f"{last}_epochs", 0), 1)
-    timing["compile_seconds"] = sum(v for k, v in timing.items() if k.endswith("_compile_seconds")
-                                    and k[: -len("_compile_seconds")] in {p.name for p in phases})
+    timing["compile_seconds"] = sum(timing.get(f"{p.name}_compile_seconds", 0.0) for p in phases)
     best_epoch = int(np.max(np.asarray(states.best_epoch))) if early else None
-    if len(seeds) == 1:  # one member trained unbatched: give it its member axis
-        params = with_member_axis(params)
     result = FitResult(config=cfg, spec=spec, params=params, scaler=scaler, seasonal=seasonal, split=split,
                        panel=panel, seeds=seeds, history=history, timing=timing, epochs_run=epochs,
                        best_epoch=best_epoch, stopped_early=bool(np.any(np.asarray(states.stopped)) and not

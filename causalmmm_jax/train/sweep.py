@@ -33,6 +33,7 @@ from ..data.panel import ColumnMapping, Panel
 from ..errors import ConfigError
 from .fit import FitResult, finish_result, initial_params, prepare_data
 from .phases import default_phases, run_phases, stack_phases
+from .result import with_member_axis
 
 __all__ = ["sweep", "SweepResult", "grid_points"]
 
@@ -148,30 +149,20 @@ def sweep(panel: Panel, config: Config | None = None, *, over: Mapping[str, Sequ
     timing["fit_seconds"] = time.perf_counter() - t_start
     timing["members"] = float(len(members))
 
-    n_members = len(members)
+    # one member trains unbatched: give it the member axis every result has
+    batched = (lambda t: t) if len(members) > 1 else with_member_axis
+    all_params, all_states = batched(run.params), batched(run.states)
     results = []
     for i, c in enumerate(configs):
         idx = np.arange(i * seeds, (i + 1) * seeds)
-        pick = _picker(idx, n_members, seeds)
-        params, states = pick(run.params), pick(run.states)
+        params, states = (jax.tree_util.tree_map(lambda a, idx=idx: a[idx], t) for t in (all_params, all_states))
         history = {}
         for k, v in run.history.items():
-            h = np.asarray(v)[idx] if n_members > 1 else np.asarray(v)
-            h = h[0] if seeds == 1 and n_members > 1 else h
+            h = np.asarray(v)[idx] if len(members) > 1 else np.asarray(v)[None]
+            h = h[0] if seeds == 1 else h  # a single member's history has no member axis (as fit's)
             keep = ~np.all(np.isnan(h.reshape(-1, h.shape[-1])), axis=0) if h.shape[-1] else np.zeros(0, bool)
             history[k] = h[..., keep]
         results.append(finish_result(c, spec, params, states, history, timing, phases, scaler=scaler,
                                      seasonal=seasonal, split=split, panel=panel, seeds=seed_list, mapping=mapping))
     return SweepResult(points=points, results=results, seeds=seed_list, timing=timing)
 
-
-def _picker(idx: np.ndarray, n_members: int, seeds: int):
-    """Members ``idx`` of a (possibly unbatched) stacked tree, as ``fit`` shapes them: unbatched for one seed."""
-    def pick(tree):
-        if n_members == 1:
-            return tree
-        if seeds == 1:
-            return jax.tree_util.tree_map(lambda a: a[int(idx[0])], tree)
-        return jax.tree_util.tree_map(lambda a: a[idx], tree)
-
-    return pick
