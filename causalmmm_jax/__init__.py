@@ -10,6 +10,7 @@ from .api import (
     response_curves,
     save,
     sweep,
+    use_devices,
 )
 from .config import AnalysisConfig, Config, DataConfig, ModelConfig, TrainConfig
 from .data import ColumnMapping, Panel
@@ -36,4 +37,5 @@ __all__ = [
     "response_curves",
     "optimize_budget",
     "report",
+    "use_devices",
 ]

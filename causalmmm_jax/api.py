@@ -14,8 +14,9 @@ from .data.panel import ColumnMapping, Panel
 from .errors import DataError
 from .predict import predict
 from .train.result import FitResult
+from .train.sharding import use_devices
 
-__all__ = ["fit", "sweep", "load", "save", "predict", "response_curves", "optimize_budget", "report"]
+__all__ = ["fit", "sweep", "load", "save", "predict", "response_curves", "optimize_budget", "report", "use_devices"]
 
 
 def _panel(data, mapping: ColumnMapping | None, missing_media: str) -> Panel:
@@ -38,23 +39,24 @@ def _lift(lift_tests):
 
 
 def fit(data, mapping: ColumnMapping | None = None, config: Config | None = None, *, seeds: int = 1,
-        seed: int | None = None, lift_tests=None, progress=None, devices: int | None = None, optimizer=None,
+        seed: int | None = None, lift_tests=None, progress=None, devices=None, mesh_shape=None, optimizer=None,
         phases=None):
     """Fit on a :class:`Panel`, a DataFrame or a CSV path → :class:`~causalmmm_jax.train.fit.FitResult`.
 
     ``lift_tests``: a CSV path or DataFrame of lift-test results (calibration).  ``optimizer``: an
     ``optax`` transformation for the warm start and main phase; ``phases``: the training phases
-    (see :mod:`causalmmm_jax.train.phases`)."""
+    (see :mod:`causalmmm_jax.train.phases`).  ``devices`` (a count, a device list or a mesh) and
+    ``mesh_shape=(members, regions)`` spread the fit over devices (:mod:`causalmmm_jax.train.sharding`)."""
     from .train.fit import fit as _fit
 
     cfg = config or Config()
     panel = _panel(data, mapping, cfg.data.missing_media)
     return _fit(panel, cfg, seeds=seeds, seed=seed, mapping=mapping, lift=_lift(lift_tests), progress=progress,
-                devices=devices, optimizer=optimizer, phases=phases)
+                devices=devices, mesh_shape=mesh_shape, optimizer=optimizer, phases=phases)
 
 
 def sweep(data, mapping: ColumnMapping | None = None, config: Config | None = None, *, over, seeds: int = 1,
-          seed: int | None = None, lift_tests=None, progress=None, devices: int | None = None):
+          seed: int | None = None, lift_tests=None, progress=None, devices=None):
     """Train a grid of ``train.*`` values × ``seeds`` as one vmapped program →
     :class:`~causalmmm_jax.train.sweep.SweepResult` (one fitted run per point; see :mod:`causalmmm_jax.train.sweep`)."""
     from .train.sweep import sweep as _sweep

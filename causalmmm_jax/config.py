@@ -181,6 +181,10 @@ class ModelConfig(_Section):
         level of its own), with a random-walk prior of sd ``trend_knot_sd`` (scaled KPI units)
         per knot step; flat after the last knot, so forecasts hold the last level), ``"linear"``
         (slope and intercept) or ``"off"`` (the original: no trend).
+    remat: rematerialise the GRU's weekly cell in the backward pass (``jax.checkpoint``): the
+        gradient keeps one hidden state per week instead of every gate, and recomputes the gates
+        (about a third more GRU arithmetic per epoch); for panels whose activations do not fit a
+        device.  Same numbers either way.
     """
 
     _section = "model"
@@ -208,6 +212,7 @@ class ModelConfig(_Section):
     seasonal_region_sd: float = field(default=0.02, metadata=_num(0.0, lo_open=True))
     media_coeff_max_init: float = field(default=1.0, metadata=_num())
     ctrl_coeff_max_init: float = field(default=1.5, metadata=_num())
+    remat: bool = field(default=False, metadata=_bool())
 
     def _check_cross(self) -> None:
         lo, hi = self.hill_a_range

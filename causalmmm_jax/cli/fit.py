@@ -51,8 +51,16 @@ def print_metrics(metrics: dict, file=None) -> None:
     chans = sorted(metrics["channels"].items(), key=lambda kv: -kv[1]["share"])
     print("media shares: " + ", ".join(f"{k} {100 * v['share']:.1f}%" for k, v in chans), file=file)
     t = metrics["timing"]
+    mem = ""
+    if t.get("peak_rss_mb") is not None:
+        mem = f" | peak RSS {t['peak_rss_mb']:,.0f} MiB"
+        if t.get("device_mb") == t.get("device_mb"):  # not NaN
+            mem += f", {t['device_mb']:,.0f} MiB per device"
+    if t.get("devices"):
+        mem += (f" | {t['devices']:.0f} devices ({t['member_shards']:.0f} member x {t['region_shards']:.0f} region "
+                f"shards)")
     print(f"epochs {metrics['epochs_run']} | fit {t['fit_seconds']:.1f}s | {1000 * t['seconds_per_epoch']:.1f} ms/epoch"
-          f" | compile {t['compile_seconds']:.1f}s", file=file)
+          f" | compile {t['compile_seconds']:.1f}s{mem}", file=file)
 
 
 def add_fit(sub: argparse._SubParsersAction) -> None:
@@ -67,13 +75,53 @@ def add_fit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, metavar="N", help="override train.epochs")
     p.add_argument("--seed", type=int, metavar="S", help="override train.seed")
     p.add_argument("--seeds", type=int, default=1, metavar="K", help="ensemble size (vmapped seeds S..S+K-1)")
-    p.add_argument("--devices", type=int, metavar="D", help="shard the ensemble over D devices")
+    add_device_args(p)
     g = p.add_mutually_exclusive_group()
     g.add_argument("--holdout-weeks", type=int, metavar="H", help="override data.holdout_weeks")
     g.add_argument("--holdout-ratio", type=float, metavar="F", help="override data.holdout_ratio")
     p.add_argument("--lift-tests", metavar="FILE.csv", help="lift-test results for calibration")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=_cmd_fit)
+
+
+def _mesh_shape(text: str) -> tuple[int, int]:
+    try:
+        m, r = (int(v) for v in text.lower().replace("x", ",").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give MEMBERS,REGIONS, e.g. 2,4") from None
+    return m, r
+
+
+def add_device_args(p: argparse.ArgumentParser) -> None:
+    """--devices, --mesh and the multi-process options of a fit."""
+    g = p.add_argument_group("devices and processes")
+    g.add_argument("--devices", type=int, metavar="D",
+                   help="spread the fit over D devices: ensemble members first, then regions (data parallel)")
+    g.add_argument("--mesh", type=_mesh_shape, metavar="M,R",
+                   help="the device mesh: M member shards x R region shards (default: members take what divides)")
+    g.add_argument("--distributed", action="store_true",
+                   help="run as one process of a jax.distributed job (SLURM, TPU pod, Kubernetes: found "
+                        "automatically); each process reads only its regions, the first writes RUN_DIR")
+    g.add_argument("--coordinator", metavar="HOST:PORT", help="the coordinator of a jax.distributed job (implies "
+                   "--distributed; with --num-processes and --process-id)")
+    g.add_argument("--num-processes", type=int, metavar="N", help="processes of the jax.distributed job")
+    g.add_argument("--process-id", type=int, metavar="I", help="this process's index (0..N-1)")
+
+
+def start_distributed(args: argparse.Namespace) -> bool | None:
+    """Start ``jax.distributed`` when asked: None for a single process, else whether this process
+    is the first (the one that writes outputs)."""
+    if not (args.distributed or args.coordinator):
+        return None
+    from ..data.distributed import initialize
+    from ..errors import ConfigError
+
+    if args.coordinator and (args.num_processes is None or args.process_id is None):
+        raise ConfigError("--coordinator needs --num-processes and --process-id.")
+    initialize(args.coordinator, args.num_processes, args.process_id)
+    import jax
+
+    return jax.process_index() == 0
 
 
 def config_from_args(args: argparse.Namespace):
@@ -122,15 +170,25 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if args.seeds < 1:
         raise ConfigError(f"--seeds {args.seeds} must be >= 1.")
     mapping = mapping_from_args(args)
-    panel = panel_from_csv(args.data, mapping, missing_media=cfg.data.missing_media, sep=args.sep)
-    writable_dir(args.out)  # before the fit, not after it
+    leader = start_distributed(args)
+    if leader is None:  # one process
+        panel = panel_from_csv(args.data, mapping, missing_media=cfg.data.missing_media, sep=args.sep)
+    else:  # this process reads its own regions only; every process then holds the panel
+        from ..data.distributed import load_panel
+
+        panel = load_panel(args.data, mapping, sep=args.sep, missing_media=cfg.data.missing_media)
+    if leader is not False:
+        writable_dir(args.out)  # before the fit, not after it
     lift = None
     if args.lift_tests:
         from ..train.calibration import read_lift_tests
 
         lift = read_lift_tests(args.lift_tests)
     result = fit(panel, cfg, seeds=args.seeds, mapping=mapping, lift=lift, devices=args.devices,
-                 progress=progress_printer(not args.quiet and sys.stderr.isatty()))
+                 mesh_shape=args.mesh, progress=progress_printer(leader is not False and not args.quiet
+                                                                 and sys.stderr.isatty()))
+    if leader is False:  # the first process writes the run
+        return 0
     out = write_run(result, args.out)
     if not args.quiet:
         print_metrics(result.metrics)

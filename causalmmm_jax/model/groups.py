@@ -25,7 +25,7 @@ from __future__ import annotations
 import jax
 
 __all__ = ["GROUPS", "STRUCTURAL_GROUPS", "COEFFICIENT_GROUPS", "PREFIT_GROUPS", "param_groups", "group_of",
-           "STRUCTURAL_NAMES"]
+           "STRUCTURAL_NAMES", "REGION_PARAMS", "is_regional"]
 
 GROUPS = ("structural", "coefficient_scale", "control_scale", "control_bias", "coefficient", "network")
 STRUCTURAL_GROUPS = ("structural", "coefficient_scale", "control_scale")
@@ -47,6 +47,10 @@ _TOP = {
 }
 #: the control head's output bias (its last dense layer)
 _CONTROL_BIAS = ("ctrl_coeff_head", "dense_2", "bias")
+
+#: parameters with a leading region axis (one value per region): sharded over the ``"region"`` mesh
+#: axis with the data (``causalmmm_jax.train.sharding``)
+REGION_PARAMS = ("region_baseline", "seasonal_fourier_region")
 
 #: the top-level names of the structural groups (no L1/L2 or weight decay by default)
 STRUCTURAL_NAMES = tuple(k for k, g in _TOP.items() if g in STRUCTURAL_GROUPS)
@@ -71,3 +75,9 @@ def group_of(path) -> str:
 def param_groups(params):
     """A pytree like ``params`` holding each leaf's group name."""
     return jax.tree_util.tree_map_with_path(lambda path, _: group_of(path), params)
+
+
+def is_regional(path) -> bool:
+    """Whether the leaf at ``path`` (a parameter, or an optimiser moment or best-parameter copy of
+    one: any key on the path counts) has a region axis."""
+    return any(k in REGION_PARAMS for k in _keys(path))

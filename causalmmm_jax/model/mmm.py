@@ -44,6 +44,7 @@ from ..data.inputs import ModelInputs
 from . import dag as dag_lib
 from . import transforms as tf
 from .network import CoefficientHead, ControlMLP, TorchGRU
+from .sharding import constrain_regions
 
 __all__ = ["ModelSpec", "ModelInputs", "Decomposition", "MMM", "init", "apply", "transform_params", "knot_count",
            "knot_weights", "fourier_features"]
@@ -135,6 +136,9 @@ class MMM(nn.Module):
         spec, cfg = self.spec, self.spec.config
         c, k, mode = spec.n_channels, spec.n_controls, cfg.parameterization
         lo, hi = cfg.hill_a_range
+        # split the regions over the devices of a surrounding region mesh (a no-op without one)
+        x = x.replace(media=constrain_regions(x.media), controls=constrain_regions(x.controls),
+                      seasonal=constrain_regions(x.seasonal), region=constrain_regions(x.region))
 
         # 1. adstock
         if cfg.adstock == "weibull":
@@ -173,7 +177,7 @@ class MMM(nn.Module):
             if k:
                 feats = ControlMLP(spec.ctrl_hidden, cfg.dropout, name="ctrl_mlp")(x.controls, deterministic)
                 gru_in = jnp.concatenate([interacted, feats], axis=-1)
-            h = TorchGRU(cfg.hidden_dim, name="gru")(gru_in)
+            h = TorchGRU(cfg.hidden_dim, cfg.remat, name="gru")(gru_in)
         beta_max = self.param("media_coeff_max_raw", _const(cfg.media_coeff_max_init), (c,))
         beta = (jax.nn.sigmoid(CoefficientHead(cfg.hidden_dim, c, name="coeff_head")(h))
                 * tf.coef_ceiling(beta_max, mode))

@@ -67,6 +67,8 @@ class TorchGRU(nn.Module):
     """
 
     hidden: int
+    #: rematerialise the cell in the backward pass (``jax.checkpoint``): keep ``h`` per week only
+    remat: bool = False
 
     @nn.compact
     def __call__(self, x):
@@ -85,6 +87,8 @@ class TorchGRU(nn.Module):
             h = gru_step(h, xt, w_h, b_hn)
             return h, h
 
+        if self.remat:
+            cell = jax.checkpoint(cell)
         init = jnp.broadcast_to(h0, xi.shape[1:-1] + (h_dim,))
         _, hs = jax.lax.scan(cell, init, xi)
         return jnp.moveaxis(hs, 0, -2)

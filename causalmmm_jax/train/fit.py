@@ -33,8 +33,9 @@ from .phases import (
     with_static_coefficients,
 )
 from .result import FitResult, with_member_axis
+from .sharding import Devices
 
-__all__ = ["FitResult", "fit", "train_data_for", "prepare_data", "initial_params", "finish_result",
+__all__ = ["FitResult", "fit", "train_data_for", "prepare_data", "initial_params", "finish_result", "peak_rss_mb",
            "with_static_coefficients",
            "chunk_length"]  # the last two re-exported from .phases
 
@@ -91,17 +92,22 @@ def make_transform_prior(params, spec: ModelSpec, data: TrainData) -> TransformP
 
 def fit(panel: Panel, config: Config | None = None, *, seeds: int = 1, seed: int | None = None,
         mapping: ColumnMapping | None = None, lift=None, progress: Callable | None = None,
-        devices: int | None = None, optimizer: optax.GradientTransformation | None = None,
-        phases: Sequence[Phase] | None = None) -> FitResult:
+        devices: Devices = None, mesh_shape: tuple[int, int] | None = None,
+        optimizer: optax.GradientTransformation | None = None, phases: Sequence[Phase] | None = None) -> FitResult:
     """Fit the model.
 
     Args:
         panel: the data.  config: :class:`Config` (default: ``Config()``).
         seeds: ensemble size N; seeds ``seed, seed+1, ...`` are trained in one compiled program
-            (``vmap`` over the seed axis, sharded over ``devices`` when given).
+            (``vmap`` over the seed axis).
         seed: overrides ``config.train.seed``.
         lift: calibration rows (see :mod:`causalmmm_jax.analysis.calibration`).
         progress: ``callback(phase, epochs_done, epochs_total, chunk_metrics)`` called between chunks.
+        devices: spread the fit over devices (a count of the first devices, a device list, or a
+            ``("member", "region")`` mesh): members over the ``"member"`` axis, regions over the
+            ``"region"`` axis (data parallelism with masked padding regions; see
+            :mod:`.sharding`); ``mesh_shape=(members, regions)`` overrides the default split.  Under
+            ``jax.distributed`` every process's devices are used by default (:mod:`.distributed`).
         optimizer: an ``optax`` transformation for the warm start and the main phase instead of the
             built-in one (see :mod:`.phases`).
         phases: the training phases (default :func:`~.phases.default_phases` of ``config``); the
@@ -121,14 +127,26 @@ def fit(panel: Panel, config: Config | None = None, *, seeds: int = 1, seed: int
     t_start = time.perf_counter()
     keys = [jax.random.PRNGKey(s) for s in seed_list]
     inits, data = initial_params(keys, spec, data, cfg)
-    run = run_phases(inits, keys, data, spec, phases, devices=devices, progress=progress)
+    run = run_phases(inits, keys, data, spec, phases, devices=devices, mesh_shape=mesh_shape, progress=progress)
     timing = dict(run.timing)
     timing["fit_seconds"] = time.perf_counter() - t_start
+    timing["device_mb"] = max((v for k, v in timing.items() if k.endswith("_device_mb") and np.isfinite(v)),
+                              default=float("nan"))
+    timing["peak_rss_mb"] = peak_rss_mb()
     params, states = run.params, run.states
     if seeds == 1:  # one member trains unbatched: give it the member axis every result has
         params, states = with_member_axis(params), with_member_axis(states)
     return finish_result(cfg, spec, params, states, run.history, timing, phases, scaler=scaler,
                          seasonal=seasonal, split=split, panel=panel, seeds=seed_list, mapping=mapping)
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident memory so far (MiB; the whole process, not this fit alone)."""
+    import resource
+    import sys
+
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / (2**20 if sys.platform == "darwin" else 2**10)  # bytes on macOS, KiB on Linux
 
 
 def finish_result(cfg: Config, spec: ModelSpec, params, states, history: dict, timing: dict, phases: Sequence[Phase],

@@ -31,7 +31,7 @@ from flax import struct
 
 from ..config import TrainConfig
 from ..model import dag as dag_lib
-from ..model.groups import STRUCTURAL_GROUPS, STRUCTURAL_NAMES, group_of
+from ..model.groups import STRUCTURAL_GROUPS, STRUCTURAL_NAMES, group_of, is_regional
 from ..model.mmm import Decomposition, ModelInputs, ModelSpec, apply, transform_params
 
 if TYPE_CHECKING:
@@ -50,7 +50,9 @@ class TrainData:
     """Device arrays for one training sequence (weeks ``[0, n_train)`` incl. padding).
 
     inputs: scaled :class:`ModelInputs`; target ``[R,T]`` scaled KPI; fit_w / val_w ``[R,T]``
-    float weights (1 on observed fit / validation cells); lift: calibration rows or None.
+    float weights (1 on observed fit / validation cells); lift: calibration rows or None;
+    region_w ``[R]``: 1 for the panel's regions, 0 for masked padding regions of a region-sharded
+    fit (None: no padding), so padding adds nothing to the regularisers either.
     """
 
     inputs: ModelInputs
@@ -59,6 +61,7 @@ class TrainData:
     val_w: jnp.ndarray
     lift: Any = None
     prior: Any = None
+    region_w: Any = None
 
     if TYPE_CHECKING:  # flax.struct adds replace(); declared for the type checker
         def replace(self, **changes: Any) -> "TrainData": ...
@@ -128,16 +131,22 @@ def masked_mean(x, w):
     return (x * w).sum() / jnp.maximum(w.sum(), 1.0)
 
 
-def _abs_sq_sums(params, regularize_transforms: bool):
+def _abs_sq_sums(params, regularize_transforms: bool, region_w=None):
     leaves = jax.tree_util.tree_leaves_with_path(params)
-    chosen = [v for p, v in leaves if regularize_transforms or not is_structural(p)]
+    chosen = [v * _region_weights(region_w, v) if region_w is not None and is_regional(p) else v
+              for p, v in leaves if regularize_transforms or not is_structural(p)]
     l1 = sum(jnp.abs(v).sum() for v in chosen)
     l2 = sum((v * v).sum() for v in chosen)
     return l1, l2
 
 
-def regularizers(params, spec: ModelSpec, tcfg: TrainConfig | Hyper, notears: dag_lib.NotearsState | None):
-    """``{"dag", "sparse", "l1", "l2"}`` unweighted."""
+def _region_weights(region_w, v):
+    return region_w.reshape(region_w.shape + (1,) * (v.ndim - 1))
+
+
+def regularizers(params, spec: ModelSpec, tcfg: TrainConfig | Hyper, notears: dag_lib.NotearsState | None,
+                 region_w=None):
+    """``{"dag", "sparse", "l1", "l2"}`` unweighted (``region_w``: see :class:`TrainData`)."""
     cfg = spec.config
     if cfg.dag_mode != "off":
         mask = dag_lib.dag_mask(spec.n_channels, cfg.dag_mode)
@@ -152,7 +161,7 @@ def regularizers(params, spec: ModelSpec, tcfg: TrainConfig | Hyper, notears: da
         jnp.abs(v).sum() for v in jax.tree_util.tree_leaves(gru))
     if "stable_ctrl_coeff" in params:
         sparse = sparse + jnp.abs(params["stable_ctrl_coeff"]).sum()
-    l1, l2 = _abs_sq_sums(params, tcfg.regularize_transforms)
+    l1, l2 = _abs_sq_sums(params, tcfg.regularize_transforms, region_w)
     return {"dag": dag, "sparse": sparse, "l1": l1, "l2": l2}
 
 
@@ -213,7 +222,7 @@ def objective(params, data: TrainData, spec: ModelSpec, tcfg: TrainConfig | Hype
         per_cell = jnp.where(loss, err * err, optax.losses.huber_loss(d.prediction, data.target,
                                                                       delta=tcfg.huber_delta))
     base = masked_mean(per_cell, data.fit_w)
-    reg = regularizers(params, spec, tcfg, notears)
+    reg = regularizers(params, spec, tcfg, notears, data.region_w)
     media_prior, seas_prior = priors(params, d, data.fit_w, base, tcfg)
     # shrinkage of each channel's mean contribution (media ≥ 0, so this is an L1 penalty)
     media_l1 = (d.media * data.fit_w[..., None]).sum() / jnp.maximum(data.fit_w.sum(), 1.0)

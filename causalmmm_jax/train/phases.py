@@ -26,6 +26,7 @@ sweep it as data.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import math
@@ -42,11 +43,12 @@ from ..config import Config, TrainConfig
 from ..errors import ConfigError
 from ..model import dag as dag_lib
 from ..model.mmm import ModelSpec, apply, dummy_inputs
-from .ensemble import batched_runner, place_on_devices, stack_trees, unstack_tree
+from .ensemble import batched_runner, stack_trees, unstack_tree
 from .hyper import Hyper, phase_hyper
 from .loop import METRIC_NAMES, TrainState, _epoch
 from .objective import TrainData
 from .optim import optimizer_hyperparams, phase_optimizer
+from .sharding import Devices, Layout, gather, layout_for, pad_regions, place_data, place_state, to_host, unpad_regions
 
 __all__ = ["Phase", "KINDS", "default_phases", "stack_phases", "chunk_length", "phase_spec", "init", "init_state",
            "init_members",
@@ -218,14 +220,25 @@ def init_state(params, key: jax.Array, tcfg: TrainConfig, warm: bool = False, st
     return init(phase if hyper is None else phase.replace(hyper=hyper), params, key)
 
 
-def init_members(phase: Phase, params: Sequence, keys: Sequence[jax.Array], *, devices: int | None = None):
+def init_members(phase: Phase, params: Sequence, keys: Sequence[jax.Array], *, devices: Devices = None,
+                 layout: Layout | None = None):
     """The stacked states of N members (``params`` and ``keys`` one per member; each key is folded
-    with ``phase.key_fold``), sharded over ``devices``; N = 1 gives an unbatched state."""
+    with ``phase.key_fold``); N = 1 gives an unbatched state.  On a ``layout`` (or ``devices``, see
+    :func:`~.sharding.layout_for`) the states are padded to its region count and placed on its mesh
+    (:func:`~.sharding.place_state`)."""
     states = [init(phase.member(i), p, jax.random.fold_in(k, phase.key_fold))
               for i, (p, k) in enumerate(zip(params, keys))]
-    if len(states) == 1:
-        return states[0]
-    return place_on_devices(stack_trees(states), devices)
+    batched = len(states) > 1
+    tree = stack_trees(states) if batched else states[0]
+    if layout is None and devices is not None:
+        layout = layout_for(devices, len(states), _n_regions(params[0]))
+    if layout is None:
+        return tree
+    return place_state(pad_regions(tree, layout.n_padded, batched=batched), layout, batched=batched)
+
+
+def _n_regions(params) -> int:
+    return int(np.shape(params["region_baseline"])[0])
 
 
 def make_step(spec: ModelSpec, optimizer: optax.GradientTransformation | None = None,
@@ -250,11 +263,25 @@ def compile_phase(states: TrainState, data: TrainData, spec: ModelSpec, phase: P
     return compiled, time.perf_counter() - t0
 
 
+def program_bytes(compiled) -> float:
+    """Device memory one call of a compiled program needs on each device (arguments + outputs +
+    temporaries − buffers it aliases), from XLA's memory analysis; NaN where the backend gives none."""
+    try:
+        ma = compiled.memory_analysis()
+    except Exception:  # noqa: BLE001 - backends without an analysis
+        ma = None
+    if ma is None:
+        return float("nan")
+    return float(ma.argument_size_in_bytes + ma.output_size_in_bytes + ma.temp_size_in_bytes
+                 - ma.alias_size_in_bytes)
+
+
 @dataclass
 class PhaseRun:
     """What :func:`run_phase` returns: the final ``states``, the per-epoch ``history`` (metric →
     ``[..., epochs]``, member axis first when batched), compile and run seconds (host callbacks
-    excluded), epochs done (largest over members), and per-chunk seconds and epochs."""
+    excluded), epochs done (largest over members), per-chunk seconds and epochs, and the device
+    memory of the chunk program per device (:func:`program_bytes`; NaN when not compiled here)."""
 
     states: TrainState
     history: dict[str, np.ndarray]
@@ -263,6 +290,7 @@ class PhaseRun:
     epochs: int
     chunk_seconds: list[float]
     chunk_epochs: list[int]
+    device_bytes: float = float("nan")
 
 
 def run_phase(states: TrainState, data: TrainData, spec: ModelSpec, phase: Phase, *, batched: bool = False,
@@ -277,30 +305,31 @@ def run_phase(states: TrainState, data: TrainData, spec: ModelSpec, phase: Phase
     if n_epochs <= 0:
         empty = {k: np.zeros(np.shape(states.epoch) + (0,), np.float32) for k in METRIC_NAMES}
         return PhaseRun(states, empty, 0.0, 0.0, 0, [], [])
-    compile_seconds = 0.0
+    compile_seconds, device_bytes = 0.0, float("nan")
     if compiled is None:
         compiled, compile_seconds = compile_phase(states, data, spec, phase, batched=batched)
+        device_bytes = program_bytes(compiled)
     history: dict[str, list] = {k: [] for k in METRIC_NAMES}
     chunk_seconds, chunk_epochs = [], []
     done = 0
     for _ in range(max(1, math.ceil(n_epochs / phase.chunk_epochs))):
         t0 = time.perf_counter()
         states, m = compiled(states, data)
-        m = jax.device_get(m)  # the one host sync per chunk
+        m = gather(m)  # the one host sync per chunk
         chunk_seconds.append(time.perf_counter() - t0)
         for k in METRIC_NAMES:
             history[k].append(np.asarray(m[k]))
-        before, done = done, int(np.max(np.asarray(states.epoch)))
+        before, done = done, int(np.max(to_host(states.epoch)))
         chunk_epochs.append(done - before)
         if progress is not None:
             progress(phase.name, done, n_epochs, {k: np.asarray(v) for k, v in m.items()})
         stop = on_chunk(phase, states, m) if on_chunk is not None else False
-        if stop or bool(np.all(np.asarray(states.stopped))):
+        if stop or bool(np.all(to_host(states.stopped))):
             break
     hist = {k: np.concatenate(v, axis=-1) for k, v in history.items()}
     valid = ~np.all(np.isnan(hist["loss"].reshape(-1, hist["loss"].shape[-1])), axis=0)
     return PhaseRun(states, {k: v[..., valid] for k, v in hist.items()}, compile_seconds, float(sum(chunk_seconds)),
-                    done, chunk_seconds, chunk_epochs)
+                    done, chunk_seconds, chunk_epochs, device_bytes)
 
 
 def handover_params(states: TrainState):
@@ -340,23 +369,30 @@ class TrainRun:
     """What :func:`run_phases` returns: the last phase's ``states`` (member axis first when N > 1),
     the ``params`` it hands on (:func:`handover_params`), the history (the last phase's metrics
     untagged, earlier phases' as ``"<name>_<metric>"``), timing per phase (``<name>_compile_seconds``,
-    ``<name>_seconds``, ``<name>_epochs``) and the phases that ran."""
+    ``<name>_seconds``, ``<name>_epochs``, ``<name>_device_mb``: the chunk program's memory per
+    device), the phases that ran and the device layout (None on one device).  On a layout, states
+    and params are gathered to the host with the padded regions removed."""
 
     states: TrainState
     params: Any
     history: dict[str, np.ndarray]
     timing: dict[str, float]
     runs: dict[str, PhaseRun]
+    layout: Layout | None = None
 
 
 def run_phases(params: Sequence, keys: Sequence[jax.Array], data: TrainData, spec: ModelSpec,
-               phases: Sequence[Phase], *, devices: int | None = None, progress: Callable | None = None,
-               on_chunk: Callable | None = None) -> TrainRun:
-    """Train N members (``params`` and ``keys`` one per member; N > 1 runs vmapped, sharded over
-    ``devices``) through ``phases`` in order, each phase starting from what the previous one hands
-    on (after a structural phase, its constant coefficients become the stable ones,
+               phases: Sequence[Phase], *, devices: Devices = None, mesh_shape: tuple[int, int] | None = None,
+               progress: Callable | None = None, on_chunk: Callable | None = None) -> TrainRun:
+    """Train N members (``params`` and ``keys`` one per member; N > 1 runs vmapped) through
+    ``phases`` in order, each phase starting from what the previous one hands on (after a
+    structural phase, its constant coefficients become the stable ones,
     :func:`with_static_coefficients`).  Phases with 0 epochs are skipped, but the last phase always
-    builds its states (so 0 epochs returns the starting point).  This is what ``fit`` runs."""
+    builds its states (so 0 epochs returns the starting point).  This is what ``fit`` runs.
+
+    ``devices`` (a count, a device list or a ``("member", "region")`` mesh) spreads the members and
+    the regions over devices (:func:`~.sharding.layout_for`; ``mesh_shape`` overrides the split);
+    under ``jax.distributed`` every global device is used by default."""
     if len(params) != len(keys) or not params:
         raise ValueError(f"one key per member: {len(params)} parameter sets, {len(keys)} keys")
     if not phases:
@@ -369,27 +405,36 @@ def run_phases(params: Sequence, keys: Sequence[jax.Array], data: TrainData, spe
         if ph.n_members not in (None, n):
             raise ConfigError(f"phase {ph.name!r} holds values for {ph.n_members} members, training {n}")
     batched = n > 1
+    layout = layout_for(devices, n, _n_regions(params[0]), mesh_shape=mesh_shape)
     members = list(params)
     history: dict[str, np.ndarray] = {}
     timing: dict[str, float] = {}
     runs: dict[str, PhaseRun] = {}
     states: TrainState | None = None
     out: Any = None
-    for j, phase in enumerate(phases):
-        last = j == len(phases) - 1
-        if phase.n_epochs <= 0 and not last:
-            continue
-        states = init_members(phase, members, keys, devices=devices if batched else None)
-        run = run_phase(states, data, spec, phase, batched=batched, progress=progress, on_chunk=on_chunk)
-        states = run.states
-        runs[phase.name] = run
-        timing.update({f"{phase.name}_compile_seconds": run.compile_seconds, f"{phase.name}_seconds": run.seconds,
-                       f"{phase.name}_epochs": run.epochs})
-        history.update({(k if last else f"{phase.name}_{k}"): v for k, v in run.history.items()})
-        if phase.kind == "structural":
-            out = with_static_coefficients(states.params, phase_spec(spec, phase), batched=batched)
-        else:
-            out = handover_params(states)
-        members = unstack_tree(out, n) if batched else [out]
+    with jax.set_mesh(layout.mesh) if layout is not None else contextlib.nullcontext():
+        run_data = data if layout is None else place_data(data, layout)
+        # the program's model has the padded region count; results are cut back to spec's
+        run_spec = spec if layout is None else dataclasses.replace(spec, n_regions=layout.n_padded)
+        for j, phase in enumerate(phases):
+            last = j == len(phases) - 1
+            if phase.n_epochs <= 0 and not last:
+                continue
+            states = init_members(phase, members, keys, layout=layout)
+            run = run_phase(states, run_data, run_spec, phase, batched=batched, progress=progress, on_chunk=on_chunk)
+            if layout is not None:  # back to the host, padded regions removed (a collective across processes)
+                run.states = unpad_regions(gather(run.states), layout.n_regions, batched=batched)
+            states = run.states
+            runs[phase.name] = run
+            timing.update({f"{phase.name}_compile_seconds": run.compile_seconds, f"{phase.name}_seconds": run.seconds,
+                           f"{phase.name}_epochs": run.epochs, f"{phase.name}_device_mb": run.device_bytes / 2**20})
+            history.update({(k if last else f"{phase.name}_{k}"): v for k, v in run.history.items()})
+            if phase.kind == "structural":
+                out = with_static_coefficients(states.params, phase_spec(spec, phase), batched=batched)
+            else:
+                out = handover_params(states)
+            members = unstack_tree(out, n) if batched else [out]
     assert states is not None  # the last phase always runs
-    return TrainRun(states=states, params=out, history=history, timing=timing, runs=runs)
+    if layout is not None:
+        timing.update({k: float(v) for k, v in layout.describe().items()})
+    return TrainRun(states=states, params=out, history=history, timing=timing, runs=runs, layout=layout)

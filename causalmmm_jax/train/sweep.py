@@ -34,6 +34,7 @@ from ..errors import ConfigError
 from .fit import FitResult, finish_result, initial_params, prepare_data
 from .phases import default_phases, run_phases, stack_phases
 from .result import with_member_axis
+from .sharding import Devices
 
 __all__ = ["sweep", "SweepResult", "grid_points"]
 
@@ -106,7 +107,7 @@ def grid_points(over: Mapping[str, Sequence]) -> list[dict[str, Any]]:
 
 def sweep(panel: Panel, config: Config | None = None, *, over: Mapping[str, Sequence], seeds: int = 1,
           seed: int | None = None, mapping: ColumnMapping | None = None, lift=None,
-          progress: Callable | None = None, devices: int | None = None) -> SweepResult:
+          progress: Callable | None = None, devices: Devices = None) -> SweepResult:
     """Train every point of the grid ``over`` × ``seeds`` seeds as one vmapped program.
 
     Args:
@@ -114,7 +115,8 @@ def sweep(panel: Panel, config: Config | None = None, *, over: Mapping[str, Sequ
         over: ``{"train.<name>": [values...]}``; the grid is their Cartesian product.
         seeds: members per point (seeds ``seed, seed+1, ...``, the same for every point).
         progress: ``callback(phase, epochs_done, epochs_total, chunk_metrics)`` between chunks.
-        devices: shard the member axis (points × seeds) over this many devices.
+        devices: spread the members (points × seeds), then the regions, over these devices (see
+            :func:`~.sharding.layout_for`).
     """
     cfg = config or Config()
     if seeds < 1:
