@@ -93,8 +93,8 @@ def read_process_rows(source: str | os.PathLike, mapping: ColumnMapping, *, sep:
         ids = pd.read_csv(path, sep=sep, encoding="utf-8-sig", usecols=[mapping.region])[mapping.region]
     except ValueError as e:
         raise DataError(f"{path}: {e}; the region column is {mapping.region!r} (--region-col).") from None
-    mine = set(process_regions(ids.dropna().astype(str).unique(), index, count))
-    parts = [chunk[chunk[mapping.region].astype(str).isin(mine)]
+    own = set(process_regions(ids.dropna().astype(str).unique(), index, count))
+    parts = [chunk[chunk[mapping.region].astype(str).isin(own)]
              for chunk in pd.read_csv(path, sep=sep, encoding="utf-8-sig", chunksize=chunksize)]
     return pd.concat(parts, ignore_index=True)
 

@@ -38,6 +38,6 @@ def constrain_regions(x, axis: int = 0):
     axes left to the partitioner; a no-op without a region mesh (see the module docstring)."""
     if region_shards() <= 1:
         return x
-    spec = [PartitionSpec.UNCONSTRAINED] * x.ndim
+    spec: list = [PartitionSpec.UNCONSTRAINED] * x.ndim
     spec[axis] = REGION_AXIS
     return jax.lax.with_sharding_constraint(x, PartitionSpec(*spec))

@@ -35,8 +35,8 @@ from ..errors import ConfigError
 from ..model.groups import is_regional
 from ..model.sharding import MEMBER_AXIS, REGION_AXIS
 
-__all__ = ["Layout", "make_mesh", "default_mesh_shape", "layout_for", "pad_data", "pad_regions", "unpad_regions", "place_state",
-           "place_data", "gather", "to_host", "use_devices", "MEMBER_AXIS", "REGION_AXIS"]
+__all__ = ["Layout", "make_mesh", "default_mesh_shape", "layout_for", "pad_data", "pad_regions", "unpad_regions",
+           "place_state", "place_data", "gather", "to_host", "use_devices", "MEMBER_AXIS", "REGION_AXIS"]
 
 Devices = int | Sequence[Any] | Mesh | None
 
@@ -81,8 +81,8 @@ def _device_list(devices: int | Sequence[Any] | None) -> list:
             raise ConfigError(f"devices must be a positive number, got {devices}")
         if devices > len(everything):
             raise ConfigError(f"--devices {devices} asked for, but JAX sees {len(everything)} device(s). On a CPU, "
-                              f"XLA_FLAGS=--xla_force_host_platform_device_count={devices} gives that many host devices "
-                              "(set before JAX starts).")
+                              f"XLA_FLAGS=--xla_force_host_platform_device_count={devices} gives that many host "
+                              "devices (set before JAX starts).")
         return list(everything[: int(devices)])
     return list(devices)
 
