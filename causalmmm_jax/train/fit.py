@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from .._memory import peak_rss_mb, release_host_memory
 from ..config import Config, resolve_model_config
 from ..data.panel import ColumnMapping, Panel
 from ..data.prepare import Prepared, prepare, slice_inputs
@@ -140,15 +141,6 @@ def fit(panel: Panel, config: Config | None = None, *, seeds: int = 1, seed: int
                          seasonal=seasonal, split=split, panel=panel, seeds=seed_list, mapping=mapping)
 
 
-def peak_rss_mb() -> float:
-    """The process's peak resident memory so far (MiB; the whole process, not this fit alone)."""
-    import resource
-    import sys
-
-    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return kb / (2**20 if sys.platform == "darwin" else 2**10)  # bytes on macOS, KiB on Linux
-
-
 def finish_result(cfg: Config, spec: ModelSpec, params, states, history: dict, timing: dict, phases: Sequence[Phase],
                   *, scaler: ScalerState, seasonal: SeasonalProfile, split: Split, panel: Panel,
                   seeds: tuple[int, ...], mapping: ColumnMapping | None) -> FitResult:
@@ -179,4 +171,5 @@ def finish_result(cfg: Config, spec: ModelSpec, params, states, history: dict, t
     from .evaluate import evaluate
 
     result.metrics = evaluate(result)
+    release_host_memory()  # what training and evaluation freed goes back to the system
     return result

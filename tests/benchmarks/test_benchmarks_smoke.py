@@ -59,10 +59,14 @@ def positive(x) -> bool:
 
 def test_scaling_quick(tmp_path, bench_env):
     d, stdout = run_script("scaling", tmp_path, bench_env)
-    assert [(r["regions"], r["weeks"]) for r in d["results"]] == [(5, 70), (10, 70)]
+    assert [(r["regions"], r["weeks"], r["devices"]) for r in d["results"]] == [
+        (5, 70, 1), (10, 70, 1), (5, 70, 2), (10, 70, 2)]  # each device count in its own process
     for r in d["results"]:
         assert positive(r["seconds_per_epoch"]) and positive(r["compile_seconds"]) and positive(r["cells"])
+        assert positive(r["device_memory_mib"]) and positive(r["peak_rss_mib"])
         assert len(r["seconds_per_epoch_chunks"]) == 2
+    assert [r["padded_regions"] for r in d["results"]] == [0, 0, 1, 0]  # 5 regions on 2 devices: one padded
+    assert set(d["by_devices"]["5x70"]) == {"1", "2"}
     assert math.isfinite(d["fit"]["cells"]["exponent"])
     assert set(d["targets"]["exponent"]) == {"value", "target", "met"} and d["targets"]["exponent"]["target"] == 1.05
     assert "exponent" in stdout and "s/epoch" in stdout

@@ -135,6 +135,11 @@ def test_bad_config_key_value_and_preset(csv_file, tmp_path, capsys):
     assert main(["fit", str(path), *MAP_ARGS, "--out", str(tmp_path / "r"), "--preset", "robyn"]) == 2
     assert "robyn" in capsys.readouterr().err
     assert main(["fit", str(path), *MAP_ARGS, "--out", str(tmp_path / "r"), "--seeds", "0"]) == 2
+    # more devices than JAX sees, and a coordinator without the job's size: named, exit 2
+    assert main(["fit", str(path), *MAP_ARGS, "--out", str(tmp_path / "r"), "--devices", "64", "--epochs", "1"]) == 2
+    assert "--devices 64" in capsys.readouterr().err
+    assert main(["fit", str(path), *MAP_ARGS, "--out", str(tmp_path / "r"), "--coordinator", "127.0.0.1:1"]) == 2
+    assert "--num-processes" in capsys.readouterr().err
 
 
 def test_output_directory_not_writable(csv_file, tmp_path, capsys):
