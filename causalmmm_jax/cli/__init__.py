@@ -101,7 +101,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not debug:
             warnings.showwarning = _show_warning
         try:
-            return int(args.func(args) or 0)
+            devices = getattr(args, "analysis_devices", None)
+            if devices is None:
+                return int(args.func(args) or 0)
+            from ..train.sharding import use_devices
+
+            with use_devices(devices):  # the model's programs split the regions over the devices
+                return int(args.func(args) or 0)
         except UserError as e:
             if debug:
                 traceback.print_exc()

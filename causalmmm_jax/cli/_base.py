@@ -67,3 +67,10 @@ def load_config(path: str | None):
     from ..config import Config
 
     return Config.load(path) if path else Config()
+
+
+def add_analysis_devices(parser: argparse.ArgumentParser) -> None:
+    """``--devices D`` of the commands that run a saved model: its programs split the regions over
+    D devices (``causalmmm_jax.use_devices``)."""
+    parser.add_argument("--devices", type=int, metavar="D", dest="analysis_devices",
+                        help="run the model with its regions split over D devices")

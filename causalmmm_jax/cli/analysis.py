@@ -27,6 +27,7 @@ from .._io_util import atomic_write_text
 from ..errors import ConfigError
 from ..run import json_safe
 from ..train.result import FitResult
+from ._base import add_analysis_devices
 
 __all__ = ["add_curves", "add_optimize", "print_curves", "print_allocation"]
 
@@ -56,6 +57,7 @@ def add_curves(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", help="folder of a saved run (from 'causalmmm-jax fit --out')")
     p.add_argument("--multipliers", type=_floats, default=None, metavar="LIST",
                    help="comma-separated multipliers >= 0 (default: analysis.curve_multipliers, 0,0.25,...,2)")
+    add_analysis_devices(p)
     p.set_defaults(func=_cmd_curves)
 
 
@@ -155,6 +157,7 @@ def add_optimize(sub: argparse._SubParsersAction) -> None:
                         "from the fitted Hill curves (curves), from the model run forward over the N weeks after "
                         "the data, spend before them carrying in (plan), or the model whenever it applies (auto; "
                         "default: analysis.budget_on, auto)")
+    add_analysis_devices(p)
     p.set_defaults(func=_cmd_optimize)
 
 

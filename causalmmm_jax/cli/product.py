@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ._base import add_analysis_devices
+
 __all__ = ["add_predict", "add_demo", "run_demo"]
 
 
@@ -20,6 +22,7 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("data", metavar="DATA.csv", help="rows to predict, with the fit's columns")
     p.add_argument("--out", required=True, metavar="PRED.csv", help="output CSV")
     p.add_argument("--sep", default=",", metavar="CHAR", help="field delimiter of DATA.csv (default ',')")
+    add_analysis_devices(p)
     p.set_defaults(func=_cmd_predict)
 
 

@@ -1,9 +1,8 @@
 """Ensembles: N seeds (or hyper-parameter settings) trained in one compiled program.
 
 The train state of N members is one pytree with a leading member axis; ``jax.vmap`` maps the
-chunk function over it, and :func:`place_on_devices` shards that axis over devices
-(``jax.sharding.NamedSharding`` on a 1-D mesh named ``"member"``).  On one CPU, a multi-device
-host for tests: ``XLA_FLAGS=--xla_force_host_platform_device_count=4``.
+chunk function over it; :mod:`.sharding` places that axis (and the regions) on a device mesh.
+On one CPU, a multi-device host for tests: ``XLA_FLAGS=--xla_force_host_platform_device_count=4``.
 """
 
 from __future__ import annotations
@@ -12,13 +11,11 @@ import functools
 
 import jax
 import jax.numpy as jnp
-import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ..model.mmm import ModelSpec
 from .loop import make_chunk
 
-__all__ = ["stack_trees", "unstack_tree", "batched_runner", "place_on_devices", "member_mesh"]
+__all__ = ["stack_trees", "unstack_tree", "batched_runner"]
 
 
 def stack_trees(trees: list):
@@ -43,25 +40,3 @@ def batched_runner(spec: ModelSpec, *, length: int, batched: bool, optimizer=Non
     main phase.  Members of a batched state may carry different hyper-parameters (a sweep)."""
     chunk = make_chunk(spec, length=length, optimizer=optimizer)
     return jax.jit(jax.vmap(chunk, in_axes=(0, None)) if batched else chunk)
-
-
-def member_mesh(devices: int | None = None) -> Mesh:
-    devs = jax.devices()[: devices or len(jax.devices())]
-    return Mesh(np.array(devs), ("member",))
-
-
-def place_on_devices(tree, devices: int | None):
-    """Shard the leading member axis of ``tree`` over ``devices`` devices (no-op for None or 1)."""
-    if not devices or devices <= 1:
-        return tree
-    n_members = jax.tree_util.tree_leaves(tree)[0].shape[0]
-    if devices > len(jax.devices()):
-        from ..errors import ConfigError
-
-        raise ConfigError(f"--devices {devices} asked for, but JAX sees {len(jax.devices())} device(s).")
-    if n_members % devices:
-        from ..errors import ConfigError
-
-        raise ConfigError(f"the ensemble size ({n_members}) must be a multiple of the device count ({devices}).")
-    sharding = NamedSharding(member_mesh(devices), PartitionSpec("member"))
-    return jax.device_put(tree, sharding)
