@@ -47,16 +47,17 @@ def test_accelerator_benchmark():
 
 
 def test_distributed_cpu_two_processes():
-    """A fit run by two jax.distributed processes (each reading its own regions of one CSV, the
-    regions split over their devices, 11 regions: one padded) equals the same fit in one process."""
+    """``causalmmm-jax fit`` as two jax.distributed processes (each reading its own regions of one CSV,
+    the regions split over their devices, 11 regions: one padded; only the first writes the run)
+    equals the same fit in one process."""
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, str(EXAMPLES / "distributed_cpu.py"), "--epochs", "30"],
+    out = subprocess.run([sys.executable, str(EXAMPLES / "distributed_cpu.py"), "--epochs", "20"],
                          capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-    assert out.stdout.count("2 global devices, fit done") == 2
-    assert "2 region shards, 1 padded region" in out.stdout and "equal within float32 reduction order" in out.stdout
+    assert "(2 processes, 2 devices, 2 region shards, 1 padded region)" in out.stdout
+    assert "equal within float32 reduction order" in out.stdout
 
 
 def test_prior_sensitivity(tmp_path):

@@ -95,7 +95,8 @@ SCRIPT = textwrap.dedent("""
                          rmse=rel(four.metrics["holdout"]["rmse"], one.metrics["holdout"]["rmse"]),
                          layout=[four.timing[k] for k in ("member_shards", "region_shards", "padded_regions")],
                          epochs=[four.epochs_run, one.epochs_run])
-    e1, e4 = fit(panel, cfg, seeds=2), fit(panel, cfg, seeds=2, devices=4)
+    cfg_e = small_config(epochs=20, static_epochs=0)  # (the single fits ran the pre-fit sharded)
+    e1, e4 = fit(panel, cfg_e, seeds=2), fit(panel, cfg_e, seeds=2, devices=4)
     out["ensemble"] = dict(params=param_diff(e4, e1), pred=rel(e4.decompose().prediction, e1.decompose().prediction),
                            layout=[e4.timing[k] for k in ("member_shards", "region_shards", "padded_regions")])
     # the analyses inside use_devices: the model's programs split the regions over the 4 devices
