@@ -16,6 +16,7 @@ device (XLA's memory analysis: arguments + outputs + temporaries − aliased) co
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -34,17 +35,11 @@ def parse_args(argv=None):
     p.add_argument("--csv", type=Path, default=C.DEFAULT_CSV, help="the example CSV (default ../shared/data)")
     p.add_argument("--epochs", type=int, default=None, help="main-phase epochs (default 100; --quick 5)")
     p.add_argument("--variants", default="plain,remat", help="comma list of plain, remat (default both)")
-    p.add_argument("--child", default=None, help=argparse_suppress())
+    p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.epochs is None:
         a.epochs = 5 if a.quick else 100
     return a
-
-
-def argparse_suppress():
-    import argparse
-
-    return argparse.SUPPRESS
 
 
 def _status_mib() -> dict:

@@ -28,6 +28,7 @@ least-squares line through (log cells, log seconds) at the smallest device count
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -57,7 +58,7 @@ def parse_args(argv=None):
     p.add_argument("--devices", type=C.int_list, default=None, help="comma list of device counts (default 1; "
                    "--quick 1,2); each runs in its own process, on forced host devices where needed")
     p.add_argument("--remat", action="store_true", help="model.remat: rematerialise the GRU cell in the backward pass")
-    p.add_argument("--child", default=None, help=argparse_suppress())
+    p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     q = a.quick
     # --quick: the test suite's small panel shape (5 × 70 × 3 × 1) and one twice as wide
@@ -67,12 +68,6 @@ def parse_args(argv=None):
         if getattr(a, name) is None:
             setattr(a, name, quick if q else full)
     return a
-
-
-def argparse_suppress():
-    import argparse
-
-    return argparse.SUPPRESS
 
 
 def measure(n_regions: int, n_weeks: int, args, n_devices: int) -> dict:
