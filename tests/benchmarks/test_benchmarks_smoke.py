@@ -245,3 +245,17 @@ def test_run_all_gpu_without_gpu_exits_2(tmp_path):
     proc = subprocess.run([sys.executable, str(BENCH / "run_all.py"), "--device", "gpu", "--out-dir", str(tmp_path)],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "no GPU" in proc.stderr
+
+
+def test_memory_quick(tmp_path, bench_env):
+    d, stdout = run_script("memory", tmp_path, bench_env)
+    rows = {r["variant"]: r for r in d["results"]}
+    assert set(rows) == {"plain", "remat"} and rows["remat"]["remat"] and not rows["plain"]["remat"]
+    for r in rows.values():
+        assert positive(r["peak_rss_mib"]) and positive(r["device_mib"]["main"])
+        steps = [s["step"] for s in r["samples"]]
+        assert steps[:3] == ["python started", "jax imported, backend up", "panel read"] and steps[-1] == "fit done"
+    # the same fit either way; remat keeps fewer activations for the backward pass
+    assert rows["remat"]["holdout_r2"] == pytest.approx(rows["plain"]["holdout_r2"], rel=1e-5)
+    assert rows["remat"]["device_mib"]["main"] < rows["plain"]["device_mib"]["main"]
+    assert "peak RSS" in stdout
