@@ -40,7 +40,7 @@ def writable_dir(out: str | os.PathLike) -> Path:
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
+        probe = out / f".write-test-{os.getpid()}"  # per process: several may check one folder
         probe.write_text("")
         probe.unlink()
     except OSError as e:

@@ -177,8 +177,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         from ..data.distributed import load_panel
 
         panel = load_panel(args.data, mapping, sep=args.sep, missing_media=cfg.data.missing_media)
-    if leader is not False:
-        writable_dir(args.out)  # before the fit, not after it
+    writable_dir(args.out)  # before the fit, not after it (every process: none goes on alone)
     lift = None
     if args.lift_tests:
         from ..train.calibration import read_lift_tests

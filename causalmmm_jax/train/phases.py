@@ -49,7 +49,18 @@ from .hyper import Hyper, phase_hyper
 from .loop import METRIC_NAMES, TrainState, _epoch
 from .objective import TrainData
 from .optim import optimizer_hyperparams, phase_optimizer
-from .sharding import Devices, Layout, gather, layout_for, pad_regions, place_data, place_state, to_host, unpad_regions
+from .sharding import (
+    Devices,
+    Layout,
+    broadcast_from_first,
+    gather,
+    layout_for,
+    pad_regions,
+    place_data,
+    place_state,
+    to_host,
+    unpad_regions,
+)
 
 __all__ = ["Phase", "KINDS", "default_phases", "stack_phases", "chunk_length", "phase_spec", "init", "init_state",
            "init_members",
@@ -417,13 +428,15 @@ def run_phases(params: Sequence, keys: Sequence[jax.Array], data: TrainData, spe
     states: TrainState | None = None
     out: Any = None
     with jax.set_mesh(layout.mesh) if layout is not None else contextlib.nullcontext():
-        run_data = data if layout is None else place_data(data, layout)
+        run_data = data if layout is None else place_data(broadcast_from_first(data), layout)
         # the program's model has the padded region count; results are cut back to spec's
         run_spec = spec if layout is None else dataclasses.replace(spec, n_regions=layout.n_padded)
         for j, phase in enumerate(phases):
             last = j == len(phases) - 1
             if phase.n_epochs <= 0 and not last:
                 continue
+            if layout is not None:  # one start for every process (each computed its own)
+                members = broadcast_from_first(members)
             states = init_members(phase, members, keys, layout=layout)
             run = run_phase(states, run_data, run_spec, phase, batched=batched, progress=progress, on_chunk=on_chunk)
             if layout is not None:  # back to the host, padded regions removed (a collective across processes)
@@ -437,6 +450,8 @@ def run_phases(params: Sequence, keys: Sequence[jax.Array], data: TrainData, spe
                 out = with_static_coefficients(states.params, phase_spec(spec, phase), batched=batched)
             else:
                 out = handover_params(states)
+            if layout is not None:  # host arrays, whatever the mesh context made of them
+                out = gather(out)
             members = unstack_tree(out, n) if batched else [out]
     assert states is not None  # the last phase always runs
     if layout is not None:

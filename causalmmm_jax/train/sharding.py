@@ -36,7 +36,8 @@ from ..model.groups import is_regional
 from ..model.sharding import MEMBER_AXIS, REGION_AXIS
 
 __all__ = ["Layout", "make_mesh", "default_mesh_shape", "layout_for", "pad_data", "pad_regions", "unpad_regions",
-           "place_state", "place_data", "gather", "to_host", "use_devices", "MEMBER_AXIS", "REGION_AXIS"]
+           "place_state", "place_data", "gather", "to_host", "broadcast_from_first", "use_devices", "MEMBER_AXIS",
+           "REGION_AXIS"]
 
 Devices = int | Sequence[Any] | Mesh | None
 
@@ -116,9 +117,16 @@ def layout_for(devices: Devices, n_members: int, n_regions: int, *,
             raise ConfigError(f"a mesh for fit needs the axes ('member', 'region'), got {devices.axis_names}")
         mesh = devices
     else:
+        if devices is None and mesh_shape is not None:
+            devices = int(mesh_shape[0]) * int(mesh_shape[1])
         if devices is None and jax.process_count() == 1:
             return None
         devs = _device_list(devices)
+        missing = set(range(jax.process_count())) - {d.process_index for d in devs}
+        if missing:
+            raise ConfigError(f"under jax.distributed every process needs devices in the mesh, but process(es) "
+                              f"{sorted(missing)} have none among the {len(devs)} chosen; leave --devices out "
+                              "(every global device) or give a count that covers every process.")
         if len(devs) == 1 and mesh_shape is None:
             return None
         if mesh_shape is not None:
@@ -208,6 +216,17 @@ def to_host(a):
 
         return np.asarray(multihost_utils.process_allgather(a, tiled=True))
     return a if isinstance(a, np.ndarray) else np.asarray(a)
+
+
+def broadcast_from_first(tree):
+    """``tree`` as process 0 has it, on every process (a collective under ``jax.distributed``; the
+    identity in one process): values every process computed for itself (the data-driven start, the
+    prepared data) are made bit-identical before they are placed as replicas."""
+    if jax.process_count() == 1:
+        return tree
+    from jax.experimental import multihost_utils
+
+    return multihost_utils.broadcast_one_to_all(tree)
 
 
 def gather(tree):

@@ -1,6 +1,8 @@
 """Reading only one process's regions (the multi-process fit's data path; the two-process fit itself
 runs in tests/examples)."""
 
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -30,8 +32,10 @@ def test_each_process_reads_only_its_regions_of_a_csv(data, tmp_path):
     parts = [read_process_rows(path, data.mapping, index=i, count=2, chunksize=25) for i in range(2)]
     assert [p[region].nunique() for p in parts] == [4, 3]
     assert not set(parts[0][region]) & set(parts[1][region])
-    # the exchanged rows build the panel one process reads
-    whole = panel_from_frame(pd.concat(parts, ignore_index=True), data.mapping)
+    # the rows come as text; parsed once over all of them they build the panel one process reads
+    assert all(pd.api.types.is_string_dtype(dt) for dt in parts[0].dtypes)
+    text = pd.concat(parts, ignore_index=True).to_csv(index=False)
+    whole = panel_from_frame(pd.read_csv(io.StringIO(text)), data.mapping)
     alone = panel_from_frame(pd.read_csv(path), data.mapping)
     assert whole.regions.tolist() == alone.regions.tolist()
     np.testing.assert_array_equal(whole.media, alone.media)
@@ -48,6 +52,21 @@ def test_a_region_partitioned_directory_is_split_by_files(data, tmp_path):
     # one process: gather_frame is the identity and load_panel reads everything
     assert gather_frame(parts[0]) is parts[0]
     assert load_panel(tmp_path, data.mapping).n_regions == 7
+
+
+def test_chunks_do_not_change_types_or_drop_rows(tmp_path):
+    """Region ids that a chunk alone would read as numbers and another as text (or with a blank id):
+    read as text and parsed once, every row is kept and the outcome is one process's."""
+    rows = ["region,week,kpi,tv"] + [f"{r},{w},{10 + w},{w % 3}" for r in (1, 2) for w in range(30)] + \
+        [f"A,{w},{20 + w},1" for w in range(30)]
+    path = tmp_path / "mixed.csv"
+    path.write_text("\n".join(rows) + "\n")
+    from causalmmm_jax.data.panel import ColumnMapping
+
+    mapping = ColumnMapping(region="region", time="week", target="kpi", media=("tv",))
+    parts = [read_process_rows(path, mapping, index=i, count=2, chunksize=7) for i in range(2)]
+    assert sum(len(p) for p in parts) == 90
+    assert load_panel(path, mapping).regions.tolist() == panel_from_frame(pd.read_csv(path), mapping).regions.tolist()
 
 
 def test_missing_source_and_region_column_are_named(data, tmp_path):

@@ -32,6 +32,8 @@ def test_one_device_has_no_layout_and_too_many_devices_are_refused():
     assert layout_for(None, 1, 5) is None and layout_for(1, 2, 5) is None
     with pytest.raises(ConfigError, match="JAX sees 1 device"):
         layout_for(len(jax.devices()) + 1, 1, 5)
+    with pytest.raises(ConfigError, match="JAX sees 1 device"):  # a mesh shape alone asks for its devices
+        layout_for(None, 2, 5, mesh_shape=(2, 2))
 
 
 def test_padded_regions_add_nothing_to_the_loss_or_its_gradient(small_panel):
