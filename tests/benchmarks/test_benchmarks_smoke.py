@@ -248,14 +248,12 @@ def test_run_all_gpu_without_gpu_exits_2(tmp_path):
 
 
 def test_memory_quick(tmp_path, bench_env):
-    d, stdout = run_script("memory", tmp_path, bench_env)
-    rows = {r["variant"]: r for r in d["results"]}
-    assert set(rows) == {"plain", "remat"} and rows["remat"]["remat"] and not rows["plain"]["remat"]
-    for r in rows.values():
-        assert positive(r["peak_rss_mib"]) and positive(r["device_mib"]["main"])
-        steps = [s["step"] for s in r["samples"]]
-        assert steps[:3] == ["python started", "jax imported, backend up", "panel read"] and steps[-1] == "fit done"
-    # the same fit either way; remat keeps fewer activations for the backward pass
-    assert rows["remat"]["holdout_r2"] == pytest.approx(rows["plain"]["holdout_r2"], rel=1e-5)
-    assert rows["remat"]["device_mib"]["main"] < rows["plain"]["device_mib"]["main"]
+    """One variant (remat's own numbers are tests/model/test_model.py's): the samples and the
+    programs' memory are recorded."""
+    d, stdout = run_script("memory", tmp_path, bench_env, "--variants", "remat")
+    (row,) = d["results"]
+    assert row["variant"] == "remat" and row["remat"]
+    assert positive(row["peak_rss_mib"]) and positive(row["device_mib"]["main"]) and positive(row["holdout_r2"])
+    steps = [s["step"] for s in row["samples"]]
+    assert steps[:3] == ["python started", "jax imported, backend up", "panel read"] and steps[-1] == "fit done"
     assert "peak RSS" in stdout
