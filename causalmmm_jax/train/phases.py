@@ -43,8 +43,9 @@ from .._memory import release_host_memory
 from ..config import Config, TrainConfig
 from ..errors import ConfigError
 from ..model import dag as dag_lib
-from ..model.mmm import ModelSpec, apply, dummy_inputs
+from ..model.mmm import ModelSpec
 from .ensemble import batched_runner, stack_trees, unstack_tree
+from .handover import handover_params, with_static_coefficients
 from .hyper import Hyper, phase_hyper
 from .loop import METRIC_NAMES, TrainState, _epoch
 from .objective import TrainData
@@ -345,38 +346,6 @@ def run_phase(states: TrainState, data: TrainData, spec: ModelSpec, phase: Phase
     valid = ~np.all(np.isnan(hist["loss"].reshape(-1, hist["loss"].shape[-1])), axis=0)
     return PhaseRun(states, {k: v[..., valid] for k, v in hist.items()}, compile_seconds, float(sum(chunk_seconds)),
                     done, chunk_seconds, chunk_epochs, device_bytes)
-
-
-def handover_params(states: TrainState):
-    """The parameters a phase hands on: the best validation parameters of members that scored
-    one (early stopping), the last ones otherwise."""
-    if not bool(np.asarray(states.hyper.early_stop).any()):
-        return states.params
-    use_best = jnp.isfinite(states.best_metric)
-    return jax.tree_util.tree_map(
-        lambda b, p: jnp.where(use_best.reshape(use_best.shape + (1,) * (b.ndim - use_best.ndim)), b, p),
-        states.best_params, states.params)
-
-
-def with_static_coefficients(params, static_spec: ModelSpec, *, batched: bool = False) -> dict:
-    """``params`` with the burn-in's stable β and γ set to the structural fit's constant
-    coefficients, so the full model starts where the pre-fit ended (``batched``: ``params``
-    stacked over ensemble members)."""
-    params = dict(params)  # every other leaf is handed over as it is
-    params.update(_static_coefficients(params, static_spec, batched))
-    return params
-
-
-@functools.partial(jax.jit, static_argnums=(1, 2))  # one compiled program, not hundreds of eager ops
-def _static_coefficients(params, static_spec: ModelSpec, batched: bool) -> dict:
-    """``{"stable_media_coeff": β, ["stable_ctrl_coeff": γ]}``: the structural fit's constants."""
-    if batched:
-        return jax.vmap(lambda p: _static_coefficients(p, static_spec, False))(params)
-    d = apply(params, dummy_inputs(static_spec), static_spec)
-    out = {"stable_media_coeff": d.media_coef[0, 0]}
-    if "stable_ctrl_coeff" in params:
-        out["stable_ctrl_coeff"] = d.control_coef[0, 0]
-    return out
 
 
 @dataclass

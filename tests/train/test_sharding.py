@@ -3,9 +3,6 @@ analyses on 4 (forced host) devices equal the same on one device."""
 
 import dataclasses
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import jax
@@ -69,7 +66,7 @@ def test_padded_regions_add_nothing_to_the_loss_or_its_gradient(small_panel):
 
 SCRIPT = textwrap.dedent("""
     import json, os, sys, numpy as np, jax
-    sys.path.insert(0, {tests!r})
+    sys.path.insert(0, {tests})
     from train_config import small_config
     from causalmmm_jax._cache import enable_compilation_cache
     from causalmmm_jax.data.synthetic import generate
@@ -91,7 +88,7 @@ SCRIPT = textwrap.dedent("""
         return max(float(np.max(np.abs(np.asarray(x) - np.asarray(y)) / np.maximum(1.0, np.abs(np.asarray(y)))))
                    for x, y in zip(jax.tree_util.tree_leaves(a.params), jax.tree_util.tree_leaves(b.params)))
 
-    out = {{}}
+    out = {}
     one, four = fit(panel, cfg), fit(panel, cfg, devices=4)
     out["single"] = dict(params=param_diff(four, one), pred=rel(four.decompose().prediction, one.decompose().prediction),
                          rmse=rel(four.metrics["holdout"]["rmse"], one.metrics["holdout"]["rmse"]),
@@ -112,22 +109,18 @@ SCRIPT = textwrap.dedent("""
                            budget=rel(list(sharded[2].allocation.values()), list(plain[2].allocation.values())),
                            budget_kpi=rel(sharded[2].predicted_response, plain[2].predicted_response),
                            partitioned="region" in hlo)
-    json.dump(out, open({out_path!r}, "w"))
+    json.dump(out, open({out_path}, "w"))
 """)
 
 
 @pytest.mark.xdist_group("train-fit")
-def test_region_sharded_fits_and_analyses_equal_one_device(tmp_path):
+def test_region_sharded_fits_and_analyses_equal_one_device(tmp_path, run_on_devices):
     """On 4 forced host devices (a subprocess): one model (a 1 x 4 mesh, 5 regions padded to 8)
     and a 2-seed ensemble (2 x 2, one padded region) equal their one-device fits (float32 reduction order: parameters
     to 1e-3 of max(1, |value|), predictions to 1e-4 of their mean size); predictions, response curves
     and the model-route budget under ``use_devices(4)`` equal the same without."""
-    script, out = tmp_path / "shard.py", tmp_path / "out.json"
-    script.write_text(SCRIPT.format(tests=os.path.dirname(os.path.dirname(__file__)), out_path=str(out)))
-    env = dict(os.environ, JAX_PLATFORMS="cpu",
-               XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=4".strip())
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = tmp_path / "out.json"
+    run_on_devices(SCRIPT.replace("{out_path}", repr(str(out))), 4, tmp_path)
     res = json.loads(out.read_text())
     single, ens, an = res["single"], res["ensemble"], res["analysis"]
     assert single["layout"] == [1, 4, 3] and ens["layout"] == [2, 2, 1]

@@ -2,9 +2,6 @@
 
 import dataclasses
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import jax
@@ -125,7 +122,7 @@ def test_ensemble_bands_contain_the_mean(small_panel):
 
 SHARD_SCRIPT = textwrap.dedent("""
     import os, sys, numpy as np, jax
-    sys.path.insert(0, {tests!r})
+    sys.path.insert(0, {tests})
     from train_config import small_config
     from causalmmm_jax._cache import enable_compilation_cache
     from causalmmm_jax.data.synthetic import generate
@@ -134,22 +131,18 @@ SHARD_SCRIPT = textwrap.dedent("""
     # a sweep's members (points x seeds) go on the member axis of the mesh: a 2 x 1 mesh here
     from causalmmm_jax.train.sweep import sweep
     sw = sweep(generate(1, n_regions=5, n_weeks=70, n_channels=3, n_controls=1).panel(),
-               small_config(epochs=20, static_epochs=0), over={{"train.learning_rate": [0.01, 0.03]}}, devices=2)
+               small_config(epochs=20, static_epochs=0), over={"train.learning_rate": [0.01, 0.03]}, devices=2)
     assert (sw.results[0].timing["member_shards"], sw.results[0].timing["region_shards"]) == (2, 1)
-    np.save({sweep_out!r}, np.array([r.metrics["holdout"]["rmse"] for r in sw.results]))
+    np.save({sweep_out}, np.array([r.metrics["holdout"]["rmse"] for r in sw.results]))
 """)
 
 
 @pytest.mark.xdist_group("train-fit")
-def test_sharded_sweep_equals_single_device(tmp_path):
+def test_sharded_sweep_equals_single_device(tmp_path, run_on_devices):
     """A 2-point sweep with its members on 2 (forced host) devices in a subprocess equals the same
     sweep on this process's single device (ensembles and region sharding: tests/train/test_sharding.py)."""
-    script, sweep_out = tmp_path / "shard.py", tmp_path / "sweep.npy"
-    script.write_text(SHARD_SCRIPT.format(tests=os.path.dirname(os.path.dirname(__file__)), sweep_out=str(sweep_out)))
-    env = dict(os.environ, JAX_PLATFORMS="cpu",
-               XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2".strip())
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    sweep_out = tmp_path / "sweep.npy"
+    run_on_devices(SHARD_SCRIPT.replace("{sweep_out}", repr(str(sweep_out))), 2, tmp_path, timeout=600)
     from causalmmm_jax.train.sweep import sweep
 
     panel = generate(1, n_regions=5, n_weeks=70, n_channels=3, n_controls=1).panel()
