@@ -134,7 +134,7 @@ def layout_for(devices: Devices, n_members: int, n_regions: int, *,
             if m * r != len(devs) or m < 1 or r < 1:
                 raise ConfigError(f"mesh_shape {tuple(mesh_shape)} must multiply to the device count {len(devs)}")
         else:
-            m, r = default_mesh_shape(len(devs), n_members)
+            m, _ = default_mesh_shape(len(devs), n_members)
         mesh = make_mesh(devs, member_shards=m)
     layout = Layout(mesh, n_regions)
     if n_members % layout.member_shards:
