@@ -8,8 +8,9 @@ chunks keeping only its own rows, or from a directory of CSV files partitioned b
 each process reads only its own files.  The rows are exchanged once, as text, and parsed once over
 all of them, so every process builds the :class:`~.panel.Panel` a single process reading the data
 would (the same column types, time grid, validation and scaling).  The
-host copy is the raw panel (regions × weeks × columns float64 numbers: 3,000 · 156 · 20 · 8 bytes = 75 MB); what grows with the model, the training activations, stays split by region across the
-processes' devices (``fit`` uses every global device under ``jax.distributed``).
+host copy is the raw panel (regions × weeks × columns float64 numbers: 3,000 · 156 · 20 · 8
+bytes = 75 MB); what grows with the model, the training activations, stays split by region
+across the processes' devices (``fit`` uses every global device under ``jax.distributed``).
 
 Two processes on one machine::
 
