@@ -107,9 +107,8 @@ def _epoch(state: TrainState, data: TrainData, spec: ModelSpec, optimizer=None):
         activate = live & (e >= hp.notears_warmup_epochs)
         nt = nt._replace(active=nt.active | activate)
         do_dual = live & nt.active & (e > 0) & (e % hp.notears_dual_every == 0)
-        updated, h = dag_lib.notears_update(nt, w, hp.notears_dual_factor, hp.notears_rho_max)
+        updated, h = dag_lib.notears_update(nt, w, hp.notears_dual_factor, hp.notears_rho_max)  # h(W) after the step
         nt = _select(do_dual, updated, nt)
-        h = dag_lib.h_acyclicity(w)
 
     # validation and early stopping
     state = state.replace(params=params, opt_state=opt_state, notears=nt, key=key, epoch=epoch,
