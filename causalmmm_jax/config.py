@@ -181,10 +181,17 @@ class ModelConfig(_Section):
         level of its own), with a random-walk prior of sd ``trend_knot_sd`` (scaled KPI units)
         per knot step; flat after the last knot, so forecasts hold the last level), ``"linear"``
         (slope and intercept) or ``"off"`` (the original: no trend).
-    remat: rematerialise the GRU's weekly cell in the backward pass (``jax.checkpoint``): the
-        gradient keeps one hidden state per week instead of every gate, and recomputes the gates
-        (about a third more GRU arithmetic per epoch); for panels whose activations do not fit a
-        device.  Same numbers either way.
+    remat: keep only the GRU's hidden states for the backward pass and recompute each week's
+        gates there (one more recurrent matmul per week): less memory for the activations, a
+        little more arithmetic per epoch; for panels whose activations do not fit a device.
+        Same numbers either way.
+    matmul_dtype: operand type of the network's matmuls (the GRU and the coefficient heads):
+        ``"bfloat16"`` (bfloat16 operands, float32 accumulation; states, gradients and every
+        other number stay float32), ``"float32"``, or ``"auto"`` (default: resolved by ``fit``
+        to ``"bfloat16"`` where the hardware multiplies bfloat16 faster, i.e. TPUs, GPUs from
+        Ampere on and CPUs with AVX-512 BF16 or AMX, else ``"float32"``; the run's config
+        records the choice).  Its measured effect on accuracy is within the seed-to-seed noise:
+        docs/jax.md "Speed and precision".
     """
 
     _section = "model"
@@ -213,6 +220,7 @@ class ModelConfig(_Section):
     media_coeff_max_init: float = field(default=1.0, metadata=_num())
     ctrl_coeff_max_init: float = field(default=1.5, metadata=_num())
     remat: bool = field(default=False, metadata=_bool())
+    matmul_dtype: str = field(default="auto", metadata=_choice("auto", "float32", "bfloat16"))
 
     def _check_cross(self) -> None:
         lo, hi = self.hill_a_range
@@ -417,20 +425,26 @@ def _migrate_model_keys(given: dict[str, Any]) -> dict[str, Any]:
 
 
 def resolve_model_config(cfg: ModelConfig, n_fit_weeks: int) -> ModelConfig:
-    """``cfg`` with the data-dependent choices made: ``seasonality="auto"`` becomes ``"fourier"``
-    with at least :data:`SEASONAL_MIN_FIT_WEEKS` fit weeks, else ``"off"``."""
-    if cfg.seasonality != "auto":
-        return cfg
+    """``cfg`` with the data- and hardware-dependent choices made: ``seasonality="auto"`` becomes
+    ``"fourier"`` with at least :data:`SEASONAL_MIN_FIT_WEEKS` fit weeks, else ``"off"``;
+    ``matmul_dtype="auto"`` becomes ``"bfloat16"`` where JAX's default backend multiplies
+    bfloat16 faster (:func:`causalmmm_jax._hardware.fast_bfloat16_matmuls`), else ``"float32"``."""
     from dataclasses import replace
 
-    return replace(cfg, seasonality="fourier" if n_fit_weeks >= SEASONAL_MIN_FIT_WEEKS else "off")
+    if cfg.seasonality == "auto":
+        cfg = replace(cfg, seasonality="fourier" if n_fit_weeks >= SEASONAL_MIN_FIT_WEEKS else "off")
+    if cfg.matmul_dtype == "auto":
+        from ._hardware import fast_bfloat16_matmuls
+
+        cfg = replace(cfg, matmul_dtype="bfloat16" if fast_bfloat16_matmuls() else "float32")
+    return cfg
 
 
 def _original() -> Config:
     return Config(
         data=DataConfig(media_scaling="sov", control_iqr="multiply", pad_weeks=6, validation_weeks=0),
         model=ModelConfig(parameterization="clamped", hill_a_range=(2.0, 5.0), attribution="target",
-                          seasonality="decompose", trend="off"),
+                          seasonality="decompose", trend="off", matmul_dtype="float32"),
         train=TrainConfig(prior_mode="dynamic", media_share_weight=0.5, seasonal_prior_weight=0.1, static_epochs=0,
                           early_stopping=False, regularize_transforms=True, transform_prior_weight=0.0),
     )

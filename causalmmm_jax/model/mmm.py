@@ -135,6 +135,7 @@ class MMM(nn.Module):
     def __call__(self, x: ModelInputs, deterministic: bool = True) -> Decomposition:
         spec, cfg = self.spec, self.spec.config
         c, k, mode = spec.n_channels, spec.n_controls, cfg.parameterization
+        mm_dtype = "bfloat16" if cfg.matmul_dtype == "bfloat16" else None  # "auto" unresolved: float32
         lo, hi = cfg.hill_a_range
         # split the regions over the devices of a surrounding region mesh (a no-op without one)
         x = x.replace(media=constrain_regions(x.media), controls=constrain_regions(x.controls),
@@ -177,9 +178,10 @@ class MMM(nn.Module):
             if k:
                 feats = ControlMLP(spec.ctrl_hidden, cfg.dropout, name="ctrl_mlp")(x.controls, deterministic)
                 gru_in = jnp.concatenate([interacted, feats], axis=-1)
-            h = TorchGRU(cfg.hidden_dim, cfg.remat, name="gru")(gru_in)
+            # time-major [T, R, H]: the heads work cell by cell, so only their narrow outputs move back
+            h = TorchGRU(cfg.hidden_dim, cfg.remat, mm_dtype, time_major=True, name="gru")(gru_in)
         beta_max = self.param("media_coeff_max_raw", _const(cfg.media_coeff_max_init), (c,))
-        beta = (jax.nn.sigmoid(CoefficientHead(cfg.hidden_dim, c, name="coeff_head")(h))
+        beta = (jax.nn.sigmoid(_regions_first(CoefficientHead(cfg.hidden_dim, c, mm_dtype, name="coeff_head")(h)))
                 * tf.coef_ceiling(beta_max, mode))
         beta = jnp.broadcast_to(beta, interacted.shape)
         w_burn = tf.burn_in_weights(x.media.shape[-2], cfg.burn_in_weeks, cfg.burn_in_method)[:, None]
@@ -196,8 +198,8 @@ class MMM(nn.Module):
 
         if k:
             gamma_max = self.param("ctrl_coeff_max_raw", _const(cfg.ctrl_coeff_max_init), (k,))
-            gamma = jnp.tanh(CoefficientHead(cfg.hidden_dim, k, name="ctrl_coeff_head")(h)) * (
-                jax.nn.softplus(gamma_max) + 0.1)
+            head = CoefficientHead(cfg.hidden_dim, k, mm_dtype, name="ctrl_coeff_head")
+            gamma = jnp.tanh(_regions_first(head(h))) * (jax.nn.softplus(gamma_max) + 0.1)
             gamma = jnp.broadcast_to(gamma, x.controls.shape)
             stable_gamma = self.param("stable_ctrl_coeff", nn.initializers.zeros, (k,))
             if not spec.constant_coefficients:
@@ -239,6 +241,12 @@ class MMM(nn.Module):
         return Decomposition(prediction=prediction, media=media, controls=controls, baseline=base,
                              seasonality=seas, trend=trend, media_coef=beta, control_coef=gamma,
                              adstocked=adstocked, saturated=saturated, interacted=interacted, scale=s)
+
+
+def _regions_first(v):
+    """``[T, ..., R, n] → [..., R, T, n]`` (the GRU's time-major layout back to the model's); a
+    constant-coefficient ``[1, 1, n]`` passes unchanged."""
+    return jnp.moveaxis(v, 0, -2)
 
 
 def knot_count(n_train_weeks: int, spacing: int) -> int:

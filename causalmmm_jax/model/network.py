@@ -9,10 +9,13 @@ original's.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+from ._gru import gru_scan, gru_step, matmul
 
 __all__ = ["torch_uniform", "ControlMLP", "gru_step", "TorchGRU", "CoefficientHead"]
 
@@ -43,17 +46,6 @@ class ControlMLP(nn.Module):
         return nn.Dropout(self.dropout, deterministic=deterministic)(h)
 
 
-def gru_step(h, xt, w_h, b_hn):
-    """One week of the GRU: ``h [..., H]``, ``xt [..., 3H]`` = the week's input projection
-    (W_i x + b_i, gates r, z, n) → the next ``h``."""
-    h_dim = h.shape[-1]
-    hh = h @ w_h
-    r = jax.nn.sigmoid(xt[..., :h_dim] + hh[..., :h_dim])
-    z = jax.nn.sigmoid(xt[..., h_dim:2 * h_dim] + hh[..., h_dim:2 * h_dim])
-    n = jnp.tanh(xt[..., 2 * h_dim:] + r * (hh[..., 2 * h_dim:] + b_hn))
-    return (1.0 - z) * n + z * h
-
-
 class TorchGRU(nn.Module):
     """Single-layer GRU with PyTorch's gate equations, scanned over axis −2 (time).
 
@@ -67,12 +59,16 @@ class TorchGRU(nn.Module):
     """
 
     hidden: int
-    #: rematerialise the cell in the backward pass (``jax.checkpoint``): keep ``h`` per week only
+    #: keep only the hidden states for the backward pass and recompute the gates there
     remat: bool = False
+    #: operand type of the matmuls (``"bfloat16"``: bfloat16 operands, float32 accumulation); None = float32
+    matmul_dtype: str | None = None
+    #: return ``[T, ..., H]`` (the scan's own layout) instead of ``[..., T, H]``
+    time_major: bool = False
 
     @nn.compact
     def __call__(self, x):
-        """``x [..., T, D]`` → hidden states ``[..., T, H]``."""
+        """``x [..., T, D]`` → hidden states ``[..., T, H]`` (``[T, ..., H]`` when ``time_major``)."""
         h_dim, d = self.hidden, x.shape[-1]
         u = torch_uniform(1.0 / math.sqrt(h_dim))
         w_i = self.param("w_i", u, (d, 3 * h_dim))
@@ -80,18 +76,28 @@ class TorchGRU(nn.Module):
         w_h = self.param("w_h", u, (h_dim, 3 * h_dim))
         b_hn = self.param("b_hn", u, (h_dim,))
         h0 = self.param("h0", nn.initializers.normal(0.01), (h_dim,))
-
-        xi = jnp.moveaxis(x @ w_i + b_i, -2, 0)  # [T, ..., 3H]
-
-        def cell(h, xt):
-            h = gru_step(h, xt, w_h, b_hn)
-            return h, h
-
-        if self.remat:
-            cell = jax.checkpoint(cell)
+        dtype = None if self.matmul_dtype is None else jnp.dtype(self.matmul_dtype)
+        # time-major before the projection: the narrow input moves, not the 3H-wide projection
+        xi = matmul(jnp.moveaxis(x, -2, 0), w_i, dtype) + b_i  # [T, ..., 3H]
         init = jnp.broadcast_to(h0, xi.shape[1:-1] + (h_dim,))
-        _, hs = jax.lax.scan(cell, init, xi)
-        return jnp.moveaxis(hs, 0, -2)
+        hs = gru_scan(xi, w_h, b_hn, init, dtype, self.remat)
+        return hs if self.time_major else jnp.moveaxis(hs, 0, -2)
+
+
+class _Dense(nn.Module):
+    """``nn.Dense`` (same parameters ``kernel [in, out]``, ``bias [out]``) whose matmul can take
+    bfloat16 operands with float32 accumulation (``matmul_dtype``)."""
+
+    features: int
+    kernel_init: Any
+    matmul_dtype: str | None = None
+
+    @nn.compact
+    def __call__(self, x):
+        kernel = self.param("kernel", self.kernel_init, (x.shape[-1], self.features))
+        bias = self.param("bias", nn.initializers.zeros, (self.features,))
+        dtype = None if self.matmul_dtype is None else jnp.dtype(self.matmul_dtype)
+        return matmul(x, kernel, dtype) + bias
 
 
 class CoefficientHead(nn.Module):
@@ -99,10 +105,12 @@ class CoefficientHead(nn.Module):
 
     hidden: int
     out: int
+    matmul_dtype: str | None = None
 
     @nn.compact
     def __call__(self, h):
         init = nn.initializers.variance_scaling(0.1**2, "fan_avg", "uniform")
-        h = jax.nn.relu(nn.Dense(self.hidden, kernel_init=init, name="dense_0")(h))
-        h = jax.nn.relu(nn.Dense(self.hidden // 2, kernel_init=init, name="dense_1")(h))
-        return nn.Dense(self.out, kernel_init=init, name="dense_2")(h)
+        dt = self.matmul_dtype
+        h = jax.nn.relu(_Dense(self.hidden, init, dt, name="dense_0")(h))
+        h = jax.nn.relu(_Dense(self.hidden // 2, init, dt, name="dense_1")(h))
+        return _Dense(self.out, init, dt, name="dense_2")(h)

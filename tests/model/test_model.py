@@ -200,3 +200,73 @@ def test_remat_gives_the_same_gradient_with_a_smaller_program():
     for a, b in zip(jax.tree_util.tree_leaves(g1), jax.tree_util.tree_leaves(g0)):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-7)
     assert b1 < b0, (b1, b0)
+
+
+def _plain_gru_states(p, x):
+    """The GRU's states by autodiff-able ``lax.scan`` over :func:`gru_step` (the reference)."""
+    from causalmmm_jax.model.network import gru_step
+
+    xi = jnp.moveaxis(x @ p["w_i"] + p["b_i"], -2, 0)
+    init_h = jnp.broadcast_to(p["h0"], xi.shape[1:-1] + p["h0"].shape)
+    _, hs = jax.lax.scan(lambda h, xt: (gru_step(h, xt, p["w_h"], p["b_hn"]),) * 2, init_h, xi)
+    return jnp.moveaxis(hs, 0, -2)
+
+
+@pytest.mark.parametrize("remat", [False, True])
+def test_gru_hand_written_gradient_equals_autodiff_of_the_scan(remat):
+    """The GRU's custom backward pass (one matmul per week, the recurrent weight's gradient in one
+    matmul after the loop; with remat the gates recomputed week by week) gives the gradient that
+    autodiff of the plain scan gives, for every parameter and the input, also under vmap."""
+    from causalmmm_jax.model.network import TorchGRU
+
+    x = jax.random.normal(jax.random.PRNGKey(3), (2, 5, 17, 6))  # members × regions × weeks × inputs
+    gru = TorchGRU(12, remat=remat)
+    params = gru.init(jax.random.PRNGKey(0), x[0])["params"]
+    w = jax.random.normal(jax.random.PRNGKey(4), (5, 17, 12))
+
+    def loss(f):
+        return lambda p, xm: (jnp.sin(f(p, xm)) * w).sum()
+
+    ours = jax.vmap(jax.value_and_grad(loss(lambda p, xm: gru.apply({"params": p}, xm)), argnums=(0, 1)),
+                    in_axes=(None, 0))
+    ref = jax.vmap(jax.value_and_grad(loss(_plain_gru_states), argnums=(0, 1)), in_axes=(None, 0))
+    (v0, g0), (v1, g1) = jax.jit(ref)(params, x), jax.jit(ours)(params, x)
+    np.testing.assert_allclose(np.asarray(v1), np.asarray(v0), rtol=1e-6)
+    for a, b in zip(jax.tree_util.tree_leaves(g1), jax.tree_util.tree_leaves(g0)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+    # time-major output is the same states, transposed
+    tm = TorchGRU(12, time_major=True).apply({"params": params}, x[0])
+    np.testing.assert_allclose(np.asarray(jnp.moveaxis(tm, 0, -2)), np.asarray(_plain_gru_states(params, x[0])),
+                               rtol=1e-6, atol=1e-7)
+
+
+def test_bfloat16_matmuls_stay_close_to_float32():
+    """``model.matmul_dtype = "bfloat16"``: bfloat16 operands, float32 accumulation; the same
+    parameters, predictions within a bfloat16 rounding of float32's, a finite gradient close to
+    float32's, and float32 outputs."""
+    x = inputs(5)
+    s32, s16 = spec(), spec(matmul_dtype="bfloat16")
+    params = init(jax.random.PRNGKey(2), s32)
+    assert jax.tree_util.tree_structure(init(jax.random.PRNGKey(2), s16)) == jax.tree_util.tree_structure(params)
+    run = jax.jit(apply, static_argnums=2)
+    d32, d16 = run(params, x, s32), run(params, x, s16)
+    assert d16.prediction.dtype == jnp.float32 and d16.media_coef.dtype == jnp.float32
+    np.testing.assert_allclose(np.asarray(d16.prediction), np.asarray(d32.prediction), rtol=2e-2, atol=1e-3)
+    assert not np.array_equal(np.asarray(d16.media_coef), np.asarray(d32.media_coef))  # the switch does something
+
+    def loss(p, s):
+        return (apply(p, x, s).prediction ** 2).mean()
+
+    grad = jax.jit(jax.grad(loss), static_argnums=1)
+    g32, g16 = grad(params, s32), grad(params, s16)
+    for a, b in zip(jax.tree_util.tree_leaves(g16), jax.tree_util.tree_leaves(g32)):
+        a, b = np.asarray(a), np.asarray(b)
+        assert np.all(np.isfinite(a))
+        assert np.abs(a - b).max() <= 0.05 * np.abs(b).max() + 1e-6
+
+
+def test_matmul_dtype_is_validated():
+    from causalmmm_jax.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="matmul_dtype"):
+        ModelConfig(matmul_dtype="float16")

@@ -26,14 +26,41 @@ def test_auto_resolves_on_the_fit_weeks(n_fit, want):
     assert cfg.seasonality == "auto"
     resolved = resolve_model_config(cfg, n_fit)
     assert resolved.seasonality == want
-    assert resolved == dataclasses.replace(cfg, seasonality=want)  # nothing else changes
+    # nothing else changes but the matmul type, resolved on the hardware
+    assert resolved == dataclasses.replace(cfg, seasonality=want, matmul_dtype=resolved.matmul_dtype)
+    assert resolved.matmul_dtype in ("float32", "bfloat16")
 
 
 @pytest.mark.parametrize("explicit", ["fourier", "decompose", "off"])
 @pytest.mark.parametrize("n_fit", [10, 104, 300])
 def test_explicit_choices_are_kept(explicit, n_fit):
-    cfg = ModelConfig(seasonality=explicit)
+    cfg = ModelConfig(seasonality=explicit, matmul_dtype="float32")
     assert resolve_model_config(cfg, n_fit) is cfg
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_matmul_dtype_auto_follows_the_hardware(monkeypatch, fast):
+    """``matmul_dtype="auto"`` becomes bfloat16 where the hardware multiplies it faster, else
+    float32; explicit choices are kept; the original's preset stays float32."""
+    from causalmmm_jax import _hardware
+    from causalmmm_jax.config import preset
+
+    monkeypatch.setattr(_hardware, "fast_bfloat16_matmuls", lambda backend=None: fast)
+    assert resolve_model_config(ModelConfig(), 104).matmul_dtype == ("bfloat16" if fast else "float32")
+    for explicit in ("float32", "bfloat16"):
+        assert resolve_model_config(ModelConfig(matmul_dtype=explicit), 104).matmul_dtype == explicit
+    assert preset("deepcausalmmm-1.0.21").model.matmul_dtype == "float32"
+
+
+def test_the_bfloat16_probe_reads_the_cpu_flags(monkeypatch):
+    from causalmmm_jax import _hardware
+
+    monkeypatch.setattr(_hardware, "cpu_bfloat16_flags", lambda: ("avx512_bf16",))
+    assert _hardware.fast_bfloat16_matmuls("cpu") is True
+    monkeypatch.setattr(_hardware, "cpu_bfloat16_flags", lambda: ())
+    assert _hardware.fast_bfloat16_matmuls("cpu") is False
+    assert _hardware.fast_bfloat16_matmuls("tpu") is True
+    assert _hardware.fast_bfloat16_matmuls("metal") is False
 
 
 @pytest.fixture(scope="module")
