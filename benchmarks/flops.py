@@ -4,10 +4,11 @@
 1. Matmul rate: ``jnp.dot`` of two ``--matmul-n``² float32 matrices (jitted), best of
    ``--matmul-repeats`` timed calls → FLOP/s = 2n³ / seconds.
 2. FLOPs of one training epoch (main phase, example CSV, hidden 280): the chunk program
-   (``batched_runner``, ``--chunk-epochs`` epochs) is
-
-   * compiled, and XLA's ``compiled.cost_analysis()`` is recorded as is;
-   * traced to a jaxpr and counted by this script: ``dot_general`` = 2·|out|·|contracted|,
+   (``batched_runner``, ``--chunk-epochs`` epochs) is compiled, and XLA's
+   ``compiled.cost_analysis()`` is recorded as is; the model FLOPs of one epoch are those of the
+   step's loss and gradient (:func:`step_counts`; the chunk's jaxpr, whose ``cond`` branches
+   cannot be told apart, is counted too, as an upper bound), traced to a jaxpr and counted by
+   this script: ``dot_general`` = 2·|out|·|contracted|,
      elementwise/compare/select = 1 per output element, reductions = 1 per input element,
      transcendentals (exp, log, tanh, logistic, ...) counted separately, data movement 0;
      ``scan`` bodies × their length, ``cond`` = the costliest branch.
@@ -23,7 +24,10 @@
    ``[R, H] × [H, 3H]`` and the rest, each timed alone at the model's shapes.  It says where the
    time goes when utilisation is below target.
 
-Utilisation = (FLOPs per epoch / seconds per epoch) / matmul FLOP/s.  Target ≥ 60 %.
+Utilisation = (FLOPs per epoch / seconds per epoch) / matmul FLOP/s, against the rate of the
+operand type the model runs (``model.matmul_dtype`` as resolved here: bfloat16 operands with
+float32 accumulation on CPUs with bfloat16 arithmetic); the float32 rate is recorded too.
+Target ≥ 60 %.
 
     .venv/bin/python benchmarks/flops.py            # ≈ 1-2 min on 2 cores
     .venv/bin/python benchmarks/flops.py --quick    # seconds
@@ -120,6 +124,26 @@ def count_jaxpr(jaxpr) -> Counter:
     return c
 
 
+def step_counts(tr, states) -> Counter:
+    """FLOPs of one training step's model work: the loss and its gradient (forward and backward
+    through the model, dropout on), as the chunk runs it every epoch.  The chunk's own jaxpr
+    counts every ``cond`` at its costliest branch, which would add the validation forward (run
+    every ``eval_every`` epochs, and never in this script's fixed-epoch chunks) to every epoch;
+    its count is kept as ``chunk_jaxpr_flops_per_epoch_upper_bound``."""
+    import jax
+
+    from causalmmm_jax.train.objective import objective
+
+    hp = states.hyper
+    key = jax.random.PRNGKey(0)
+
+    def step(params):
+        return jax.value_and_grad(objective, has_aux=True)(params, tr.data, tr.spec, hp, None,
+                                                           key if tr.spec.config.dropout > 0 else None, hp.loss_mse)
+
+    return count_jaxpr(jax.make_jaxpr(step)(states.params))
+
+
 def parse_args(argv=None):
     p = C.base_parser("flops", __doc__.split("\n\n")[0])
     p.add_argument("--csv", type=Path, default=C.DEFAULT_CSV,
@@ -139,14 +163,16 @@ def parse_args(argv=None):
     return a
 
 
-def matmul_rate(n: int, repeats: int) -> dict:
+def matmul_rate(n: int, repeats: int, dtype: str = "float32") -> dict:
+    """Best rate of an ``n``² matmul; ``dtype="bfloat16"``: bfloat16 operands, float32 accumulation
+    (what ``model.matmul_dtype = "bfloat16"`` runs)."""
     import jax
     import jax.numpy as jnp
 
     ka, kb = jax.random.split(jax.random.PRNGKey(0))
-    a = jax.random.normal(ka, (n, n), jnp.float32)
-    b = jax.random.normal(kb, (n, n), jnp.float32)
-    f = jax.jit(jnp.dot).lower(a, b).compile()
+    a = jax.random.normal(ka, (n, n), jnp.float32).astype(dtype)
+    b = jax.random.normal(kb, (n, n), jnp.float32).astype(dtype)
+    f = jax.jit(lambda a, b: jnp.dot(a, b, preferred_element_type=jnp.float32)).lower(a, b).compile()
     jax.block_until_ready(f(a, b))  # warm-up
     times = []
     for _ in range(repeats):
@@ -155,7 +181,7 @@ def matmul_rate(n: int, repeats: int) -> dict:
         times.append(time.perf_counter() - t0)
     flops = 2.0 * n ** 3
     counted = count_jaxpr(jax.make_jaxpr(jnp.dot)(a, b))["flops"]
-    return {"n": n, "repeats": repeats, "best_seconds": min(times), "median_seconds": C.median(times),
+    return {"n": n, "dtype": dtype, "repeats": repeats, "best_seconds": min(times), "median_seconds": C.median(times),
             "flops": flops, "flops_per_second": flops / min(times),
             "flops_per_second_median": flops / C.median(times),
             "jaxpr_counter_flops": counted, "xla_cost_analysis_flops": C.cost_analysis(f).get("flops")}
@@ -241,7 +267,7 @@ def main(argv=None) -> int:
 
     cache = C.setup_cache()
     print(f"[{time.strftime('%H:%M:%S')}] matmul {args.matmul_n}^2 x {args.matmul_repeats}", flush=True)
-    mm = matmul_rate(args.matmul_n, args.matmul_repeats)
+    mm32 = matmul_rate(args.matmul_n, args.matmul_repeats)
     probe = xla_loop_probe()
 
     panel, dinfo = C.data_panel(args.csv, (5, 70) if args.quick else None)
@@ -249,28 +275,32 @@ def main(argv=None) -> int:
     n_total = (args.warmup_chunks + args.chunks) * L
     cfg = C.make_config(hidden=args.hidden, epochs=n_total, warm_start_epochs=0)
     tr = C.prepare_training(panel, cfg)
+    mm_dtype = tr.spec.config.matmul_dtype  # resolved for this machine ("auto" -> float32 or bfloat16)
+    mm = mm32 if mm_dtype == "float32" else matmul_rate(args.matmul_n, args.matmul_repeats, mm_dtype)
     states = C.init_states(tr, tr.inits, n_epochs=n_total)
     print(f"[{time.strftime('%H:%M:%S')}] compile chunk ({L} epochs)", flush=True)
     compiled, compile_s, runner = C.compile_runner(tr, states, length=L)
     xla = C.cost_analysis(compiled)
-    counts = count_jaxpr(jax.make_jaxpr(runner)(states, tr.data))
+    chunk_counts = count_jaxpr(jax.make_jaxpr(runner)(states, tr.data))
+    counts = step_counts(tr, states)
     res = C.time_chunks(compiled, states, tr.data, length=L, warmup=args.warmup_chunks, timed=args.chunks)
     spe = res["seconds_per_epoch"]
     print(f"[{time.strftime('%H:%M:%S')}] per-stage profile", flush=True)
     stages = stage_profile(tr, 3 if args.quick else 10)
-    flops_epoch = counts["flops"] / L
-    mm_epoch = counts["matmul_flops"] / L
+    flops_epoch = counts["flops"]
+    mm_epoch = counts["matmul_flops"]
     achieved = flops_epoch / spe
     util = achieved / mm["flops_per_second"]
     model = {
         "chunk_epochs": L, "compile_seconds": compile_s, "seconds_per_epoch": spe,
         "seconds_per_epoch_chunks": res["seconds_per_epoch_chunks"],
         "flops_per_epoch": flops_epoch, "matmul_flops_per_epoch": mm_epoch,
-        "transcendentals_per_epoch": counts["transcendentals"] / L,
+        "transcendentals_per_epoch": counts["transcendentals"],
+        "chunk_jaxpr_flops_per_epoch_upper_bound": chunk_counts["flops"] / L,
         "flops_per_second": achieved, "matmul_flops_per_second": mm_epoch / spe,
         "utilisation": util, "matmul_utilisation": (mm_epoch / spe) / mm["flops_per_second"],
         "uncounted_primitives": {k.split(":", 1)[1]: v for k, v in counts.items() if k.startswith("uncounted:")},
-        "while_loops_counted_once": counts.get("while_loops", 0),
+        "while_loops_counted_once": chunk_counts.get("while_loops", 0),
         "xla_cost_analysis_chunk": {k: float(v) for k, v in xla.items()
                                     if k in ("flops", "transcendentals", "bytes accessed", "optimal_seconds")},
         "xla_flops_per_epoch_as_reported": (float(xla["flops"]) / L) if "flops" in xla else None,
@@ -283,7 +313,8 @@ def main(argv=None) -> int:
                "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
                "machine": C.machine_info(), "persistent_cache": cache,
                "data": {**dinfo, **C.panel_shape(panel)}, "config": {"hidden_dim": args.hidden},
-               "matmul": mm, "xla_loop_probe": probe, "model": model,
+               "matmul_dtype": mm_dtype, "matmul": mm, "matmul_float32": mm32, "xla_loop_probe": probe,
+               "model": model | {"utilisation_of_float32_rate": achieved / mm32["flops_per_second"]},
                "targets": {"utilisation": C.target(util, TARGET_UTILISATION, args.quick, at_most=False)},
                "notes": ["flops_per_epoch: jaxpr count (scan bodies x length); XLA's cost analysis counts while-loop "
                          "bodies once (see xla_loop_probe), so xla_flops_per_epoch_as_reported undercounts.",
@@ -291,8 +322,12 @@ def main(argv=None) -> int:
     if args.quick:
         payload["warning"] = "--quick: tiny sizes; timings are not measurements"
     C.write_json(args.out, payload)
-    rows = [{"what": f"matmul {args.matmul_n}^2 f32", "gflop": mm["flops"] / 1e9, "s": mm["best_seconds"],
-             "gflops": mm["flops_per_second"] / 1e9, "util": None},
+    rows = [{"what": f"matmul {args.matmul_n}^2 f32", "gflop": mm32["flops"] / 1e9, "s": mm32["best_seconds"],
+             "gflops": mm32["flops_per_second"] / 1e9, "util": None}]
+    if mm is not mm32:
+        rows.append({"what": f"matmul {args.matmul_n}^2 {mm_dtype}", "gflop": mm["flops"] / 1e9,
+                     "s": mm["best_seconds"], "gflops": mm["flops_per_second"] / 1e9, "util": None})
+    rows += [
             {"what": "model epoch (all ops)", "gflop": flops_epoch / 1e9, "s": spe, "gflops": achieved / 1e9,
              "util": 100 * util},
             {"what": "model epoch (matmuls)", "gflop": mm_epoch / 1e9, "s": spe, "gflops": mm_epoch / spe / 1e9,
@@ -307,7 +342,8 @@ def main(argv=None) -> int:
           f"recurrent matmul takes {1e3 * st['step_matmul_seconds']:.3g} ms "
           f"({st['step_matmul_flops_per_second'] / 1e9:.4g} GFLOP/s), "
           f"{100 * st['scan_matmul_share_of_cell_scan']:.0f} % of the scanned cell's time")
-    print(f"utilisation {100 * util:.1f} % (target >= {100 * TARGET_UTILISATION:.0f} %); XLA cost analysis reports "
+    print(f"utilisation {100 * util:.1f} % of the {mm_dtype} matmul rate (target >= {100 * TARGET_UTILISATION:.0f} %); "
+          f"XLA cost analysis reports "
           f"{C.fmt(model['xla_flops_per_epoch_as_reported'], '.4g')} FLOP/epoch (loop bodies counted once)")
     return 0
 

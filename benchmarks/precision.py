@@ -177,7 +177,7 @@ def markdown(report: dict) -> str:
                   "| figure | float32 (median) | bfloat16 (median) | bf16 − f32 (median; largest) | "
                   "float32, one training seed vs another (median; largest) |", "|---|---|---|---|---|"]
         for key, label, spec in FIGURES:
-            if key in s:
+            if key in s and key != "seconds_per_epoch":  # timings: vs_original.py measures them side by side
                 v = s[key]
                 lines.append(f"| {label} | {C.fmt(v['float32_median'], spec)} | {C.fmt(v['bfloat16_median'], spec)} | "
                              f"{C.fmt(v['difference_median'], spec)}; {C.fmt(v['difference_max_abs'], spec)} | "

@@ -80,7 +80,8 @@ def _metrics_block(result) -> dict:
         "timing": {k: m["timing"][k] for k in ("fit_seconds", "seconds_per_epoch", "compile_seconds",
                                                "static_seconds", "static_epochs", "warm_seconds", "main_seconds",
                                                "main_epochs") if k in m["timing"]},
-        "resolved_model": {k: getattr(result.config.model, k) for k in ("seasonality", "trend", "hidden_dim")},
+        "resolved_model": {k: getattr(result.config.model, k) for k in ("seasonality", "trend", "hidden_dim",
+                                                                         "matmul_dtype")},
     }
 
 

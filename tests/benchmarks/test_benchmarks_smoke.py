@@ -257,3 +257,75 @@ def test_memory_quick(tmp_path, bench_env):
     steps = [s["step"] for s in row["samples"]]
     assert steps[:3] == ["python started", "jax imported, backend up", "panel read"] and steps[-1] == "fit done"
     assert "peak RSS" in stdout
+
+
+def _bench_module(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(BENCH))
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(BENCH))
+    return mod
+
+
+def test_epoch_profile_quick(tmp_path, bench_env):
+    """The traced epoch is charged to the documented stages: every stage present, the GRU's
+    forward and backward and the heads non-zero, the shares of the traced time."""
+    d, stdout = run_script("epoch_profile", tmp_path, bench_env)
+    mod = _bench_module("epoch_profile")
+    assert set(d["stages"]) == set(mod.STAGES)
+    for k in ("gru_forward", "gru_backward", "heads_forward", "heads_backward", "validation"):
+        assert positive(d["stages"][k]), k
+    assert positive(d["traced_seconds_per_epoch"]) and positive(d["seconds_per_epoch_untraced"])
+    assert d["top_ops"] and all(op["stage"] in mod.STAGES for op in d["top_ops"])
+    assert "gru_backward" in stdout
+
+
+def test_epoch_profile_charges_operations_by_source_path():
+    mod = _bench_module("epoch_profile")
+    pre = "jit(chunk)/while/body/closed_call/cond/branch_1_fun/"
+    cases = {"jvp(MMM)/gru/while/body/closed_call/dot_general": "gru_forward",
+             "transpose(jvp(MMM))/gru/dot_general": "gru_backward",
+             "jvp(MMM)/coeff_head/dense_0/dot_general": "heads_forward",
+             "transpose(jvp(MMM))/ctrl_coeff_head/dense_1/dot_general": "heads_backward",
+             "jvp(MMM)/ctrl_mlp/Dropout_0/add": "control_mlp",
+             "transpose(jvp(MMM))/mul": "media_and_decomposition",
+             "jvp()/reduce_sum": "loss_and_priors",
+             "cond/branch_1_fun/MMM/gru/while/body/dot_general": "validation",
+             "add": "optimizer_and_bookkeeping"}
+    for path, stage in cases.items():
+        assert mod.stage_of(pre + path) == stage, path
+    # a loop's own event spans its body's operations: only the body's are counted
+    events = [{"name": "while", "ts": 0, "dur": 100, "pid": 1, "tid": 1},
+              {"name": "a", "ts": 10, "dur": 30, "pid": 1, "tid": 1},
+              {"name": "b", "ts": 50, "dur": 40, "pid": 1, "tid": 1},
+              {"name": "c", "ts": 0, "dur": 20, "pid": 1, "tid": 2}]
+    assert sorted(e["name"] for e in mod._leaf_events(events)) == ["a", "b", "c"]
+
+
+def test_precision_summary_against_seed_noise():
+    """precision.py's summary: bfloat16 − float32 per pair, and the float32 seed-to-seed noise on
+    the same panel (the reference fit when there is one, else every two seeds of one panel)."""
+    mod = _bench_module("precision")
+
+    def run(r2, shares):
+        return {"holdout_r2": r2, "holdout_rmse": 1.0, "within_r2": 0.5, "media_share": 20.0, "shares": shares,
+                "epochs": 100, "seconds_per_epoch": 0.1, "max_share_gap": 0.0}
+
+    pairs = [{"seed": 42, "reference_seed": 43, "runs": {
+        "float32": run(0.90, {"a": 50.0, "b": 50.0}), "bfloat16": run(0.91, {"a": 51.0, "b": 49.0}),
+        "float32_seed43": run(0.94, {"a": 53.0, "b": 47.0})}}]
+    for p in pairs:
+        for r in p["runs"].values():
+            r["max_share_gap"] = max(abs(r["shares"][c] - p["runs"]["float32"]["shares"][c]) for c in "ab")
+    s = mod.summarise(pairs)
+    assert s["holdout_r2"]["difference_median"] == pytest.approx(0.01)
+    assert s["holdout_r2"]["seed_noise_max"] == pytest.approx(0.04)
+    assert s["max_share_gap"]["bfloat16_median"] == pytest.approx(1.0)
+    assert s["max_share_gap"]["seed_noise_median"] == pytest.approx(3.0)
+    seeds = [{"seed": k, "reference_seed": None, "runs": {"float32": run(v, {"a": 1.0}), "bfloat16": run(v, {"a": 1.0})}}
+             for k, v in ((42, 0.90), (43, 0.93), (44, 0.95))]
+    assert mod.summarise(seeds)["holdout_r2"]["seed_noise_max"] == pytest.approx(0.05)
+    assert "one training seed vs another" in mod.markdown({"example": {"pairs": seeds, "summary": mod.summarise(seeds)}})
