@@ -51,7 +51,8 @@ STAGES = ("gru_forward", "gru_backward", "heads_forward", "heads_backward", "con
 
 def parse_args(argv=None):
     p = C.base_parser("epoch_profile", __doc__.split("\n\n")[0])
-    p.add_argument("--csv", type=Path, default=C.DEFAULT_CSV, help="the example CSV (default ../shared/data/mmm_data.csv)")
+    p.add_argument("--csv", type=Path, default=C.DEFAULT_CSV,
+                   help="the example CSV (default ../shared/data/mmm_data.csv)")
     p.add_argument("--epochs", type=int, default=10, help="epochs in the traced chunk (default 10)")
     p.add_argument("--hidden", type=int, default=None, help="hidden size (default 280; --quick 8)")
     p.add_argument("--model", action="append", default=[], metavar="KEY=VALUE",

@@ -47,7 +47,8 @@ FIGURES = (("holdout_r2", "holdout R²", ".4f"), ("holdout_rmse", "holdout RMSE"
 
 def parse_args(argv=None):
     p = C.base_parser("precision", __doc__.split("\n\n")[0])
-    p.add_argument("--csv", type=Path, default=C.DEFAULT_CSV, help="the example CSV (default ../shared/data/mmm_data.csv)")
+    p.add_argument("--csv", type=Path, default=C.DEFAULT_CSV,
+                   help="the example CSV (default ../shared/data/mmm_data.csv)")
     p.add_argument("--seeds", default="42,43,44", help="training seeds on the example panel (default 42,43,44)")
     p.add_argument("--planted-seeds", default="0,1,2", help="generator seeds of the planted panels (default 0,1,2)")
     p.add_argument("--panels", default="example,planted", help="which panels (default example,planted)")

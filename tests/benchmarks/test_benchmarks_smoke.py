@@ -216,13 +216,7 @@ def test_flop_counter_units():
     import jax
     import jax.numpy as jnp
 
-    spec = importlib.util.spec_from_file_location("bench_flops", BENCH / "flops.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(BENCH))
-    try:
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path.remove(str(BENCH))
+    mod = _bench_module("flops")
     a, b = jnp.ones((3, 5)), jnp.ones((5, 7))
     assert mod.count_jaxpr(jax.make_jaxpr(jnp.dot)(a, b))["matmul_flops"] == 2 * 3 * 5 * 7
 
@@ -325,7 +319,9 @@ def test_precision_summary_against_seed_noise():
     assert s["holdout_r2"]["seed_noise_max"] == pytest.approx(0.04)
     assert s["max_share_gap"]["bfloat16_median"] == pytest.approx(1.0)
     assert s["max_share_gap"]["seed_noise_median"] == pytest.approx(3.0)
-    seeds = [{"seed": k, "reference_seed": None, "runs": {"float32": run(v, {"a": 1.0}), "bfloat16": run(v, {"a": 1.0})}}
+    seeds = [{"seed": k, "reference_seed": None,
+              "runs": {"float32": run(v, {"a": 1.0}), "bfloat16": run(v, {"a": 1.0})}}
              for k, v in ((42, 0.90), (43, 0.93), (44, 0.95))]
     assert mod.summarise(seeds)["holdout_r2"]["seed_noise_max"] == pytest.approx(0.05)
-    assert "one training seed vs another" in mod.markdown({"example": {"pairs": seeds, "summary": mod.summarise(seeds)}})
+    table = mod.markdown({"example": {"pairs": seeds, "summary": mod.summarise(seeds)}})
+    assert "one training seed vs another" in table
