@@ -190,8 +190,8 @@ class ModelConfig(_Section):
         other number stay float32), ``"float32"``, or ``"auto"`` (default: resolved by ``fit``
         to ``"bfloat16"`` where the hardware multiplies bfloat16 faster, i.e. TPUs, GPUs from
         Ampere on and CPUs with AVX-512 BF16 or AMX, else ``"float32"``; the run's config
-        records the choice).  Its measured effect on accuracy is within the seed-to-seed noise:
-        docs/jax.md "Speed and precision".
+        records the choice).  Its measured effect on the fit is about that of changing the
+        training seed: docs/jax.md "Speed and precision".
     """
 
     _section = "model"
