@@ -11,11 +11,12 @@ from autodiff of that scan only in how it is computed:
 * the input projection's gradient comes out time-major, so the caller's ``x @ W_i`` transposes
   nothing.
 
-``matmul_dtype`` (``jnp.bfloat16``): the recurrent matmuls take bfloat16 operands and accumulate
-in float32 (``preferred_element_type``); hidden states, gates and gradients stay float32.
+``matmul_dtype`` (``jnp.bfloat16``): the recurrent matmuls (and, through :func:`matmul`, the
+caller's) take bfloat16 operands and accumulate in float32 (``preferred_element_type``); hidden
+states, gates and gradients stay float32.
 
-With ``remat`` only the hidden states are kept for the backward pass; each week's gates are
-recomputed there from its state (one more matmul per week).
+With ``remat`` the backward pass keeps the hidden states and the projections ``xi`` instead of
+the gates; each week's gates are recomputed there from its state (one more matmul per week).
 """
 
 from __future__ import annotations
@@ -90,8 +91,7 @@ def _forward(xi, w_h, b_hn, h_init, dtype, keep_gates: bool):
 @functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5))
 def gru_scan(xi, w_h, b_hn, h_init, matmul_dtype=None, remat: bool = False):
     """Hidden states ``[T, ..., H]`` of the GRU over ``xi [T, ..., 3H]`` from ``h_init [..., H]``."""
-    out = _forward(xi, w_h, b_hn, h_init, matmul_dtype, keep_gates=False)
-    return out
+    return _forward(xi, w_h, b_hn, h_init, matmul_dtype, keep_gates=False)
 
 
 def _fwd(xi, w_h, b_hn, h_init, matmul_dtype, remat):
