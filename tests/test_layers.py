@@ -12,7 +12,7 @@ import networkx as nx
 ROOT = Path(__file__).resolve().parents[1] / "causalmmm_jax"
 
 #: the layers, lowest first; a module may import its own layer and the layers below it
-LAYERS = [("errors", "_version", "_cache", "_io_util", "_memory", "_hardware", "config"), ("data",), ("model",), ("train",),
+LAYERS = [("errors", "_version", "_cache", "_io_util", "_memory", "_hardware", "_config_fields", "config"), ("data",), ("model",), ("train",),
           ("modelfile", "predict"), ("analysis",), ("run",), ("report",), ("api",), ("cli",), ("",)]
 
 
