@@ -244,7 +244,7 @@ class MMM(nn.Module):
 
 
 def _regions_first(v):
-    """``[T, ..., R, n] → [..., R, T, n]`` (the GRU's time-major layout back to the model's); a
+    """``[T, R, n] → [R, T, n]`` (the GRU's time-major layout back to the model's); the
     constant-coefficient ``[1, 1, n]`` passes unchanged."""
     return jnp.moveaxis(v, 0, -2)
 
