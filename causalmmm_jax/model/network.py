@@ -15,7 +15,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from ._gru import gru_scan, gru_step, matmul
+from ._gru import gru_layer, gru_step, matmul
 
 __all__ = ["torch_uniform", "ControlMLP", "gru_step", "TorchGRU", "CoefficientHead"]
 
@@ -78,9 +78,9 @@ class TorchGRU(nn.Module):
         h0 = self.param("h0", nn.initializers.normal(0.01), (h_dim,))
         dtype = None if self.matmul_dtype is None else jnp.dtype(self.matmul_dtype)
         # time-major before the projection: the narrow input moves, not the 3H-wide projection
-        xi = matmul(jnp.moveaxis(x, -2, 0), w_i, dtype) + b_i  # [T, ..., 3H]
-        init = jnp.broadcast_to(h0, xi.shape[1:-1] + (h_dim,))
-        hs = gru_scan(xi, w_h, b_hn, init, dtype, self.remat)
+        x_tm = jnp.moveaxis(x, -2, 0)  # [T, ..., D]
+        init = jnp.broadcast_to(h0, x_tm.shape[1:-1] + (h_dim,))
+        hs = gru_layer(x_tm, w_i, b_i, w_h, b_hn, init, dtype, self.remat)
         return hs if self.time_major else jnp.moveaxis(hs, 0, -2)
 
 

@@ -1,5 +1,7 @@
 """Model core: transforms, DAG, Flax modules, init/apply with jit, grad and vmap."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -238,6 +240,54 @@ def test_gru_hand_written_gradient_equals_autodiff_of_the_scan(remat):
     tm = TorchGRU(12, time_major=True).apply({"params": params}, x[0])
     np.testing.assert_allclose(np.asarray(jnp.moveaxis(tm, 0, -2)), np.asarray(_plain_gru_states(params, x[0])),
                                rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("remat", [False, True])
+def test_gru_bfloat16_gradient_stays_close_to_float32(remat):
+    """With bfloat16 matmuls the GRU layer's states and gradients (every parameter, the input)
+    stay within bfloat16 rounding of float32's, with and without remat, and come out float32."""
+    from causalmmm_jax.model.network import TorchGRU
+
+    x = jax.random.normal(jax.random.PRNGKey(5), (6, 20, 10))  # regions × weeks × inputs
+    w = jax.random.normal(jax.random.PRNGKey(6), (6, 20, 16))
+    params = TorchGRU(16).init(jax.random.PRNGKey(1), x)["params"]
+
+    def grads(dtype):
+        gru = TorchGRU(16, remat=remat, matmul_dtype=dtype)
+        return jax.jit(jax.value_and_grad(lambda p, xv: (jnp.sin(gru.apply({"params": p}, xv)) * w).sum(),
+                                          argnums=(0, 1)))(params, x)
+
+    (v32, g32), (v16, g16) = grads(None), grads("bfloat16")
+    assert abs(float(v16) - float(v32)) <= 0.02 * abs(float(v32)) + 0.05
+    for a, b in zip(jax.tree_util.tree_leaves(g16), jax.tree_util.tree_leaves(g32)):
+        assert a.dtype == jnp.float32
+        a, b = np.asarray(a), np.asarray(b)
+        assert np.abs(a - b).max() <= 0.03 * np.abs(b).max() + 1e-5
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="XLA:CPU's dot libraries")
+def test_bfloat16_gradient_matmuls_stay_bfloat16_on_cpu():
+    """XLA:CPU runs a bfloat16 dot whose operand is a folded transpose as a float32 dot (operands
+    converted, about 3x slower on the example panel); the GRU's and the heads' weight and input
+    gradients ask for row-major transposes, so no float32 dot of that size is left in the
+    compiled gradient."""
+    from causalmmm_jax.model.network import CoefficientHead, TorchGRU
+
+    h_dim, d = 16, 12
+    x = jax.random.normal(jax.random.PRNGKey(7), (10, 24, d))
+    gru, head = TorchGRU(h_dim, matmul_dtype="bfloat16"), CoefficientHead(h_dim, 5, matmul_dtype="bfloat16")
+    p = {"gru": gru.init(jax.random.PRNGKey(0), x)["params"],
+         "head": head.init(jax.random.PRNGKey(1), jnp.zeros((1, h_dim)))["params"]}
+
+    def loss(p, xv):
+        return (head.apply({"params": p["head"]}, gru.apply({"params": p["gru"]}, xv)) ** 2).sum()
+
+    text = jax.jit(jax.grad(loss, argnums=(0, 1))).lower(p, x).compile().as_text()
+    types = dict(re.findall(r"%([\w.\-]+) = (\w+)\[", text))
+    f32_dots = [line.strip()[:160] for line in text.splitlines() if " dot(" in line
+                and all(types.get(op) == "f32" for op in re.findall(r"dot\(%([\w.\-]+), %([\w.\-]+)\)", line)[0])
+                and max(int(n) for n in re.findall(r"\d+", line.split("]")[0].split("[")[-1]) or [0]) >= 8]
+    assert not f32_dots, f32_dots
 
 
 def test_bfloat16_matmuls_stay_close_to_float32():
