@@ -19,11 +19,15 @@ operation's time is charged to the stage that asked for it:
   ``eval_every`` epochs);
 * ``optimizer_and_bookkeeping``: the optimiser update, the non-finite guard, NOTEARS duals, early
   stopping and the epoch loop;
-* ``unattributed``: the chunk's wall time not covered by any recorded operation (host sync,
-  thread hand-offs).
+* ``unattributed``: the chunk's wall time when no recorded operation runs (host sync, thread
+  hand-offs).
 
-Seconds are per epoch (the chunk's totals over ``--epochs``).  The profiler adds a little
-overhead, so the traced chunk is slightly slower than an untraced one (both are reported).
+Operations run side by side on the CPU's threads, so their own durations add up to more than the
+wall time (``thread_seconds_per_epoch``; ``overlap_seconds_per_epoch``: time with two or more
+running).  Each instant is therefore split equally between the operations running then, and the
+stages add up to the traced wall time.  Seconds are per epoch (the chunk's totals over
+``--epochs``).  The profiler adds a little overhead, so the traced chunk is slightly slower than an
+untraced one (both are reported).
 
     .venv/bin/python benchmarks/epoch_profile.py --out benchmarks/results/epoch_profile.json
     .venv/bin/python benchmarks/epoch_profile.py --model matmul_dtype=bfloat16
@@ -107,6 +111,29 @@ def _leaf_events(events: list[dict]) -> list[dict]:
     return leaves
 
 
+def _time_shares(leaves: list[dict]) -> tuple[dict[int, float], float, float]:
+    """Each operation's share of the wall time (µs): every instant is split equally between the
+    operations running then, on any thread, so that shares add up to the busy time (operations
+    run side by side on the CPU's threads; their own durations add up to more than the wall).
+    Also returns the busy time (some operation running) and the time two or more overlap."""
+    edges = sorted([(e["ts"], 1, i) for i, e in enumerate(leaves)] + [(e["ts"] + e["dur"], -1, i) for i, e in
+                                                                       enumerate(leaves)])
+    share: collections.Counter = collections.Counter()
+    active: set[int] = set()
+    busy = overlap = 0.0
+    last = None
+    for ts, kind, i in edges:
+        if active and last is not None and ts > last:
+            dt = ts - last
+            for j in active:
+                share[j] += dt / len(active)
+            busy += dt
+            overlap += dt if len(active) > 1 else 0.0
+        last = ts
+        (active.add if kind == 1 else active.discard)(i)
+    return share, busy, overlap
+
+
 def profile(compiled, states, data, epochs: int) -> dict:
     import jax
 
@@ -120,18 +147,21 @@ def profile(compiled, states, data, epochs: int) -> dict:
         jax.profiler.stop_trace()
         files = glob.glob(f"{tmp}/plugins/profile/*/*.trace.json.gz")
         trace = json.load(gzip.open(files[0])) if files else {"traceEvents": []}
+    leaves = _leaf_events([e for e in trace["traceEvents"] if e.get("ph") == "X" and e.get("name") in names])
+    share, busy, overlap = _time_shares(leaves)
     per_stage: collections.Counter = collections.Counter()
     per_op: collections.Counter = collections.Counter()
-    for e in _leaf_events([e for e in trace["traceEvents"] if e.get("ph") == "X" and e.get("name") in names]):
-        per_stage[stage_of(names[e["name"]])] += e["dur"] * 1e-6
-        per_op[e["name"]] += e["dur"] * 1e-6
-    covered = sum(per_stage.values())
-    per_stage["unattributed"] = max(wall - covered, 0.0)
+    for i, us in share.items():
+        per_stage[stage_of(names[leaves[i]["name"]])] += us * 1e-6
+        per_op[leaves[i]["name"]] += us * 1e-6
+    per_stage["unattributed"] = max(wall - busy * 1e-6, 0.0)
     stages = {s: per_stage.get(s, 0.0) / epochs for s in STAGES}
     top = [{"op": k, "stage": stage_of(names[k]), "seconds_per_epoch": v / epochs,
             "source": names[k].split("jit(chunk)/", 1)[-1][-160:]} for k, v in per_op.most_common(15)]
     return {"traced_seconds_per_epoch": wall / epochs, "stages": stages,
-            "shares": {s: v / (wall / epochs) for s, v in stages.items()}, "top_ops": top}
+            "shares": {s: v / (wall / epochs) for s, v in stages.items()},
+            "overlap_seconds_per_epoch": overlap * 1e-6 / epochs,
+            "thread_seconds_per_epoch": sum(e["dur"] for e in leaves) * 1e-6 / epochs, "top_ops": top}
 
 
 def main(argv=None) -> int:

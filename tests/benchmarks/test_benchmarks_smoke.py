@@ -297,6 +297,12 @@ def test_epoch_profile_charges_operations_by_source_path():
               {"name": "b", "ts": 50, "dur": 40, "pid": 1, "tid": 1},
               {"name": "c", "ts": 0, "dur": 20, "pid": 1, "tid": 2}]
     assert sorted(e["name"] for e in mod._leaf_events(events)) == ["a", "b", "c"]
+    # operations side by side on two threads split the time they share (a and c overlap for 10);
+    # the shares add up to the busy time (40 of 50)
+    leaves = [{"name": "a", "ts": 0, "dur": 20}, {"name": "c", "ts": 10, "dur": 20}, {"name": "b", "ts": 40, "dur": 10}]
+    share, busy, overlap = mod._time_shares(leaves)
+    assert share == {0: 15.0, 1: 15.0, 2: 10.0}
+    assert (busy, overlap) == (40.0, 10.0)
 
 
 def test_precision_summary_against_seed_noise():
