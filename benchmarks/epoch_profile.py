@@ -29,8 +29,15 @@ stages add up to the traced wall time.  Seconds are per epoch (the chunk's total
 ``--epochs``).  The profiler adds a little overhead, so the traced chunk is slightly slower than an
 untraced one (both are reported).
 
+``--original run`` then profiles the same number of epochs of the original PyTorch DeepCausalMMM
+1.0.21 (``benchmarks/_original_epoch_profile.py`` under ``--parity-python``, torch CPU, 2 threads,
+the same CSV and hidden size) after ours, puts its report under ``original`` and prints both
+stage tables side by side (its stage ``unseparated``: backward work the original's trace does not
+tie to one stage; its docstring says how each stage is recognised there).
+
     .venv/bin/python benchmarks/epoch_profile.py --out benchmarks/results/epoch_profile.json
     .venv/bin/python benchmarks/epoch_profile.py --model matmul_dtype=bfloat16
+    .venv/bin/python benchmarks/epoch_profile.py --original run
 """
 
 from __future__ import annotations
@@ -39,7 +46,9 @@ import collections
 import glob
 import gzip
 import json
+import os
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -61,6 +70,13 @@ def parse_args(argv=None):
     p.add_argument("--hidden", type=int, default=None, help="hidden size (default 280; --quick 8)")
     p.add_argument("--model", action="append", default=[], metavar="KEY=VALUE",
                    help="model config override, e.g. matmul_dtype=bfloat16 (repeatable)")
+    p.add_argument("--original", choices=("skip", "run"), default="skip",
+                   help="run: profile the original DeepCausalMMM's epoch too, after ours (default skip)")
+    p.add_argument("--parity-python", type=Path, default=C.DEFAULT_PARITY_PYTHON,
+                   help="python of the venv that holds deepcausalmmm==1.0.21 + torch "
+                        "(default /work/parity-venv/bin/python or $CAUSALMMM_PARITY_PYTHON)")
+    p.add_argument("--original-timeout", type=float, default=1800.0,
+                   help="seconds the original's worker may take (default 1800)")
     return p.parse_args(argv)
 
 
@@ -164,8 +180,51 @@ def profile(compiled, states, data, epochs: int) -> dict:
             "thread_seconds_per_epoch": sum(e["dur"] for e in leaves) * 1e-6 / epochs, "top_ops": top}
 
 
+def run_original(args, hidden: int) -> dict:
+    """``_original_epoch_profile.py`` under the parity python, ``--epochs`` epochs, the same CSV and
+    hidden size (``--quick``: its tiny sizes); its JSON, or ``{"error": ...}``."""
+    if not Path(args.csv).exists():
+        return {"error": f"{args.csv} not found: the original's worker reads the example CSV"}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "original_epoch_profile.json"
+        cmd = [str(args.parity_python), str(C.BENCH_DIR / "_original_epoch_profile.py"), "--csv", str(args.csv),
+               "--epochs", str(args.epochs), "--hidden", str(hidden), "--out", str(out)] + (
+            ["--quick"] if args.quick else [])
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+        print(f"[{time.strftime('%H:%M:%S')}] original: {' '.join(cmd)}", flush=True)
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.run(cmd, cwd=C.REPO_ROOT, env=env, capture_output=True, text=True,
+                                  timeout=args.original_timeout)
+        except subprocess.TimeoutExpired:
+            return {"error": f"timed out after {args.original_timeout} s", "command": cmd}
+        if proc.returncode != 0 or not out.exists():
+            return {"error": f"exit code {proc.returncode}", "stderr_tail": proc.stderr[-4000:], "command": cmd}
+        rep = json.loads(out.read_text(encoding="utf-8"))
+    rep["process_seconds"] = time.perf_counter() - t0
+    return rep
+
+
+def side_by_side(ours: dict, orig: dict) -> list[dict]:
+    """Rows of stage, ours and the original's s/epoch and shares (the original's stages, which add
+    ``unseparated``, in its order; a stage one side lacks is None there)."""
+    names = list(STAGES) + [s for s in orig.get("stages", {}) if s not in STAGES]
+    rows = []
+    for s in names:
+        a, b = ours["stages"].get(s), orig.get("stages", {}).get(s)
+        rows.append({"stage": s, "ours": a, "ours_pct": None if a is None else 100 * ours["shares"][s],
+                     "orig": b, "orig_pct": None if b is None else 100 * orig["shares"][s],
+                     "ratio": (b / a) if (a and b is not None) else None})
+    return rows
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.original == "run" and not Path(args.parity_python).exists():
+        print(f"--original run: the parity python {args.parity_python} does not exist (the original DeepCausalMMM "
+              "lives in its own venv, see benchmarks/parity/README.md; or pass --parity-python PATH)",
+              file=sys.stderr)
+        return 2
     overrides = {}
     for item in args.model:
         key, _, value = item.partition("=")
@@ -193,11 +252,30 @@ def main(argv=None) -> int:
               "seconds_per_epoch_untraced_chunks": timed["seconds_per_epoch_chunks"], **prof}
     if args.quick:
         report["warning"] = "--quick: tiny sizes, the figures mean nothing"
+    orig = None
+    if args.original == "run":
+        orig = run_original(args, hidden)
+        if overrides:
+            orig["note"] = f"the original runs its default float32 model; --model {overrides} applies to ours only"
+        report["original"] = orig
     C.write_json(args.out, report)
     rows = [{"stage": s, "s": prof["stages"][s], "share": 100 * prof["shares"][s]} for s in STAGES]
     C.print_table(rows, [("stage", "stage", "s"), ("s", "s/epoch", ".4f"), ("share", "%", ".1f")],
                   title=f"traced {prof['traced_seconds_per_epoch']:.3f} s/epoch "
                         f"(untraced {timed['seconds_per_epoch']:.3f})")
+    if orig is None:
+        return 0
+    if "error" in orig:
+        print(f"original: {orig['error']}\n{orig.get('stderr_tail', '')}", file=sys.stderr)
+        return 1
+    print()
+    ours_t, orig_t = prof["traced_seconds_per_epoch"], orig["traced_seconds_per_epoch"]
+    ours_u, orig_u = timed["seconds_per_epoch"], orig["seconds_per_epoch_untraced"]
+    C.print_table(side_by_side(prof, orig),
+                  [("stage", "stage", "s"), ("ours", "ours s/epoch", ".4f"), ("ours_pct", "%", ".1f"),
+                   ("orig", "original s/epoch", ".4f"), ("orig_pct", "%", ".1f"), ("ratio", "orig/ours", ".1f")],
+                  title=f"ours vs original (torch {orig['versions']['torch']}, {orig['torch_threads']} threads): "
+                        f"traced {ours_t:.3f} vs {orig_t:.3f} s/epoch, untraced {ours_u:.3f} vs {orig_u:.3f}")
     return 0
 
 

@@ -17,6 +17,7 @@ import math
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -303,6 +304,106 @@ def test_epoch_profile_charges_operations_by_source_path():
     share, busy, overlap = mod._time_shares(leaves)
     assert share == {0: 15.0, 1: 15.0, 2: 10.0}
     assert (busy, overlap) == (40.0, 10.0)
+
+
+def test_original_epoch_profile_stage_of():
+    """The original's profile worker (run by the parity venv's python) imports without torch; its
+    stages are ours plus ``unseparated``, and each event is charged by its range, its autograd node
+    and the forward op that created the node (sequence number), else the parameter shapes."""
+    mod = _bench_module("_original_epoch_profile")
+    assert "torch" not in mod.__dict__
+    assert mod.STAGES[:-1] == _bench_module("epoch_profile").STAGES and mod.STAGES[-1] == "unseparated"
+    fwd = {("aten::addmm", "model.gru"): "gru_forward", ("aten::addmm", "model.coeff_gen"): "heads_forward",
+           ("aten::relu", "model.ctrl_coeff_gen"): "heads_forward", ("aten::tanh", "model.ctrl_mlp"): "control_mlp",
+           ("aten::clamp", "model"): "media_and_decomposition", ("orig::model", "model"): "media_and_decomposition",
+           ("aten::mse_loss", "model"): "loss_and_priors", ("aten::huber_loss", "train_epoch"): "loss_and_priors",
+           ("aten::abs", "loss_terms"): "loss_and_priors", ("aten::addmm", "validation"): "validation",
+           ("aten::add_", "optimizer"): "optimizer_and_bookkeeping",
+           ("aten::norm", "clip_grad_norm_"): "optimizer_and_bookkeeping",
+           ("orig::metrics", "metrics"): "optimizer_and_bookkeeping", ("aten::mul", ""): "optimizer_and_bookkeeping"}
+    for (op, scope), stage in fwd.items():
+        assert mod.stage_of(op, scope) == stage, (op, scope)
+    bwd = {("AddmmBackward0", "model.gru"): "gru_backward", ("AddmmBackward0", "model.coeff_gen"): "heads_backward",
+           ("MmBackward0", "model.ctrl_coeff_gen"): "heads_backward",
+           ("TanhBackward0", "model.ctrl_mlp"): "control_mlp",
+           ("CatBackward0", "model"): "media_and_decomposition", ("MseLossBackward0", "model"): "loss_and_priors",
+           ("HuberLossBackward0", "train_epoch"): "loss_and_priors", ("AbsBackward0", "loss_terms"): "loss_and_priors"}
+    for (op, scope), stage in bwd.items():
+        assert mod.stage_of(op, scope, backward=True) == stage, (op, scope)
+    assert mod.range_scope("orig::model.gru") == "model.gru" and mod.range_scope("aten::mm") is None
+    assert mod.range_scope("Optimizer.step#AdamW.step") == "optimizer"
+    # a node without its forward op (AccumulateGrad): by the parameter shapes, when they name one stage
+    named = [("gru.weight_hh_l0", (840, 280)), ("coeff_gen.0.weight", (280, 280)),
+             ("ctrl_coeff_gen.0.weight", (280, 280)), ("coeff_gen.2.bias", (140,)), ("ctrl_mlp.0.bias", (140,)),
+             ("ctrl_mlp.0.weight", (140, 7)), ("alpha", (13,))]
+    params = mod.param_scopes([(n, types.SimpleNamespace(shape=s)) for n, s in named])
+    assert params[(280, 280)] == {"model.coeff_gen", "model.ctrl_coeff_gen"} and params[(13,)] == {"model"}
+    acc = "torch::autograd::AccumulateGrad"
+    for shapes, stage in (([[840, 280]], "gru_backward"), ([[280, 280]], "heads_backward"), ([[140]], "unseparated"),
+                          ([[140], [140, 7]], "control_mlp"), ([[13]], "media_and_decomposition"),
+                          ([[5, 5]], "unseparated"), ([], "unseparated")):
+        assert mod.stage_of(acc, None, backward=True, shapes=shapes, params=params) == stage, shapes
+    assert mod.stage_of(acc, None, backward=True, shapes=[[840, 280]]) == "unseparated"  # no parameter table
+
+
+def test_original_epoch_profile_charges_backward_by_sequence_number():
+    """Self time per stage from a profiler-like event tree: a backward node is charged by the
+    forward op that created it (the last to start with its sequence number; a no-grad op of the
+    validation that recorded the same number earlier does not count; a number no forward op
+    recorded: the op that recorded the last lower one), ``train_epoch``'s own time
+    stays unattributed, a range's own time is its stage's (Python glue)."""
+    mod = _bench_module("_original_epoch_profile")
+
+    def ev(name, start, self_us, parent=None, seq=-1, shapes=(), thread=1, fwd_thread=0):
+        return types.SimpleNamespace(name=name, time_range=types.SimpleNamespace(start=start),
+                                     self_cpu_time_total=self_us, cpu_parent=parent, sequence_nr=seq,
+                                     input_shapes=list(shapes), thread=thread, fwd_thread=fwd_thread)
+
+    val = ev("orig::validation", 0, 1)
+    val_gru = ev("orig::model.gru", 1, 2, val)
+    stale = ev("aten::addmm", 2, 3, val_gru, seq=7)  # no grad: records the next node's number
+    epoch = ev("orig::train_epoch", 10, 100)
+    model = ev("orig::model", 11, 4, epoch)
+    gru = ev("orig::model.gru", 12, 5, model)
+    creator = ev("aten::addmm", 13, 6, gru, seq=7)
+    head = ev("orig::model.coeff_gen", 14, 0, model)
+    head_op = ev("aten::addmm", 15, 7, head, seq=8)
+    loss = ev("aten::huber_loss", 20, 8, epoch, seq=9)
+    node = ev("autograd::engine::evaluate_function: AddmmBackward0", 30, 9, epoch, seq=7, fwd_thread=1)
+    mm = ev("aten::mm", 31, 10, node)
+    node2 = ev("autograd::engine::evaluate_function: AddmmBackward0", 40, 11, epoch, seq=8, fwd_thread=1)
+    slices = ev("autograd::engine::evaluate_function: torch::autograd::CopySlices", 45, 1, epoch, seq=10, fwd_thread=1)
+    acc = ev("autograd::engine::evaluate_function: torch::autograd::AccumulateGrad", 50, 12, epoch)
+    acc_in = ev("torch::autograd::AccumulateGrad", 51, 13, acc, shapes=[[840, 280]])
+    opt = ev("orig::optimizer", 59, 15)
+    step = ev("Optimizer.step#AdamW.step", 60, 14, opt)
+    events = [val, val_gru, stale, epoch, model, gru, creator, head, head_op, loss, node, mm, node2, slices, acc,
+              acc_in, opt, step]
+    got = mod.charge(events, {(840, 280): {"model.gru"}})
+    assert dict(got["stages"]) == {"validation": 6, "media_and_decomposition": 4, "gru_forward": 11,
+                                   "heads_forward": 7, "loss_and_priors": 8 + 1, "gru_backward": 19 + 25,
+                                   "heads_backward": 11, "optimizer_and_bookkeeping": 29}
+    assert got["train_epoch_self"] == 100 and sum(got["threads"].values()) == sum(e.self_cpu_time_total for e in events)
+    assert got["glue"]["gru_forward"] == 5 and got["glue"]["validation"] == 3
+    # the CopySlices node (10) has no forward op of its own: the one that recorded 9 created it
+    assert dict(got["backward_resolved"]) == {"sequence_nr": 30, "preceding_sequence_nr": 1, "shapes": 25}
+    assert got["ops"][("aten::mm (AddmmBackward0)", "gru_backward")] == 10
+
+
+def test_epoch_profile_original_run_needs_the_parity_venv(tmp_path):
+    """``--original run`` without the parity venv: a clear message and exit code 2, before any work."""
+    proc = subprocess.run([sys.executable, str(BENCH / "epoch_profile.py"), "--original", "run", "--parity-python",
+                           str(tmp_path / "no-venv" / "python"), "--out", str(tmp_path / "p.json")],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "parity python" in proc.stderr and "does not exist" in proc.stderr
+    assert not (tmp_path / "p.json").exists()
+    mod = _bench_module("epoch_profile")
+    ours = {"stages": {s: 0.1 for s in mod.STAGES}, "shares": {s: 0.1 for s in mod.STAGES}}
+    orig = {"stages": {**{s: 0.2 for s in mod.STAGES}, "unseparated": 0.01},
+            "shares": {**{s: 0.05 for s in mod.STAGES}, "unseparated": 0.0025}}
+    rows = mod.side_by_side(ours, orig)
+    assert [r["stage"] for r in rows] == list(mod.STAGES) + ["unseparated"]
+    assert rows[0]["ratio"] == pytest.approx(2.0) and rows[-1]["ours"] is None and rows[-1]["ratio"] is None
 
 
 def test_precision_summary_against_seed_noise():
