@@ -78,7 +78,6 @@ import collections
 import importlib.metadata as md
 import math
 import platform
-import random
 import statistics
 import sys
 import time
@@ -342,24 +341,10 @@ def main(argv=None) -> int:
 
     logging.disable(logging.WARNING)
     import deepcausalmmm.core.trainer as trainer_module
-    from deepcausalmmm.core.config import get_default_config
-    from deepcausalmmm.core.data import UnifiedDataPipeline
-    from deepcausalmmm.core.trainer import ModelTrainer
 
     torch.set_num_threads(args.threads)
     xm, xc, y, shape, _ = W.load_like_original(str(args.csv), regions)
-    torch.manual_seed(args.seed)
-    np.random.seed(args.seed)
-    random.seed(args.seed)
-    config = get_default_config()
-    config["hidden_dim"] = hidden
-    pipeline = UnifiedDataPipeline(config)
-    train_d, hold_d = pipeline.temporal_split(xm, xc, y)
-    tr = pipeline.fit_and_transform_training(train_d)
-    ho = pipeline.transform_holdout(hold_d)
-    trainer = ModelTrainer(config)
-    model = trainer.create_model(xm.shape[2], xc.shape[2], xm.shape[0])
-    trainer.create_optimizer_and_scheduler()
+    config, pipeline, _, (tr, ho), trainer, model = W.build_original(xm, xc, y, args.seed, {"hidden_dim": hidden})
     trainer.pipeline = pipeline
 
     # ModelTrainer.train's set-up before its loop (no warm start: its cost is not an epoch's)
