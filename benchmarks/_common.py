@@ -142,6 +142,25 @@ def median(xs: Iterable[float]) -> float | None:
 # machine info and memory
 
 
+def run_worker(cmd: list[str], out: Path, timeout: float | None, label: str) -> dict:
+    """Run a worker script (``cmd`` writes its JSON to ``out``) in the repository root without this
+    venv's PYTHONPATH/PYTHONHOME (the original's worker runs under the parity venv's python); its
+    JSON with ``process_seconds``, or ``{"error": ...}`` (timeout, non-zero exit: stderr's tail)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    print(f"[{time.strftime('%H:%M:%S')}] {label}: {' '.join(cmd)}", flush=True)
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout} s", "process_seconds": time.perf_counter() - t0}
+    dt = time.perf_counter() - t0
+    if proc.returncode != 0 or not out.exists():
+        return {"error": f"exit code {proc.returncode}", "stderr_tail": proc.stderr[-4000:], "process_seconds": dt}
+    rep = json.loads(out.read_text(encoding="utf-8"))
+    rep["process_seconds"] = dt
+    return rep
+
+
 def peak_rss_mb() -> float:
     """Peak resident set size of this process (MiB; ``ru_maxrss`` is KiB on Linux, bytes on macOS)."""
     r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -46,9 +46,7 @@ import collections
 import glob
 import gzip
 import json
-import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -190,19 +188,8 @@ def run_original(args, hidden: int) -> dict:
         cmd = [str(args.parity_python), str(C.BENCH_DIR / "_original_epoch_profile.py"), "--csv", str(args.csv),
                "--epochs", str(args.epochs), "--hidden", str(hidden), "--out", str(out)] + (
             ["--quick"] if args.quick else [])
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-        print(f"[{time.strftime('%H:%M:%S')}] original: {' '.join(cmd)}", flush=True)
-        t0 = time.perf_counter()
-        try:
-            proc = subprocess.run(cmd, cwd=C.REPO_ROOT, env=env, capture_output=True, text=True,
-                                  timeout=args.original_timeout)
-        except subprocess.TimeoutExpired:
-            return {"error": f"timed out after {args.original_timeout} s", "command": cmd}
-        if proc.returncode != 0 or not out.exists():
-            return {"error": f"exit code {proc.returncode}", "stderr_tail": proc.stderr[-4000:], "command": cmd}
-        rep = json.loads(out.read_text(encoding="utf-8"))
-    rep["process_seconds"] = time.perf_counter() - t0
-    return rep
+        rep = C.run_worker(cmd, out, args.original_timeout, "original")
+    return rep if "error" not in rep else rep | {"command": cmd}
 
 
 def side_by_side(ours: dict, orig: dict) -> list[dict]:

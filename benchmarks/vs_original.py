@@ -29,13 +29,9 @@ Without re-running the original's 1500 epochs, compare against its recorded figu
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -104,22 +100,6 @@ def synthetic_csv(path: Path, regions: int | None, quick: bool) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(path, index=False)
     return path
-
-
-def run_worker(cmd: list[str], out: Path, timeout: float | None, label: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    print(f"[{time.strftime('%H:%M:%S')}] {label}: {' '.join(cmd)}", flush=True)
-    t0 = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, cwd=C.REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout} s", "process_seconds": time.perf_counter() - t0}
-    dt = time.perf_counter() - t0
-    if proc.returncode != 0 or not out.exists():
-        return {"error": f"exit code {proc.returncode}", "stderr_tail": proc.stderr[-4000:], "process_seconds": dt}
-    rep = json.loads(out.read_text(encoding="utf-8"))
-    rep["process_seconds"] = dt
-    return rep
 
 
 def time_to_quality(traj: list[dict], threshold: float | None) -> dict:
@@ -250,10 +230,10 @@ def main(argv=None) -> int:
         for i in range(args.repeats):
             if run_original:
                 out = workdir / f"original-{i}.json"
-                orig_runs.append(run_worker(orig_cmd + ["--out", str(out)], out, args.timeout,
+                orig_runs.append(C.run_worker(orig_cmd + ["--out", str(out)], out, args.timeout,
                                               f"repeat {i + 1}/{args.repeats} original"))
             out = workdir / f"jax-{i}.json"
-            jax_runs.append(run_worker(jax_cmd + ["--out", str(out)], out, args.timeout,
+            jax_runs.append(C.run_worker(jax_cmd + ["--out", str(out)], out, args.timeout,
                                        f"repeat {i + 1}/{args.repeats} causalmmm-jax"))
         compile_runs = {}
         compile_cache_kind = None
@@ -262,7 +242,7 @@ def main(argv=None) -> int:
             compile_cache_kind = "bench cache ($CAUSALMMM_BENCH_CACHE_DIR; not cold)" if cdir == cache else "fresh"
             for kind in ("cold", "warm"):
                 out = workdir / f"compile-{kind}.json"
-                compile_runs[kind] = run_worker(
+                compile_runs[kind] = C.run_worker(
                     [sys.executable, str(C.BENCH_DIR / "_jax_worker.py"), *common, *jax_extra,
                      "--compile-only", "--cache-dir", str(cdir),
                      "--out", str(out)], out, args.timeout, f"compile {kind} cache")
