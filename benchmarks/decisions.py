@@ -113,7 +113,7 @@ def markdown(report: dict) -> str:
         met = {True: "yes", False: "no", None: "–"}[t["met"]]
         lines.append(f"| {k} | {_f(t['value'], '.3f')} | {t['target']:g} | {met} |")
     lines += ["", "| design | panels | holdout R² | response 0.5× / 1.5× (median abs. rel. error) | incremental, "
-              "flighted / always-on | ROI rank corr. | weekly contribution error | null % of KPI (max) | drift corr. | "
+              "flighted / always-on | ROI rank corr. | weekly contribution error | null % of KPI (max) | drift corr. (oracle) | "
               "captured, curves 1× / 1.5× | captured, model 1× / 1.5× |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     med = lambda xs: (float(np.median([x for x in xs if x is not None])) if any(x is not None for x in xs)  # noqa: E731
                       else None)
@@ -134,9 +134,14 @@ def markdown(report: dict) -> str:
             f"{_f(err('change_0x_rel_error', lambda r: r['flighting'] != 'always_on'), '.0f', True)} / "
             f"{_f(err('change_0x_rel_error', lambda r: r['flighting'] == 'always_on'), '.0f', True)} | "
             f"{_f(med([x['roi_rank_correlation'] for x in s]))} | {_f(med([x['weekly_error_median'] for x in s]))} | "
-            f"{_f(max(x['null_pct_of_kpi'] for x in s), '.2f')} | {_f(med([x['drift_correlation'] for x in s]))} | "
+            f"{_f(max(x['null_pct_of_kpi'] for x in s), '.2f')} | {_f(med([x['drift_correlation'] for x in s]))}"
+            f"{_oracle(med([x.get('drift_correlation_oracle') for x in s]))} | "
             f"{_f(cap('curves 1x'))} / {_f(cap('curves 1.5x'))} | {_f(cap('model 1x'))} / {_f(cap('model 1.5x'))} |")
     return "\n".join(lines)
+
+
+def _oracle(v) -> str:
+    return "" if v is None else f" (oracle {v:.2f})"
 
 
 def config_for(quick: bool):
@@ -214,7 +219,11 @@ def summarise(panels: list[dict], quick: bool) -> dict:
            for key in REGRET_KEYS},
         "null_pct_of_kpi": over_panels(lambda x: x["summary"]["null_pct_of_kpi"]),
         "drift_correlation": over_panels(lambda x: x["summary"]["drift_correlation"], worst_high=False),
+        # how well the data identify the drift at all: an oracle's path (recovery._oracle_path)
+        "drift_correlation_oracle": over_panels(lambda x: x["summary"].get("drift_correlation_oracle"),
+                                                worst_high=False),
         "weekly_error_median": over_panels(lambda x: x["summary"]["weekly_error_median"]),
+        "coefficient_cv_median": over_panels(lambda x: x["summary"].get("coefficient_cv_median")),
         "weekly_error_median_matched_family": over_panels(
             lambda x: x["summary"]["weekly_error_median"] if x["design"] in no_region else None),
         "roi_rank_correlation": over_panels(lambda x: x["summary"]["roi_rank_correlation"], worst_high=False),

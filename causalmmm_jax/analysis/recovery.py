@@ -15,7 +15,10 @@ training cells, KPI units):
   against the true one over the mean of the true series (channels with a true effect only);
 * **coefficient path**: for a channel whose effect the generator drifts, the correlation over
   training weeks of the model's implied effect multiplier (attributed contribution over the
-  model's saturated media, pooled over regions) with the planted multiplier;
+  model's saturated media, pooled over regions) with the planted multiplier, beside the same
+  correlation of an oracle's path (one that knows every other component: least squares of the
+  channel's path on knots next to a national knot trend), a reference for how well the data
+  identify the drift;
 * **decision regret**: the plan :func:`~causalmmm_jax.analysis.budget.optimize_budget`
   recommends (``on="curves"`` and ``on="model"``, the one ``"auto"`` takes at such horizons) for the last
   ``horizon`` training weeks at ``budget_factor`` ×
@@ -25,6 +28,9 @@ training cells, KPI units):
   V(current))`` with ``current`` = today's mix scaled to the budget and ``best`` the
   truth-optimal plan under the same constraints (multi-start SLSQP on the generator itself, in
   float64 with ``jax.grad``); also the loss ``V(best) − V(plan)`` in % of the KPI of those weeks;
+* **coefficient variation**: per channel, the coefficient β's standard deviation over its mean
+  across the training cells after the burn-in weeks (how much the GRU's time- and region-varying
+  effect varies at all);
 * the **null channel**'s contribution in % of the KPI, total media against the truth, and the
   fit's holdout R².
 
@@ -194,8 +200,40 @@ def _coefficient_path(result: FitResult, data: SyntheticData, model_media: np.nd
     keep = ok & np.isfinite(implied)
     corr = float(np.corrcoef(implied[keep], true[keep])[0, 1]) if keep.sum() > 2 and implied[keep].std() > 0 else 0.0
     amp = lambda a: float(a.std() / a.mean()) if a.mean() else None  # noqa: E731
+    oracle = _oracle_path(data, c, cells[:, :n], result.config.model.trend_knot_weeks)
+    keep_o = keep & np.isfinite(oracle)
+    corr_o = (float(np.corrcoef(oracle[keep_o], true[keep_o])[0, 1])
+              if keep_o.sum() > 2 and oracle[keep_o].std() > 0 else 0.0)
     return {"channel": ch, "correlation": corr, "relative_amplitude_model": amp(implied[keep]),
-            "relative_amplitude_truth": amp(true[keep])}
+            "relative_amplitude_truth": amp(true[keep]), "oracle_correlation": corr_o,
+            "relative_amplitude_oracle": amp(oracle[keep_o])}
+
+
+def _oracle_path(data: SyntheticData, c: int, cells: np.ndarray, spacing: int) -> np.ndarray:
+    """``[n]`` the drifting channel's effect multiplier as the data identify it at best: least
+    squares of the training KPI (each region over its mean) on region intercepts, a national trend
+    and the channel's undrifted true contribution times a free path, both piecewise linear between
+    knots every ``spacing`` weeks (the model's trend knots), with every other component (seasonality,
+    controls, the other channels) known and subtracted.  Its correlation with the planted path is a
+    reference for how well the data identify the drift: a fit that must also estimate the curves,
+    the adstock and the other channels is not expected to beat it (a prior that knows the path's
+    shape could)."""
+    truth = data.truth
+    n = cells.shape[1]
+    contrib = truth.contributions[:, :n]
+    other = np.delete(contrib, c, axis=-1).sum(-1)
+    y = truth.kpi[:, :n] - truth.seasonality[:, :n] - truth.controls_effect[:, :n] - other
+    w = cells.astype(bool)
+    scale = np.array([truth.kpi[r, :n][w[r]].mean() if w[r].any() else 1.0 for r in range(w.shape[0])])
+    path = truth.params["drift_path"][:n, c]
+    undrifted = contrib[..., c] / np.where(path > 0, path, 1.0)[None]
+    n_knots = (n - 1) // spacing + 1
+    pos = np.clip(np.arange(n) / spacing, 0.0, n_knots - 1.0)
+    basis = np.maximum(0.0, 1.0 - np.abs(pos[:, None] - np.arange(n_knots)))  # [n, K] hat functions
+    rr, tt = np.nonzero(w)
+    x = np.hstack([np.eye(w.shape[0])[rr], basis[tt, 1:], (undrifted[rr, tt] / scale[rr])[:, None] * basis[tt]])
+    coef, *_ = np.linalg.lstsq(x, y[rr, tt] / scale[rr], rcond=None)
+    return basis @ coef[-n_knots:]
 
 
 def evaluate_against_truth(result: FitResult, data: SyntheticData, *, horizon: int = 13, budget_factors=(1.0, 1.5),
@@ -226,6 +264,9 @@ def evaluate_against_truth(result: FitResult, data: SyntheticData, *, horizon: i
     dec = result.decompose()
     media = original_units(dec, result.scaler.target_mean).mean().media
     sat = np.asarray(dec.saturated, np.float64).mean(axis=0)
+    beta = np.asarray(dec.media_coef, np.float64).mean(axis=0)  # [R,T,C] member mean
+    after_burn = cells.copy()
+    after_burn[:, :result.config.model.burn_in_weeks] = False
     true_media = truth.contributions
     kpi_total = float((truth.kpi * cw).sum())  # also the truth's KPI at 1x
     _, spend = channel_totals(result)
@@ -250,6 +291,8 @@ def evaluate_against_truth(result: FitResult, data: SyntheticData, *, horizon: i
         row["share"] = float(model_contrib[ci] / model_contrib.sum())
         row["share_truth"] = float(true_contrib[ci] / true_contrib.sum())
         row["pct_of_kpi"] = float(100.0 * model_contrib[ci] / kpi_total)
+        b = beta[..., ci][after_burn]
+        row["coefficient_cv"] = float(b.std() / b.mean()) if b.size and b.mean() > 0 else None
         if ch != null:
             errs = []
             for r in range(truth.kpi.shape[0]):
@@ -294,7 +337,10 @@ def evaluate_against_truth(result: FitResult, data: SyntheticData, *, horizon: i
         "media_total_ratio": float(model_contrib.sum() / true_contrib.sum()) if true_contrib.sum() else None,
         "captured": {f"{r['on']} {r['budget_factor']:g}x": r["captured"] for r in regret},
         "loss_pct_of_kpi": {f"{r['on']} {r['budget_factor']:g}x": r["loss_pct_of_kpi"] for r in regret},
+        "coefficient_cv_median": med([out_ch[c]["coefficient_cv"] for c in real
+                                      if out_ch[c]["coefficient_cv"] is not None]),
         "drift_correlation": path.get("correlation"),
+        "drift_correlation_oracle": path.get("oracle_correlation"),
         "holdout_r2": result.metrics.get("holdout", {}).get("r2"),
         "holdout_r2_within_region": result.metrics.get("holdout", {}).get("r2_within_region"),
     }
