@@ -93,6 +93,9 @@ def parse_args(argv=None):
     p.add_argument("--designs", default=",".join(DESIGNS), help=f"comma-separated designs (default all: {','.join(DESIGNS)})")
     p.add_argument("--seeds", default="0,1,2", help="generator seeds (default 0,1,2)")
     p.add_argument("--resume", action="store_true", help="keep panels already in --out from the same designs/seeds")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="change one configuration key from the default (e.g. model.gru_inputs=context; "
+                        "VALUE read as JSON, else as text); repeatable: scores a candidate configuration")
     p.add_argument("--markdown", type=Path, default=None, metavar="JSON",
                    help="print the docs tables (markdown) of an earlier run's JSON and exit (fits nothing)")
     return p.parse_args(argv)
@@ -144,16 +147,35 @@ def _oracle(v) -> str:
     return "" if v is None else f" (oracle {v:.2f})"
 
 
-def config_for(quick: bool):
+def parse_overrides(items: list[str]) -> dict[str, dict]:
+    """``["model.gru_inputs=context", "train.l2_weight=0"]`` → ``{"model": {"gru_inputs": "context"},
+    "train": {"l2_weight": 0}}`` (values as JSON where they parse, else text)."""
+    out: dict[str, dict] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        section, dot, name = key.strip().partition(".")
+        if not (sep and dot and section and name):
+            raise SystemExit(f"--set {item!r}: write SECTION.KEY=VALUE, e.g. model.gru_inputs=context")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        out.setdefault(section, {})[name] = value
+    return out
+
+
+def config_for(quick: bool, overrides: dict[str, dict] | None = None):
     from causalmmm_jax.config import Config
 
     if quick:
-        return Config().updated(model={"hidden_dim": 8}, data={"holdout_weeks": 8, "validation_weeks": 6,
-                                                              "min_train_weeks": 20}, train=QUICK_TRAIN)
-    return Config().updated(data={"holdout_weeks": HOLDOUT_WEEKS})
+        cfg = Config().updated(model={"hidden_dim": 8}, data={"holdout_weeks": 8, "validation_weeks": 6,
+                                                             "min_train_weeks": 20}, train=QUICK_TRAIN)
+    else:
+        cfg = Config().updated(data={"holdout_weeks": HOLDOUT_WEEKS})
+    return cfg.updated(**overrides) if overrides else cfg
 
 
-def fit_generated(design: str, seed: int, quick: bool):
+def fit_generated(design: str, seed: int, quick: bool, overrides: dict[str, dict] | None = None):
     """``(generator kwargs, SyntheticData, FitResult, fit seconds)`` of one panel of the family."""
     from causalmmm_jax.data.synthetic import generate
     from causalmmm_jax.train.fit import fit
@@ -161,14 +183,14 @@ def fit_generated(design: str, seed: int, quick: bool):
     kw = QUICK_DESIGN if quick else DESIGNS[design]
     data = generate(seed, **kw)
     t0 = time.perf_counter()
-    result = fit(data.panel(), config_for(quick), mapping=data.mapping)
+    result = fit(data.panel(), config_for(quick, overrides), mapping=data.mapping)
     return kw, data, result, time.perf_counter() - t0
 
 
-def run_panel(design: str, seed: int, quick: bool) -> dict:
+def run_panel(design: str, seed: int, quick: bool, overrides: dict[str, dict] | None = None) -> dict:
     from causalmmm_jax.analysis.recovery import evaluate_against_truth
 
-    kw, data, result, fit_s = fit_generated(design, seed, quick)
+    kw, data, result, fit_s = fit_generated(design, seed, quick, overrides)
     t1 = time.perf_counter()
     ev = evaluate_against_truth(result, data, horizon=8 if quick else HORIZON_WEEKS, budget_factors=BUDGET_FACTORS,
                                 routes=ROUTES, seed=seed)
@@ -255,19 +277,31 @@ def main(argv=None) -> int:
     if chosen is None:
         return 2
     designs, seeds = chosen
+    overrides = parse_overrides(args.overrides)
+    if overrides:
+        from causalmmm_jax.errors import ConfigError
+
+        try:
+            config_for(args.quick, overrides)
+        except ConfigError as e:
+            print(f"--set: {e}", file=sys.stderr)
+            return 2
     C.setup_cache()
     done, old = {}, {}
     if args.resume and args.out.is_file():
         old = json.loads(args.out.read_text(encoding="utf-8"))
-        done = {(p["design"], p["seed"]): p for p in old.get("panels", []) if old.get("quick") == args.quick}
+        same = old.get("quick") == args.quick and old.get("settings", {}).get("overrides", {}) == overrides
+        done = {(p["design"], p["seed"]): p for p in old.get("panels", []) if same}
     report_machine = C.machine_info()
     report = {"benchmark": "decisions", "schema": C.SCHEMA_VERSION, "quick": args.quick,
               "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
               "machine": report_machine,
-              "command": "benchmarks/decisions.py" + (" --quick" if args.quick else ""),
+              "command": "benchmarks/decisions.py" + (" --quick" if args.quick else "")
+                         + "".join(f" --set {o}" for o in args.overrides),
               "settings": {"holdout_weeks": 8 if args.quick else HOLDOUT_WEEKS,
                            "horizon_weeks": 8 if args.quick else HORIZON_WEEKS, "budget_factors": BUDGET_FACTORS,
-                           "config": "tests' small configuration" if args.quick else "Config() defaults"},
+                           "config": "tests' small configuration" if args.quick else "Config() defaults",
+                           "overrides": overrides},
               "designs": {"quick": QUICK_DESIGN} if args.quick else {d: DESIGNS[d] for d in designs}}
     if args.quick:
         report["warning"] = "--quick: tiny panels and 40-epoch fits, the figures mean nothing"
@@ -278,7 +312,7 @@ def main(argv=None) -> int:
                 panels.append(done[(d, seed)])
                 continue
             print(f"[decisions] {d} seed {seed} ...", flush=True)
-            p = run_panel(d, seed, args.quick)
+            p = run_panel(d, seed, args.quick, overrides)
             panels.append(p)
             s = p["summary"]
             cap = ", ".join(f"{k} {C.fmt(v, '.2f')}" for k, v in s["captured"].items())

@@ -98,6 +98,12 @@ class ModelConfig(_Section):
         level of its own), with a random-walk prior of sd ``trend_knot_sd`` (scaled KPI units)
         per knot step; flat after the last knot, so forecasts hold the last level), ``"linear"``
         (slope and intercept) or ``"off"`` (the original: no trend).
+    gru_inputs: what the GRU that sets the time-varying coefficients reads: ``"media"`` (default,
+        the original: the channels' media after adstock, Hill and DAG, and the control features)
+        or ``"context"`` (the control features and calendar time, as the trend's knot basis
+        every ``trend_knot_weeks`` weeks, but not the media: coefficients vary with time and
+        conditions, not with the spend being changed, so a what-if on spend moves only the
+        channel's own curve).
     remat: keep only the GRU's hidden states for the backward pass and recompute each week's
         gates there (one more recurrent matmul per week): less memory for the activations, a
         little more arithmetic per epoch; for panels whose activations do not fit a device.
@@ -136,6 +142,7 @@ class ModelConfig(_Section):
     seasonal_region_sd: float = field(default=0.02, metadata=_num(0.0, lo_open=True))
     media_coeff_max_init: float = field(default=1.0, metadata=_num())
     ctrl_coeff_max_init: float = field(default=1.5, metadata=_num())
+    gru_inputs: str = field(default="media", metadata=_choice("media", "context"))
     remat: bool = field(default=False, metadata=_bool())
     matmul_dtype: str = field(default="auto", metadata=_choice("auto", "float32", "bfloat16"))
 

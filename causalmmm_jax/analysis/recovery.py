@@ -14,7 +14,7 @@ training cells, KPI units):
 * **weekly contribution error**: per channel × region, RMSE of the model's weekly contribution
   against the true one over the mean of the true series (channels with a true effect only);
 * **coefficient path**: for a channel whose effect the generator drifts, the correlation over
-  training weeks of the model's implied effect multiplier (attributed contribution over the
+  training weeks after the burn-in of the model's implied effect multiplier (attributed contribution over the
   model's saturated media, pooled over regions) with the planted multiplier, beside the same
   correlation of an oracle's path (one that knows every other component: least squares of the
   channel's path on knots next to a national knot trend), a reference for how well the data
@@ -47,6 +47,7 @@ import scipy.optimize as so
 from ..data._synthetic_response import channel_curves, decay_matrix, hill_curve
 from ..data.synthetic import SyntheticData, counterfactual
 from ..errors import ConfigError
+from ..model.mmm import knot_count, knot_weights
 from ..train.result import FitResult
 from ._jaxopt import project_box_section_np
 from .budget import optimize_budget
@@ -197,7 +198,8 @@ def _coefficient_path(result: FitResult, data: SyntheticData, model_media: np.nd
     ok = den > 1e-12 * max(den.max(), 1e-300)
     implied = np.where(ok, num / np.where(ok, den, 1.0), np.nan)
     true = p["drift_path"][:n, c]
-    keep = ok & np.isfinite(implied)
+    # from the end of the burn-in on: before it β is blended with the stable coefficients
+    keep = ok & np.isfinite(implied) & (np.arange(n) >= result.config.model.burn_in_weeks)
     corr = float(np.corrcoef(implied[keep], true[keep])[0, 1]) if keep.sum() > 2 and implied[keep].std() > 0 else 0.0
     amp = lambda a: float(a.std() / a.mean()) if a.mean() else None  # noqa: E731
     oracle = _oracle_path(data, c, cells[:, :n], result.config.model.trend_knot_weeks)
@@ -227,9 +229,8 @@ def _oracle_path(data: SyntheticData, c: int, cells: np.ndarray, spacing: int) -
     scale = np.array([truth.kpi[r, :n][w[r]].mean() if w[r].any() else 1.0 for r in range(w.shape[0])])
     path = truth.params["drift_path"][:n, c]
     undrifted = contrib[..., c] / np.where(path > 0, path, 1.0)[None]
-    n_knots = (n - 1) // spacing + 1
-    pos = np.clip(np.arange(n) / spacing, 0.0, n_knots - 1.0)
-    basis = np.maximum(0.0, 1.0 - np.abs(pos[:, None] - np.arange(n_knots)))  # [n, K] hat functions
+    n_knots = knot_count(n, spacing)
+    basis = np.asarray(knot_weights(jnp.arange(n) / 52.0, n_knots, spacing), np.float64)  # [n, K] hat functions
     rr, tt = np.nonzero(w)
     x = np.hstack([np.eye(w.shape[0])[rr], basis[tt, 1:], (undrifted[rr, tt] / scale[rr])[:, None] * basis[tt]])
     coef, *_ = np.linalg.lstsq(x, y[rr, tt] / scale[rr], rcond=None)

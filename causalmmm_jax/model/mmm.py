@@ -7,6 +7,7 @@ Forward pass per region r and week t (scaled units; see docs/concepts.md):
     X̃   = (1 − mix)·H + mix·(H @ W)         [R,T,C]   DAG interaction (unless dag_mode="off")
     F   = Dropout(tanh(Dense(z)))           [R,T,Kh]  control features
     h   = GRU([X̃, F])                       [R,T,H]   PyTorch gate equations, learnable h0
+                                                      (gru_inputs="context": GRU([F, knots(t)]))
     β   = σ(head(h))·softplus(βmax)         [R,T,C]   (+0.1 on the ceiling when "clamped", the original)
     γ   = tanh(head'(h))·(softplus(γmax)+0.1) [R,T,K]  both blended with stable values over the burn-in weeks
     ŷ   = s·(Σ_c X̃·β + Σ_k z·γ + base_r + season_r(t) + trend(t)),   s = softplus(prediction_scale)
@@ -54,8 +55,8 @@ __all__ = ["ModelSpec", "ModelInputs", "Decomposition", "MMM", "init", "apply", 
 class ModelSpec:
     """Static sizes and switches (hashable: usable as a ``jit`` static argument).
 
-    n_knots: knots of the national trend (``model.trend="knots"``), from the training weeks
-    (:func:`knot_count`); 0 or 1 = no trend.  constant_coefficients: the structural pre-fit's
+    n_knots: knots of the national trend (``model.trend="knots"``) and of the GRU's clock
+    (``model.gru_inputs="context"``), from the training weeks (:func:`knot_count`); 0 or 1 = none.  constant_coefficients: the structural pre-fit's
     forward (the GRU is skipped and the heads see a zero state, so the coefficients are constant).
     ``config.seasonality``
     "auto" is resolved from the data by ``fit`` (:func:`~causalmmm_jax.config.resolve_model_config`);
@@ -174,10 +175,14 @@ class MMM(nn.Module):
         if spec.constant_coefficients:
             h = jnp.zeros((1, 1, cfg.hidden_dim))
         else:
-            gru_in = interacted
+            parts = [interacted] if cfg.gru_inputs == "media" else []
             if k:
-                feats = ControlMLP(spec.ctrl_hidden, cfg.dropout, name="ctrl_mlp")(x.controls, deterministic)
-                gru_in = jnp.concatenate([interacted, feats], axis=-1)
+                parts.append(ControlMLP(spec.ctrl_hidden, cfg.dropout, name="ctrl_mlp")(x.controls, deterministic))
+            if cfg.gru_inputs == "context":
+                clock = (knot_weights(x.time, spec.n_knots, cfg.trend_knot_weeks) if spec.n_knots > 1
+                         else x.time[:, None])  # [T, K]: calendar time, the same for every region
+                parts.append(jnp.broadcast_to(clock, x.seasonal.shape + clock.shape[-1:]))
+            gru_in = jnp.concatenate(parts, axis=-1)
             # time-major [T, R, H]: the heads work cell by cell, so only their narrow outputs move back
             h = TorchGRU(cfg.hidden_dim, cfg.remat, mm_dtype, time_major=True, name="gru")(gru_in)
         beta_max = self.param("media_coeff_max_raw", _const(cfg.media_coeff_max_init), (c,))

@@ -61,7 +61,8 @@ def prepare_data(panel: Panel, cfg: Config, lift=None):
     seasonal = fit_seasonality(panel.target, fit_cells, cfg.data.seasonal_period)
     prep = prepare(panel, scaler, seasonal, cfg.data.pad_weeks)
     model_cfg = resolve_model_config(cfg.model, split.n_fit)
-    n_knots = knot_count(split.n_train, model_cfg.trend_knot_weeks) if model_cfg.trend == "knots" else 0
+    uses_knots = model_cfg.trend == "knots" or model_cfg.gru_inputs == "context"
+    n_knots = knot_count(split.n_train, model_cfg.trend_knot_weeks) if uses_knots else 0
     spec = ModelSpec(panel.n_regions, panel.n_channels, panel.n_controls, model_cfg, n_knots=n_knots)
     if lift is not None:
         from .calibration import lift_data

@@ -111,6 +111,25 @@ def test_every_parameter_gets_a_finite_nonzero_gradient():
         assert float(jnp.abs(v).max()) > 0, f"zero gradient for {name}"
 
 
+@pytest.mark.parametrize("n_controls,n_knots", [(K, 4), (0, 0)])
+def test_context_gru_coefficients_do_not_move_with_spend(n_controls, n_knots):
+    """``gru_inputs="context"``: the GRU reads controls and calendar time, not the media, so
+    scaling a channel's media leaves every coefficient where it was (a what-if on spend moves only
+    the curves) while the coefficients still vary over time; with ``"media"`` they move."""
+    x = inputs()
+    x = x.replace(controls=x.controls[..., :n_controls])
+    scaled = x.replace(media=x.media.at[..., 1].multiply(1.5))
+    for mode in ("context", "media"):
+        s = ModelSpec(R, C, n_controls, ModelConfig(hidden_dim=16, gru_inputs=mode), n_knots=n_knots)
+        p = init(jax.random.PRNGKey(0), s)
+        b0, b1 = apply(p, x, s).media_coef, apply(p, scaled, s).media_coef
+        if mode == "context":
+            np.testing.assert_array_equal(b0, b1)
+            assert float(jnp.std(b0[:, 10:, 0])) > 0  # after the burn-in weeks: still time-varying
+        else:
+            assert float(jnp.abs(b0 - b1).max()) > 0
+
+
 def test_vmap_over_parameter_sets_and_regions():
     s = spec()
     keys = jax.random.split(jax.random.PRNGKey(0), 5)
