@@ -30,10 +30,11 @@ the channel × panel rows), with ``met`` flags.
 
     .venv/bin/python benchmarks/decisions.py --out benchmarks/recorded/decisions.json
 
-fits 15 panels (5 designs × seeds 0, 1, 2; about 75 minutes on 2 cores: fits and scoring).  ``--resume`` keeps the
-panels an earlier run of the same command already wrote to ``--out`` (the file is rewritten after
+fits 15 panels (5 designs × seeds 0, 1, 2; about 20 minutes on 2 cores: fits and scoring).
+``--resume`` keeps the panels an earlier run of the same command already wrote to ``--out`` (the file is rewritten after
 every panel); with every panel present it fits nothing and only re-summarises (the aggregate and
-the targets).
+the targets).  ``--set SECTION.KEY=VALUE`` (repeatable) fits a candidate configuration instead of
+the defaults (``--resume`` then keeps only panels fitted with the same changes).
 """
 
 from __future__ import annotations
@@ -155,7 +156,7 @@ def parse_overrides(items: list[str]) -> dict[str, dict]:
         key, sep, text = item.partition("=")
         section, dot, name = key.strip().partition(".")
         if not (sep and dot and section and name):
-            raise SystemExit(f"--set {item!r}: write SECTION.KEY=VALUE, e.g. model.gru_inputs=context")
+            raise ValueError(f"--set {item!r}: write SECTION.KEY=VALUE, e.g. model.gru_inputs=context")
         try:
             value = json.loads(text)
         except json.JSONDecodeError:
@@ -277,15 +278,17 @@ def main(argv=None) -> int:
     if chosen is None:
         return 2
     designs, seeds = chosen
-    overrides = parse_overrides(args.overrides)
-    if overrides:
-        from causalmmm_jax.errors import ConfigError
+    from causalmmm_jax.errors import ConfigError
 
-        try:
-            config_for(args.quick, overrides)
-        except ConfigError as e:
-            print(f"--set: {e}", file=sys.stderr)
-            return 2
+    try:
+        overrides = parse_overrides(args.overrides)
+        config_for(args.quick, overrides)
+    except ConfigError as e:  # a ValueError too: first
+        print(f"--set: {e}", file=sys.stderr)
+        return 2
+    except ValueError as e:
+        print(e, file=sys.stderr)
+        return 2
     C.setup_cache()
     done, old = {}, {}
     if args.resume and args.out.is_file():

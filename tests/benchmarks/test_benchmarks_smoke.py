@@ -170,8 +170,9 @@ def test_decisions_quick(tmp_path, bench_env):
     s = p["summary"]
     assert set(s["captured"]) == {"curves 1x", "curves 1.5x", "model 1x", "model 1.5x"}
     for k in ("response_0.5x_abs_rel_error_median", "null_pct_of_kpi", "weekly_error_median", "drift_correlation",
-              "media_total_ratio", "holdout_r2"):
+              "drift_correlation_oracle", "coefficient_cv_median", "media_total_ratio", "holdout_r2"):
         assert math.isfinite(s[k]), k
+    assert d["settings"]["overrides"] == {}
     assert [r["on"] for r in p["regret"]] == ["curves", "curves", "model", "model"]
     assert set(d["targets"]) >= {"captured_1x_median", "null_pct_of_kpi_max", "drift_correlation_median"}
     assert all(t["met"] is None for t in d["targets"].values())  # --quick: nothing is judged
@@ -181,6 +182,24 @@ def test_decisions_quick(tmp_path, bench_env):
                           env=bench_env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "| target (issue #15) |" in proc.stdout and "| quick | 1 |" in proc.stdout
+
+
+def test_decisions_candidate_configuration(tmp_path, bench_env):
+    """``--set SECTION.KEY=VALUE`` becomes a config change (JSON values, else text); a bad key or
+    value is refused with exit 2 before anything is fitted."""
+    sys.path.insert(0, str(BENCH))
+    import decisions
+
+    assert decisions.parse_overrides(["model.gru_inputs=context", "train.l2_weight=0", "train.patience=12"]) == {
+        "model": {"gru_inputs": "context"}, "train": {"l2_weight": 0, "patience": 12}}
+    cfg = decisions.config_for(False, {"model": {"gru_inputs": "context"}})
+    assert cfg.model.gru_inputs == "context" and cfg.data.holdout_weeks == decisions.HOLDOUT_WEEKS
+    for bad in ("model.gru_inputs=bogus", "nosection=1"):
+        proc = subprocess.run([sys.executable, str(BENCH / "decisions.py"), "--quick", "--set", bad,
+                               "--out", str(tmp_path / "x.json")], cwd=REPO, env=bench_env, capture_output=True,
+                              text=True, timeout=120)
+        assert proc.returncode == 2 and "--set" in proc.stderr, (bad, proc.stderr)
+        assert not (tmp_path / "x.json").exists()
 
 
 def test_optimizer_quick(tmp_path, bench_env):
