@@ -31,9 +31,9 @@ the channel × panel rows), with ``met`` flags.
     .venv/bin/python benchmarks/decisions.py --out benchmarks/recorded/decisions.json
 
 fits 15 panels (5 designs × seeds 0, 1, 2; about 20 minutes on 2 cores: fits and scoring).
-``--resume`` keeps the panels an earlier run of the same command already wrote to ``--out`` (the file is rewritten after
-every panel); with every panel present it fits nothing and only re-summarises (the aggregate and
-the targets).  ``--set SECTION.KEY=VALUE`` (repeatable) fits a candidate configuration instead of
+``--resume`` keeps the panels an earlier run of the same command already wrote to ``--out`` (the
+file is rewritten after every panel); with every panel present it fits nothing and only
+re-summarises (the aggregate and the targets).  ``--set SECTION.KEY=VALUE`` (repeatable) fits a candidate configuration instead of
 the defaults (``--resume`` then keeps only panels fitted with the same changes).
 """
 

@@ -14,8 +14,9 @@ training cells, KPI units):
 * **weekly contribution error**: per channel × region, RMSE of the model's weekly contribution
   against the true one over the mean of the true series (channels with a true effect only);
 * **coefficient path**: for a channel whose effect the generator drifts, the correlation over
-  training weeks after the burn-in of the model's implied effect multiplier (attributed contribution over the
-  model's saturated media, pooled over regions) with the planted multiplier, beside the same
+  training weeks after the burn-in of the model's implied effect multiplier (attributed
+  contribution over the model's saturated media, pooled over regions) with the planted
+  multiplier, beside the same
   correlation of an oracle's path (one that knows every other component: least squares of the
   channel's path on knots next to a national knot trend), a reference for how well the data
   identify the drift;
