@@ -34,6 +34,12 @@ class BudgetResult:
     planned weekly spend over that region's largest observed one).  None from
     :func:`optimize_curves` alone (no panel).
 
+    ``below_observed_pct``: the other side: the spend the plan cuts below each region's smallest
+    weekly spend in the training weeks (a channel never seen at zero), in % of the current spend
+    (per channel in ``by_channel``, with ``min_vs_observed``, the smallest planned weekly spend over
+    that region's smallest observed one; 1 when the plan stays at or above it).  Below that level
+    the curve was never measured, so cutting a channel there rests on the prior, not the data.
+
     ``on``: the route taken (``"model"`` or ``"curves"``); ``route_note``: why ``on="auto"`` fell
     back to the curves (empty otherwise).  ``fixed``: the channels held at their historical spend
     (``current_allocation`` keeps them there and scales the others' mix to the rest of the budget).
@@ -62,6 +68,7 @@ class BudgetResult:
     by_channel: pd.DataFrame = field(repr=False)
     message: str = ""
     beyond_observed_pct: float | None = None
+    below_observed_pct: float | None = None
     route_note: str = ""
     fixed: list[str] = field(default_factory=list)
     target: dict | None = None
@@ -77,8 +84,8 @@ class BudgetResult:
         d = {k: getattr(self, k) for k in (
             "success", "method", "on", "budget", "weeks", "unit", "allocation", "predicted_response",
             "current_allocation", "current_response", "historical_allocation", "historical_response",
-            "uplift", "uplift_pct", "beyond_observed_pct", "route_note", "fixed", "target", "by", "response_unit",
-            "message")}
+            "uplift", "uplift_pct", "beyond_observed_pct", "below_observed_pct", "route_note", "fixed", "target", "by",
+            "response_unit", "message")}
         if self.by_region is not None:
             d["allocation_by_region"] = [{"region": r.region if isinstance(r.region, (int, str)) else str(r.region),
                                           "channel": r.channel, "spend": float(r.spend),
@@ -96,7 +103,33 @@ class BudgetResult:
             d["beyond_observed"] = {r.channel: {"pct_of_planned_spend": float(r.beyond_observed_pct),
                                                 "max_vs_observed": float(r.max_vs_observed)}
                                     for r in self.by_channel.itertuples(index=False)}
+        if "below_observed_pct" in self.by_channel:
+            d["below_observed"] = {r.channel: {"pct_of_current_spend": float(r.below_observed_pct),
+                                               "min_vs_observed": float(r.min_vs_observed)}
+                                   for r in self.by_channel.itertuples(index=False)}
         return d
+
+    def add_observed_range(self, channels, planned: np.ndarray, current: np.ndarray, above, below) -> None:
+        """Record how much of the plan lies outside the spend seen in training: ``above`` = the
+        ``(pct [C], max ratio [C])`` of planned spend above each region's largest weekly spend
+        (:func:`~._plan_data.spend_beyond_peak`), ``below`` = the ``(pct [C], min ratio [C])`` of
+        current spend cut below its smallest (:func:`~._plan_data.spend_below_floor`), per channel
+        (``channels`` in the panel's order) and in total (weighted by ``planned`` / ``current``
+        channel totals), and say so in the message."""
+        idx = self.by_channel["channel"].map({c: i for i, c in enumerate(channels)}).to_numpy()
+        (up, up_ratio), (down, down_ratio) = above, below
+        self.by_channel["beyond_observed_pct"], self.by_channel["max_vs_observed"] = up[idx], up_ratio[idx]
+        self.by_channel["below_observed_pct"], self.by_channel["min_vs_observed"] = down[idx], down_ratio[idx]
+        planned, current = np.asarray(planned, np.float64), np.asarray(current, np.float64)
+        self.beyond_observed_pct = float((up * planned).sum() / planned.sum()) if planned.sum() > 0 else 0.0
+        self.below_observed_pct = float((down * current).sum() / current.sum()) if current.sum() > 0 else 0.0
+        if self.beyond_observed_pct > 0:
+            self.message += (f"; {self.beyond_observed_pct:.1f} % of the planned spend is above the largest weekly "
+                             "spend seen in training (per region): there the response is extrapolated")
+        if self.below_observed_pct > 0:
+            self.message += (f"; the plan cuts {self.below_observed_pct:.1f} % of the current spend below the "
+                             "smallest weekly spend seen in training (per region): the response there was never "
+                             "measured, the loss from that cut is the prior's")
 
 
 def horizon_spend(result: FitResult, weeks: int):

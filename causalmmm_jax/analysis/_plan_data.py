@@ -14,7 +14,8 @@ from ..train.result import FitResult
 
 __all__ = ["SpendPlan", "exposure_per_spend", "keyed_rows", "kpi_values", "plan_beyond_observed", "plan_from_frame",
            "plan_shape",
-           "plan_times", "plan_to_frame", "spend_beyond_peak", "spread_plan", "week_label", "window_spend"]
+           "plan_times", "plan_to_frame", "spend_below_floor", "spend_beyond_peak", "spread_plan", "week_label",
+           "window_spend"]
 
 
 @dataclass(frozen=True)
@@ -263,6 +264,27 @@ def spend_beyond_peak(result: FitResult, planned: np.ndarray, unseen: float = np
         ratio = np.where(peak[:, None, :] > 0, planned / peak[:, None, :],
                          np.where(planned > 0, unseen, 0.0)).max(axis=(0, 1))
     return pct, ratio
+
+
+def spend_below_floor(result: FitResult, planned: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(pct [C], min_ratio [C])`` of planned spend ``[R, W, C]`` against the ``current`` spend
+    of the same cells: the spend the plan cuts below each region's smallest weekly spend in the
+    training weeks, in % of the channel's current spend, and the smallest planned/observed-minimum
+    ratio (1 where the channel's smallest observed week is 0: a channel seen at zero spend has no
+    floor).  Below that floor the curve was never measured: a cut there rests on the prior."""
+    p = result.panel
+    n = result.split.n_train
+    cells = result.split.train_mask(p.mask)[..., None]
+    floor = np.where(cells, p.spend if p.spend is not None else p.media, np.inf)[:, :n].min(axis=1)  # [R, C]
+    floor = np.where(np.isfinite(floor), floor, 0.0)
+    planned = np.asarray(planned, np.float64)
+    cur = np.asarray(current, np.float64).sum(axis=(0, 1))
+    under = np.maximum(floor[:, None, :] - planned, 0.0).sum(axis=(0, 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = np.where(cur > 0, 100.0 * under / np.where(cur > 0, cur, 1.0), 0.0)
+        ratio = np.where(floor[:, None, :] > 0, planned / np.where(floor > 0, floor, 1.0)[:, None, :], np.inf)
+    low = ratio.min(axis=(0, 1))
+    return pct, np.where(np.isfinite(low), np.minimum(low, 1.0), 1.0)
 
 
 def plan_beyond_observed(result: FitResult, plan: SpendPlan) -> tuple[np.ndarray, np.ndarray]:

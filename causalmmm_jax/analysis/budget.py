@@ -67,7 +67,8 @@ from .plans import kpi_values
 
 __all__ = ["BudgetResult", "METHODS", "METHOD_CHOICES", "resolve_method", "optimize_budget", "optimize_curves",
            "maximize_allocation",
-           "resolve_bounds", "parse_bounds", "beyond_observed", "ROUTES", "horizon_spend", "fixed_channels"]
+           "resolve_bounds", "parse_bounds", "beyond_observed", "below_observed", "ROUTES", "horizon_spend",
+           "fixed_channels"]
 
 ROUTES = ("auto", "curves", "model", "plan")
 MODEL_MAXITER = 100  # optimiser iterations on the model route (see optimize_budget)
@@ -128,26 +129,33 @@ def beyond_observed(result: FitResult, x: np.ndarray, hist: np.ndarray, n_win: i
     ratio (see :class:`BudgetResult`).  Exposure units when the run has no spend."""
     from .plans import spend_beyond_peak
 
+    return spend_beyond_peak(result, _spread(result, x, hist, n_win)[0], unseen=0.0)
+
+
+def below_observed(result: FitResult, x: np.ndarray, hist: np.ndarray, n_win: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(pct [C], min_ratio [C])``: the plan ``x`` spread like :func:`beyond_observed`, the spend it
+    cuts below each region's smallest weekly spend in the training weeks in % of the channel's
+    spend over the last ``n_win`` training weeks, and the smallest planned/observed-minimum ratio."""
+    from ._plan_data import spend_below_floor
+
+    return spend_below_floor(result, *_spread(result, x, hist, n_win))
+
+
+def _spread(result: FitResult, x: np.ndarray, hist: np.ndarray, n_win: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(planned, window)`` ``[R, n_win, C]``: the last ``n_win`` training weeks' spend scaled
+    by ``x / hist`` per channel, and that spend itself (missing cells 0)."""
     p = result.panel
     n = result.split.n_train
     cells = result.split.train_mask(p.mask)[..., None]
-    arr = np.where(cells, p.spend if p.spend is not None else p.media, 0.0)[:, :n]
+    win = np.where(cells, p.spend if p.spend is not None else p.media, 0.0)[:, n - n_win:n]
     with np.errstate(divide="ignore", invalid="ignore"):
         u = np.where(hist > 0, np.asarray(x, np.float64) / np.where(hist > 0, hist, 1.0), 0.0)
-    return spend_beyond_peak(result, arr[:, n - n_win:, :] * u, unseen=0.0)  # planned [R, W, C]
+    return win * u, win
 
 
 def _with_extrapolation(res: BudgetResult, result, x: np.ndarray, hist: np.ndarray, n_win: int) -> BudgetResult:
-    pct, ratio = beyond_observed(result, x, hist, n_win)
-    order = {c: i for i, c in enumerate(result.panel.channels)}
-    idx = res.by_channel["channel"].map(order).to_numpy()
-    res.by_channel["beyond_observed_pct"] = pct[idx]
-    res.by_channel["max_vs_observed"] = ratio[idx]
-    tot = float(np.sum(x))
-    res.beyond_observed_pct = float((pct * np.asarray(x, np.float64)).sum() / tot) if tot > 0 else 0.0
-    if res.beyond_observed_pct > 0:
-        res.message += (f"; {res.beyond_observed_pct:.1f} % of the planned spend is above the largest weekly spend "
-                        "seen in training (per region): there the response is extrapolated")
+    res.add_observed_range(result.panel.channels, x, hist, beyond_observed(result, x, hist, n_win),
+                           below_observed(result, x, hist, n_win))
     return res
 
 

@@ -57,6 +57,7 @@ from .plans import (
     plan_beyond_observed,
     plan_shape,
     plan_times,
+    spend_below_floor,
     window_spend,
 )
 
@@ -297,14 +298,8 @@ def optimize_plan(result: FitResult, budget: float | None = None, *, weeks: int 
             res.by_region = table
         else:
             res.by_week = table
-    pct, ratio = plan_beyond_observed(result, plan)
-    order = {c: i for i, c in enumerate(channels)}
-    idx = res.by_channel["channel"].map(order).to_numpy()
-    res.by_channel["beyond_observed_pct"], res.by_channel["max_vs_observed"] = pct[idx], ratio[idx]
-    res.beyond_observed_pct = float((pct * x_c).sum() / x_c.sum())
-    if res.beyond_observed_pct > 0:
-        res.message += (f"; {res.beyond_observed_pct:.1f} % of the planned spend is above the largest weekly spend "
-                        "seen in training (per region): there the response is extrapolated")
+    res.add_observed_range(channels, x_c, win.sum(axis=(0, 1)), plan_beyond_observed(result, plan),
+                           spend_below_floor(result, plan.spend, win))
     return res
 
 

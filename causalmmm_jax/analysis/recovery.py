@@ -172,6 +172,7 @@ def _regret(result: FitResult, data: SyntheticData, cells: np.ndarray, horizon: 
         "on": on, "method": plan.method, "budget_factor": float(factor), "horizon_weeks": int(horizon),
         "budget": budget,
         "plan_beyond_observed_pct": plan.beyond_observed_pct,
+        "plan_below_observed_pct": plan.below_observed_pct,
         "channels_without_spend": dead,
         "plan": dict(zip(channels, map(float, x_plan))), "current": dict(zip(channels, map(float, current))),
         "truth_optimal": dict(zip(channels, map(float, best))),

@@ -228,10 +228,16 @@ def print_allocation(res, written, out: Path) -> None:
     for row in res.by_channel.itertuples(index=False):
         beyond = (f", {row.beyond_observed_pct:.0f} % above the largest weekly spend seen"
                   if getattr(row, "beyond_observed_pct", 0) > 0.5 else "")
-        print(f"  {row.channel}: {row.total_spend:.6g} ({row.spend_pct:.1f} %){beyond}")
+        below = (f", cuts {row.below_observed_pct:.0f} % of its spend below the smallest weekly spend seen"
+                 if getattr(row, "below_observed_pct", 0) > 0.5 else "")
+        print(f"  {row.channel}: {row.total_spend:.6g} ({row.spend_pct:.1f} %){beyond}{below}")
     if res.beyond_observed_pct:
         print(f"  {res.beyond_observed_pct:.1f} % of the planned spend lies beyond the spend levels seen in training "
               "(per region and week): the model extrapolates there, treat those channels' gains with caution")
+    if res.below_observed_pct:
+        print(f"  the plan cuts {res.below_observed_pct:.1f} % of today's spend below the lowest weekly spend seen in "
+              "training (per region): the model never saw those channels that low, so what the cut costs is the "
+              "prior's guess, not a measurement")
     tot = res.evaluation.totals if res.evaluation is not None else {}
     if "incremental_q05" in tot:
         print(f"  the plan adds {tot['incremental']:.6g} KPI in its weeks "

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from causalmmm_jax.analysis._jaxopt import use_fallback
-from causalmmm_jax.analysis.budget import (METHODS, beyond_observed, maximize_allocation, optimize_budget,
-                                           optimize_curves, parse_bounds, resolve_bounds)
+from causalmmm_jax.analysis.budget import (METHODS, below_observed, beyond_observed, maximize_allocation,
+                                           optimize_budget, optimize_curves, parse_bounds, resolve_bounds)
 from causalmmm_jax.errors import ConfigError, UserError
 
 TOP = np.array([500.0, 800.0, 300.0, 1000.0, 50.0])
@@ -164,6 +164,11 @@ def test_optimize_fitted_run(fitted, on):
     w = by["total_spend"] / by["total_spend"].sum()
     assert res.beyond_observed_pct == pytest.approx(float((w * by["beyond_observed_pct"]).sum()))
     assert set(res.to_dict()["beyond_observed"]) == set(chans)
+    assert ((by["below_observed_pct"] >= 0) & (by["below_observed_pct"] <= 100)).all()
+    assert ((by["min_vs_observed"] >= 0) & (by["min_vs_observed"] <= 1)).all()
+    h = pd.Series(hist, index=chans)
+    assert res.below_observed_pct == pytest.approx(float((h * by["below_observed_pct"]).sum() / h.sum()))
+    assert set(res.to_dict()["below_observed"]) == set(chans)
 
 
 def test_fixed_channels(fitted):
@@ -215,6 +220,31 @@ def test_beyond_observed(fitted):
     assert pct[1] == pytest.approx(100 * np.maximum(planned - peak, 0).sum() / planned.sum())
     assert pct[1] > 0 and ratio[1] == pytest.approx((planned / peak).max())
     np.testing.assert_array_equal(np.delete(pct, 1), 0.0)
+
+
+def test_below_observed(fitted):
+    """The historical plan never cuts below the observed range; cutting a channel to zero puts
+    each region's smallest training week, every window week, below it (nothing for a channel the
+    training weeks saw at zero spend); halving counts only the part under that smallest week."""
+    n, weeks = fitted.split.n_train, 13
+    cells = fitted.split.train_mask(fitted.panel.mask)[:, :n]
+    spend = np.where(cells[..., None], fitted.panel.spend[:, :n], 0.0)
+    floor = np.where(cells[..., None], fitted.panel.spend[:, :n], np.inf).min(axis=1)  # [R, C]
+    win = spend[:, n - weeks:]
+    hist = win.sum(axis=(0, 1))
+    pct, ratio = below_observed(fitted, hist, hist, weeks)
+    np.testing.assert_array_equal(pct, 0.0)
+    np.testing.assert_array_equal(ratio, 1.0)
+    on = [c for c in range(len(hist)) if floor[:, c].min() > 0]
+    off = [c for c in range(len(hist)) if floor[:, c].max() == 0]
+    assert on and off  # the panel has always-on and flighted channels
+    for factor in (0.0, 0.5):
+        pct, ratio = below_observed(fitted, hist * factor, hist, weeks)
+        want = 100 * np.maximum(floor[:, None, :] - factor * win, 0).sum(axis=(0, 1)) / hist
+        np.testing.assert_allclose(pct, want, rtol=1e-9)
+        assert np.all(pct[on] > 0) and np.all(pct[off] == 0)
+        if factor == 0.0:
+            np.testing.assert_array_equal(ratio[on], 0.0)
 
 
 def test_model_route_scipy_method(fitted):

@@ -10,7 +10,8 @@ import pytest
 from causalmmm_jax.analysis._jaxopt import project_grouped_np, project_two_way_np
 from causalmmm_jax.analysis.budget import optimize_budget
 from causalmmm_jax.analysis.planning import _solve, optimize_plan
-from causalmmm_jax.analysis.plans import evaluate_plan, plan_times, spread_plan, week_label, window_spend
+from causalmmm_jax.analysis.plans import (evaluate_plan, plan_times, spend_below_floor, spread_plan, week_label,
+                                          window_spend)
 from causalmmm_jax.errors import ConfigError
 
 WEEKS = 13
@@ -146,6 +147,11 @@ def test_plan_route_by_channel_beats_each_method_and_matches_its_evaluation(fitt
     np.testing.assert_allclose(res.plan.spend.sum(axis=(0, 1)), x, rtol=1e-9, atol=1e-9)
     d = res.to_dict()
     assert d["by"] == "channel" and "plan_evaluation" in d and "allocation_by_region" not in d
+    # the spend cut below the smallest weekly spend seen, against the plan's own cells and the history
+    below, _ = spend_below_floor(fitted, res.plan.spend, window_spend(fitted, WEEKS))
+    by = res.by_channel.set_index("channel")
+    np.testing.assert_allclose(by.loc[list(fitted.panel.channels), "below_observed_pct"], below)
+    assert set(d["below_observed"]) == set(fitted.panel.channels) and 0 <= d["below_observed_pct"] <= 100
 
 
 def test_plan_route_by_region_with_every_constraint(fitted, by_channel):
