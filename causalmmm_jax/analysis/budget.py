@@ -136,7 +136,7 @@ def below_observed(result: FitResult, x: np.ndarray, hist: np.ndarray, n_win: in
     """``(pct [C], min_ratio [C])``: the plan ``x`` spread like :func:`beyond_observed`, the spend it
     cuts below each region's smallest weekly spend in the training weeks in % of the channel's
     spend over the last ``n_win`` training weeks, and the smallest planned/observed-minimum ratio."""
-    from ._plan_data import spend_below_floor
+    from .plans import spend_below_floor
 
     return spend_below_floor(result, *_spread(result, x, hist, n_win))
 
