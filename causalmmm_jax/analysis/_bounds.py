@@ -12,7 +12,9 @@ from ..train.result import FitResult
 from ._plan_data import keyed_rows, plan_times, week_label
 
 __all__ = ["parse_bounds", "resolve_bounds", "fixed_channels", "cap_change", "current_plan", "cells_constraints",
-           "row_bounds", "row_ranges"]
+           "row_bounds", "row_ranges", "FLOOR_CHOICES", "observed_floors"]
+
+FLOOR_CHOICES = ("observed", "none")
 
 
 def _pair(name, pair, what: str = "bounds") -> tuple[float | None, float | None]:
@@ -78,6 +80,47 @@ def resolve_bounds(channels, budget: float, bounds: dict | None) -> tuple[np.nda
         raise ConfigError(f"infeasible bounds: the upper bounds sum to {upper.sum():g} < budget {budget:g} ({parts}). "
                           "Raise them or lower the budget.")
     return lower, upper
+
+
+def observed_floors(result: FitResult, weeks: int, budget: float, bounds: dict | None, fixed=(),
+                    floor: str | None = None, reserved: float = 0.0) -> tuple[dict, dict[str, float], str]:
+    """``(bounds, floors, note)``: each channel's smallest national weekly spend in the training
+    weeks × ``weeks`` as a lower bound on its total over the horizon (``floor="observed"``;
+    ``None``: ``analysis.budget_floor``), merged into ``bounds``.  Below that the model never saw
+    the channel, so a plan cutting it further rests on the prior's level, not on data (an
+    always-on channel's loss from a deep cut is its least identified quantity).  Channels seen at
+    zero spend in some week (flighted) get no floor; channels the caller bounds or fixes keep
+    those.  When the floors and the given lower bounds exceed the budget, the floors shrink in
+    proportion to fit it (``note`` says so).  ``floors``: ``{channel: floor}`` for channels with
+    one > 0.  ``reserved``: budget already held by fixed channels not in ``bounds``."""
+    floor = result.config.analysis.budget_floor if floor is None else floor
+    if floor not in FLOOR_CHOICES:
+        raise ConfigError(f"floor must be one of {', '.join(FLOOR_CHOICES)}, got {floor!r}")
+    bounds = dict(bounds or {})
+    if floor == "none":
+        return bounds, {}, ""
+    p = result.panel
+    n = result.split.n_train
+    cells = result.split.train_mask(p.mask)[:, :n]
+    x = np.where(cells[..., None], (p.spend if p.spend is not None else p.media)[:, :n], 0.0)
+    seen = cells.any(axis=0)  # weeks with at least one region in the training cells
+    weekly = x.sum(axis=0)[seen]  # [W', C] national weekly spend
+    low = weekly.min(axis=0) if weekly.size else np.zeros(p.n_channels)
+    free = [i for i, c in enumerate(p.channels) if c not in bounds and c not in fixed and low[i] > 0]
+    floors = {p.channels[i]: float(low[i]) * int(weeks) for i in free}
+    if not floors:
+        return bounds, {}, ""
+    given = sum(float(_pair(c, pr)[0] or 0.0) for c, pr in bounds.items() if c in p.channels)
+    room = float(budget) - given - float(reserved)
+    total = sum(floors.values())
+    note = ""
+    if total > room:
+        k = max(room, 0.0) / total * (1.0 - 1e-9)
+        floors = {c: v * k for c, v in floors.items()}
+        note = (f"; the observed floors ({total:g} in all) exceed the budget left after the given bounds "
+                f"({max(room, 0.0):g}), so they were scaled to {k:.0%}: the plan cuts below the spend seen")
+    bounds.update({c: (v, None) for c, v in floors.items()})
+    return bounds, {c: v for c, v in floors.items() if v > 0}, note
 
 
 def fixed_channels(fixed, channels, bounds) -> list[str]:

@@ -40,6 +40,10 @@ class BudgetResult:
     that region's smallest observed one; 1 when the plan stays at or above it).  Below that level
     the curve was never measured, so cutting a channel there rests on the prior, not the data.
 
+    ``floors``: ``{channel: lower bound}`` the plan kept to because the model never saw the channel
+    below it (``floor="observed"``: its smallest national weekly spend in training × weeks; empty
+    with ``floor="none"`` or when every channel was seen at zero or bounded by the caller).
+
     ``on``: the route taken (``"model"`` or ``"curves"``); ``route_note``: why ``on="auto"`` fell
     back to the curves (empty otherwise).  ``fixed``: the channels held at their historical spend
     (``current_allocation`` keeps them there and scales the others' mix to the rest of the budget).
@@ -71,6 +75,7 @@ class BudgetResult:
     below_observed_pct: float | None = None
     route_note: str = ""
     fixed: list[str] = field(default_factory=list)
+    floors: dict[str, float] = field(default_factory=dict)
     target: dict | None = None
     by: str = "channel"
     by_region: pd.DataFrame | None = field(default=None, repr=False)
@@ -84,8 +89,8 @@ class BudgetResult:
         d = {k: getattr(self, k) for k in (
             "success", "method", "on", "budget", "weeks", "unit", "allocation", "predicted_response",
             "current_allocation", "current_response", "historical_allocation", "historical_response",
-            "uplift", "uplift_pct", "beyond_observed_pct", "below_observed_pct", "route_note", "fixed", "target", "by",
-            "response_unit", "message")}
+            "uplift", "uplift_pct", "beyond_observed_pct", "below_observed_pct", "route_note", "fixed", "floors",
+            "target", "by", "response_unit", "message")}
         if self.by_region is not None:
             d["allocation_by_region"] = [{"region": r.region if isinstance(r.region, (int, str)) else str(r.region),
                                           "channel": r.channel, "spend": float(r.spend),
@@ -108,6 +113,16 @@ class BudgetResult:
                                                "min_vs_observed": float(r.min_vs_observed)}
                                    for r in self.by_channel.itertuples(index=False)}
         return d
+
+    def add_floors(self, floors: dict[str, float], note: str = "") -> None:
+        """Record the observed floors the plan was held to (:func:`~._bounds.observed_floors`) and
+        which of them bind, in the message."""
+        self.floors = {c: float(v) for c, v in floors.items()}
+        if not self.floors:
+            return
+        at = [c for c, v in self.floors.items() if self.allocation.get(c, np.inf) <= v * (1 + 1e-6)]
+        self.message += (f"; floors at the smallest weekly {self.unit} seen in training (× {self.weeks} weeks) on "
+                         f"{len(self.floors)} channel(s)" + (f", binding for {', '.join(at)}" if at else "") + note)
 
     def add_observed_range(self, channels, planned: np.ndarray, current: np.ndarray, above, below) -> None:
         """Record how much of the plan lies outside the spend seen in training: ``above`` = the

@@ -49,6 +49,7 @@ from ._bounds import (  # re-exported
     cap_change,
     current_plan,
     fixed_channels,
+    observed_floors,
     parse_bounds,
     resolve_bounds,
 )
@@ -166,7 +167,8 @@ def optimize_budget(result: FitResult, budget: float | None = None, *, weeks: in
                     seed: int = 0,
                     curves: pd.DataFrame | None = None, by: str = "channel", max_change: float | None = None,
                     tail_weeks: int = 0, risk: float | None = None, region_bounds: dict | None = None,
-                    week_bounds: dict | None = None, plan=None, kpi_value=None) -> BudgetResult:
+                    week_bounds: dict | None = None, plan=None, kpi_value=None,
+                    floor: str | None = None) -> BudgetResult:
     """Allocate ``budget`` (total over ``weeks`` weeks; default ``analysis.budget_weeks``) across
     channels to maximise the predicted response (see the module docstring).  ``budget=None``:
     the historical spend of the horizon (re-allocate what was spent).
@@ -187,6 +189,10 @@ def optimize_budget(result: FitResult, budget: float | None = None, *, weeks: in
     ``{region or "*": value}`` (:func:`~causalmmm_jax.analysis.plans.kpi_values`; per region only
     on the model and plan routes): the plan maximises value, and responses, uplift and ROI are in
     value units (``response_unit = "value"``).
+    ``floor``: ``"observed"`` keeps every channel without a given bound at or above its smallest
+    national weekly spend in the training weeks × ``weeks`` (channels seen at zero spend have no
+    floor; :func:`~._bounds.observed_floors`), ``"none"`` lets the plan cut to zero (default
+    ``analysis.budget_floor``); the floors are ``BudgetResult.floors``.
     Raises :class:`ConfigError` for infeasible bounds, an unknown method, an ``on="model"`` horizon
     longer than the training period, or a share-of-voice model."""
     acfg = result.config.analysis
@@ -209,7 +215,8 @@ def optimize_budget(result: FitResult, budget: float | None = None, *, weeks: in
         return optimize_plan(result, budget, weeks=weeks_given if plan is not None else weeks, by=by,
                              tail_weeks=tail_weeks,
                              bounds=bounds, fixed=fixed, max_change=max_change, method=method, risk=risk,
-                             region_bounds=region_bounds, week_bounds=week_bounds, plan=plan, kpi_value=kpi_value)
+                             region_bounds=region_bounds, week_bounds=week_bounds, plan=plan, kpi_value=kpi_value,
+                             floor=floor)
     if tail_weeks or risk is not None:
         raise ConfigError("tail_weeks and risk apply to the plan route (on='plan') only")
     channels, n_train, n_win, window_spend, hist, unit = horizon_spend(result, weeks)
@@ -222,6 +229,7 @@ def optimize_budget(result: FitResult, budget: float | None = None, *, weeks: in
             raise ConfigError(f"the fixed channels' historical {unit} over {weeks} weeks ({held:g}: "
                               + ", ".join(f"{c}={hist[channels.index(c)]:g}" for c in fixed)
                               + f") exceeds the budget {budget:g}; raise the budget or fix fewer channels")
+    bounds, floors, floor_note = observed_floors(result, weeks, budget, bounds, fixed, floor)
     lower, upper = resolve_bounds(channels, budget, bounds)
     cur = current_plan(hist, budget, [channels.index(c) for c in fixed])
     if max_change is not None:
@@ -253,6 +261,7 @@ def optimize_budget(result: FitResult, budget: float | None = None, *, weeks: in
                               current=dict(zip(channels, cur)), historical=dict(zip(channels, hist)), unit=unit)
         res.message += f"; current = historical mix of the last {n_win} training weeks scaled to the budget"
         res.fixed = fixed
+        res.add_floors(floors, floor_note)
         if values is not None:
             res.response_unit = "value"
             res.message += "; responses in value units (KPI × value per unit of KPI)"
@@ -278,6 +287,7 @@ def optimize_budget(result: FitResult, budget: float | None = None, *, weeks: in
     res = _result(ok, method, "model", budget, weeks, unit, channels, x, val(x), cur, val(cur), hist, val(hist),
                   by, msg)
     res.fixed = fixed
+    res.add_floors(floors, floor_note)
     if values is not None:
         res.response_unit = "value"
         res.message += "; responses in value units (KPI × each region's value per unit of KPI)"

@@ -45,7 +45,7 @@ import scipy.optimize as so
 from ..errors import ConfigError
 from ..model.mmm import apply
 from ..train.result import FitResult
-from ._bounds import cells_constraints, current_plan, fixed_channels, row_bounds
+from ._bounds import cells_constraints, current_plan, fixed_channels, observed_floors, row_bounds
 from ._budget_result import BudgetResult, _by_channel, _result, horizon_spend
 from ._jaxopt import project_grouped_np, project_two_way_np
 from ._plan_eval import _sequence
@@ -172,7 +172,8 @@ def optimize_plan(result: FitResult, budget: float | None = None, *, weeks: int 
                   start: int | None = None, tail_weeks: int = 0, bounds: dict | None = None, fixed=(),
                   max_change: float | None = None, method: str = "auto", maxiter: int = MAXITER,
                   controls=None, risk: float | None = None, region_bounds: dict | None = None,
-                  week_bounds: dict | None = None, plan: SpendPlan | None = None, kpi_value=None) -> BudgetResult:
+                  week_bounds: dict | None = None, plan: SpendPlan | None = None, kpi_value=None,
+                  floor: str | None = None) -> BudgetResult:
     """Maximise the KPI a plan adds, run forward through the fitted model (module docstring).
 
     ``budget``: total over the horizon (default: what was spent in the last ``weeks`` training
@@ -184,6 +185,8 @@ def optimize_plan(result: FitResult, budget: float | None = None, *, weeks: int 
     week) total over channels.  ``kpi_value``: the value of one unit of KPI, a number or per region
     (:func:`~causalmmm_jax.analysis.plans.kpi_values`): the plan then maximises value (e.g.
     revenue), and every response, uplift and ROI is in value units (``response_unit="value"``).
+    ``floor``: as for :func:`~causalmmm_jax.analysis.budget.optimize_budget` (channel totals at or
+    above the smallest national weekly spend seen in training × ``weeks``).
     ``method``: ``"multistart"`` (``"auto"``), ``"projected"`` or ``"slsqp"`` (small
     problems: its cost grows with the cube of the number of cells).  ``risk``: with an ensemble,
     maximise that quantile of the members' KPI added (e.g. 0.1: a plan that does well when the
@@ -239,6 +242,7 @@ def optimize_plan(result: FitResult, budget: float | None = None, *, weeks: int 
                           f"weeks ({held:g}) exceeds the budget "
                           f"{budget:g}; raise the budget or fix fewer channels")
     cur = current_plan(cur, budget, list(np.flatnonzero(~free)))
+    bounds, floors, floor_note = observed_floors(result, weeks, budget, bounds, fixed, floor, reserved=held)
     lower, upper, g_lo, g_hi = cells_constraints(channels, cur.shape[0], budget, cur, bounds, fixed, max_change,
                                                  never)
     r_lo, r_hi = row_bounds(result, by, budget, lower, upper, g_lo, g_hi, region_bounds, week_bounds, start, weeks)
@@ -252,7 +256,7 @@ def optimize_plan(result: FitResult, budget: float | None = None, *, weeks: int 
     if by != "channel" and method == "multistart":  # the best plan by channel, in cells: a plan by region/week too
         ch = optimize_plan(result, budget, weeks=weeks, by="channel", start=start, tail_weeks=tail_weeks,
                            bounds=bounds, fixed=fixed, max_change=max_change, method=method, maxiter=maxiter,
-                           controls=controls, risk=risk, plan=plan, kpi_value=kpi_value)
+                           controls=controls, risk=risk, plan=plan, kpi_value=kpi_value, floor="none")
         starts.append(_cells(ch.plan.spend, by))
     x, ok, msg = _solve(problem, budget, cur, lower, upper, g_lo, g_hi, method, maxiter, starts, r_lo, r_hi)
     pred, cur_resp = problem.value(x), problem.value(cur)
@@ -288,6 +292,7 @@ def optimize_plan(result: FitResult, budget: float | None = None, *, weeks: int 
     res = _result(ok, method, "plan", budget, weeks, unit, channels, x_c, pred, cur.sum(axis=0), cur_resp,
                   hist_cells.sum(axis=0), hist_resp, by_ch, msg)
     res.fixed, res.by, res.plan, res.evaluation = fixed, by, plan, ev
+    res.add_floors(floors, floor_note)
     res.response_unit = "KPI" if values is None else "value"
     if by != "channel":
         labels = p.regions if by == "region" else plan_times(result, start, weeks)

@@ -27,7 +27,8 @@ def optimize_target(result: FitResult, target: str, value: float, *, weeks: int 
                     seed: int = 0, rtol: float = 1e-3,
                     max_factor: float = 64.0, by: str = "channel", tail_weeks: int = 0,
                     max_change: float | None = None, region_bounds: dict | None = None,
-                    week_bounds: dict | None = None, plan=None, kpi_value=None) -> BudgetResult:
+                    week_bounds: dict | None = None, plan=None, kpi_value=None,
+                    floor: str | None = None) -> BudgetResult:
     """Find the budget for a target, then allocate it like :func:`optimize_budget`:
 
     * ``target="kpi"``: the smallest budget whose best plan adds at least ``value`` KPI over the
@@ -54,7 +55,7 @@ def optimize_target(result: FitResult, target: str, value: float, *, weeks: int 
     to start from) searches on the plan route
     (:func:`~causalmmm_jax.analysis.planning.optimize_plan`, with ``tail_weeks`` and
     ``max_change``): each step one plan through the model run forward, compiled once.
-    ``bounds``/``fixed`` as in :func:`optimize_budget`; the lower bounds and the fixed channels'
+    ``bounds``/``fixed``/``floor`` as in :func:`optimize_budget`; the lower bounds and the fixed channels'
     spend are the smallest budget searched.  Raises :class:`ConfigError` when no budget in the
     searched range reaches the target (the message says what the range reaches).
     Returns the plan with ``BudgetResult.target = {kind, value, achieved, budget, evaluations,
@@ -77,8 +78,8 @@ def optimize_target(result: FitResult, target: str, value: float, *, weeks: int 
     channels, _, _, _, hist, unit = horizon_spend(result, weeks)
     fixed_list = fixed_channels(fixed, channels, bounds)
     held = hist if plan is None else plan.spend.sum(axis=(0, 1))  # what fixed channels are held at
-    floor = sum(float(lo) for lo, _ in (bounds or {}).values() if lo is not None)
-    floor += sum(float(held[channels.index(c)]) for c in fixed_list)
+    smallest = sum(float(lo) for lo, _ in (bounds or {}).values() if lo is not None)
+    smallest += sum(float(held[channels.index(c)]) for c in fixed_list)
     capped = {c for c, (_, hi) in (bounds or {}).items() if hi is not None} | set(fixed_list)
     ceiling = (sum(float(hi) for _, hi in (bounds or {}).values() if hi is not None)
                + sum(float(held[channels.index(c)]) for c in fixed_list)) if capped >= set(channels) else np.inf
@@ -86,7 +87,7 @@ def optimize_target(result: FitResult, target: str, value: float, *, weeks: int 
         rows_by = "region" if region_bounds else "week"
         first_week = result.panel.n_weeks if plan is None else plan.start
         _, rl, ru = row_ranges(result, rows_by, region_bounds or week_bounds or {}, first_week, weeks)
-        floor, ceiling = max(floor, float(rl.sum())), min(ceiling, float(ru.sum()))
+        smallest, ceiling = max(smallest, float(rl.sum())), min(ceiling, float(ru.sum()))
     curves = curve_params(result) if on == "curves" else None
     if on == "plan":
         method = method or "auto"
@@ -96,11 +97,12 @@ def optimize_target(result: FitResult, target: str, value: float, *, weeks: int 
     def solve(b):
         return optimize_budget(result, b, weeks=weeks, bounds=bounds, fixed=fixed_list, method=method, on=on,
                                seed=seed, curves=curves, by=by, tail_weeks=tail_weeks, max_change=max_change,
-                               region_bounds=region_bounds, week_bounds=week_bounds, plan=plan, kpi_value=kpi_value)
+                               region_bounds=region_bounds, week_bounds=week_bounds, plan=plan, kpi_value=kpi_value,
+                               floor=floor)
 
     kind, goal = ("roi", 1.0 / value) if target == "cost_per_kpi" else (target, value)
     start = float(hist.sum()) if plan is None else plan.total  # the search brackets from here
-    res, info = search_budget(solve, kind, goal, start, floor=floor, ceiling=ceiling, rtol=rtol,
+    res, info = search_budget(solve, kind, goal, start, floor=smallest, ceiling=ceiling, rtol=rtol,
                               max_factor=max_factor, unit=unit, weeks=weeks)
     if target == "cost_per_kpi":
         info = {**info, "kind": target, "value": float(value),

@@ -149,6 +149,11 @@ def add_optimize(sub: argparse._SubParsersAction) -> None:
                    help="channels held at their historical spend of the horizon (with --plan FILE --on plan: at "
                         "the plan's) while the others share the rest of the budget (media column names, space- or "
                         "comma-separated); the current plan keeps them there too")
+    p.add_argument("--floor", choices=("observed", "none"), default=None,
+                   help="observed: keep every channel not bounded or fixed at or above its smallest national weekly "
+                        "spend in training × the weeks (below it the model never saw the channel, so the cost of "
+                        "a deeper cut is the prior's guess; channels seen at zero spend have no floor); none: "
+                        "allow cuts to zero (default: analysis.budget_floor)")
     p.add_argument("--method", choices=("auto", "projected", "slsqp", "trust-constr", "de", "multistart"),
                    default=None, help="optimiser (default: analysis.budget_method, auto: multistart on the curves, "
                                       "projected on the model)")
@@ -193,11 +198,12 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
         kind, value = next((k, v) for k, v in targets.items() if v is not None)
         res = optimize_target(result, kind, value, weeks=args.weeks, bounds=parse_bounds(args.bounds), fixed=fixed,
                               method=args.method, on=args.on if args.on in ("model", "plan") else "curves",
-                              by=args.by or "channel", tail_weeks=args.tail_weeks, max_change=args.max_change, **rows)
+                              by=args.by or "channel", tail_weeks=args.tail_weeks, max_change=args.max_change,
+                              floor=args.floor, **rows)
     else:
         res = optimize_budget(result, args.budget, weeks=args.weeks, bounds=parse_bounds(args.bounds), fixed=fixed,
                               method=args.method, on=args.on, by=args.by or "channel", max_change=args.max_change,
-                              tail_weeks=args.tail_weeks, risk=args.risk, **rows)
+                              tail_weeks=args.tail_weeks, risk=args.risk, floor=args.floor, **rows)
     from ..run import write_allocation
 
     written = write_allocation(result, res, args.run_dir)
@@ -215,6 +221,9 @@ def print_allocation(res, written, out: Path) -> None:
           f"{res.current_response:.6g} (uplift {res.uplift:+.6g}, {res.uplift_pct:+.2f} %) over {res.weeks} weeks")
     if res.route_note:
         print(f"  {res.route_note}")
+    if res.floors:
+        print(f"  kept at or above the smallest weekly {res.unit} seen in training (× {res.weeks} weeks): "
+              + ", ".join(f"{c} >= {v:.6g}" for c, v in res.floors.items()))
     if res.fixed:
         where = "the given plan's" if "current = the given plan" in res.message else "their historical"
         print(f"  held at {where} {res.unit}: {', '.join(res.fixed)}")

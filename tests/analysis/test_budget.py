@@ -348,3 +348,50 @@ def test_optimize_target_on_a_fitted_run(fitted):
         optimize_target(fitted, "roi", -1.0, weeks=weeks)
     with pytest.raises(ConfigError, match="target must be one of"):
         optimize_target(fitted, "cpa", 1.0, weeks=weeks)
+
+
+def test_observed_floors(fitted):
+    """``floor="observed"``: every always-on channel keeps at least its smallest national weekly
+    spend in the training weeks × the horizon, on the curves and plan routes (a flighted channel,
+    seen at zero, has none); a given bound or a fixed channel replaces the floor; floors above the
+    budget shrink in proportion (said in the message); ``"none"`` (the default) sets none."""
+    from causalmmm_jax.analysis.curves import curve_params
+    from causalmmm_jax.analysis.planning import optimize_plan
+
+    weeks, n = 13, fitted.split.n_train
+    chans = list(fitted.panel.channels)
+    cells = fitted.split.train_mask(fitted.panel.mask)[:, :n]
+    weekly = np.where(cells[..., None], fitted.panel.spend[:, :n], 0.0).sum(axis=0)  # [W, C]
+    low = weekly.min(axis=0) * weeks
+    on = [c for c, v in zip(chans, low) if v > 0]
+    assert on and len(on) < len(chans)  # always-on and flighted channels
+    hist = fitted.panel.spend[:, n - weeks:n].sum(axis=(0, 1))
+    params = curve_params(fitted)
+    assert fitted.config.analysis.budget_floor == "none"
+    assert optimize_budget(fitted, weeks=weeks, on="curves", curves=params).floors == {}
+    want = {c: float(v) for c, v in zip(chans, low) if v > 0}
+    budget = 1.1 * sum(want.values())  # a tenth over the floors: little left for the flighted channels
+    assert budget < hist.sum()
+    free = optimize_budget(fitted, budget, weeks=weeks, on="curves", curves=params, floor="none")
+    res = optimize_budget(fitted, budget, weeks=weeks, on="curves", curves=params, floor="observed")
+    assert res.floors == pytest.approx(want, rel=1e-9) and res.to_dict()["floors"] == res.floors
+    assert all(res.allocation[c] >= v * (1 - 1e-6) for c, v in want.items())
+    assert res.predicted_response <= free.predicted_response * (1 + 1e-6)  # a constraint costs, never gains
+    at = [c for c, v in want.items() if res.allocation[c] <= v * (1 + 1e-6)]  # the message names the binding ones
+    assert ("binding for " + ", ".join(at) in res.message) if at else ("binding" not in res.message)
+    assert "observed floors (" not in res.message  # not shrunk
+    # a given bound replaces the channel's floor; a fixed channel keeps its spend
+    bounded = optimize_budget(fitted, budget, weeks=weeks, on="curves", curves=params, floor="observed",
+                              bounds={on[0]: (0.0, 0.1 * want[on[0]])})
+    assert on[0] not in bounded.floors and bounded.allocation[on[0]] <= 0.1 * want[on[0]] * (1 + 1e-6)
+    # floors above the budget: shrunk in proportion, still a plan
+    tiny = 0.5 * sum(want.values())
+    small = optimize_budget(fitted, tiny, weeks=weeks, on="curves", curves=params, floor="observed")
+    assert sum(small.floors.values()) == pytest.approx(tiny, rel=1e-6) and "scaled to 50%" in small.message
+    assert sum(small.allocation.values()) == pytest.approx(tiny, rel=1e-9)
+    # the plan route holds the same channel totals (its horizon: the weeks after the data)
+    plan = optimize_plan(fitted, budget, weeks=weeks, maxiter=50, floor="observed")
+    assert plan.floors == pytest.approx(want, rel=1e-9)
+    assert all(plan.allocation[c] >= v * (1 - 1e-6) for c, v in want.items())
+    with pytest.raises(ConfigError, match="floor must be one of"):
+        optimize_budget(fitted, budget, weeks=weeks, on="curves", curves=params, floor="lowest")
