@@ -16,6 +16,7 @@ _EXPORTS = {
     "fit_hill": "curves", "hill": "curves",
     "optimize_budget": "budget", "optimize_curves": "budget", "maximize_allocation": "budget",
     "BudgetResult": "budget", "parse_bounds": "budget", "beyond_observed": "budget", "below_observed": "budget",
+    "observed_floors": "budget",
     "optimize_target": "targets",
     "search_budget": "targets",
     "SpendPlan": "plans", "PlanEvaluation": "plans", "evaluate_plan": "plans", "spread_plan": "plans",

@@ -69,7 +69,7 @@ from .plans import kpi_values
 __all__ = ["BudgetResult", "METHODS", "METHOD_CHOICES", "resolve_method", "optimize_budget", "optimize_curves",
            "maximize_allocation",
            "resolve_bounds", "parse_bounds", "beyond_observed", "below_observed", "ROUTES", "horizon_spend",
-           "fixed_channels"]
+           "fixed_channels", "observed_floors"]
 
 ROUTES = ("auto", "curves", "model", "plan")
 MODEL_MAXITER = 100  # optimiser iterations on the model route (see optimize_budget)

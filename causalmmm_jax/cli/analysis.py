@@ -297,7 +297,8 @@ def _evaluate_plan(result: FitResult, args: argparse.Namespace) -> int:
                                   ("--target-kpi", args.target_kpi), ("--target-roi", args.target_roi),
                                   ("--target-cost-per-kpi", args.target_cost_per_kpi), ("--by", args.by),
                                   ("--max-change", args.max_change), ("--risk", args.risk),
-                                  ("--region-bounds", args.region_bounds), ("--week-bounds", args.week_bounds))
+                                  ("--region-bounds", args.region_bounds), ("--week-bounds", args.week_bounds),
+                                  ("--floor", args.floor))
              if v is not None]
     if other:
         raise ConfigError(f"--plan evaluates a given plan; {', '.join(other)} apply to optimising (add --on plan to "

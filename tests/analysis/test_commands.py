@@ -65,6 +65,19 @@ def test_optimize_command(run_dir, fitted):
     totals = plan.groupby("channel")["spend"].sum()
     for ch, x in info["allocation"].items():
         assert totals[ch] == pytest.approx(x, rel=1e-6, abs=1e-6)
+    assert info["floors"] == {}  # analysis.budget_floor = "none"
+
+
+def test_optimize_command_floor(run_dir, fitted, capsys):
+    """``--floor observed``: the floors in allocation.json and a line naming them; the allocation
+    keeps them."""
+    assert _run(["optimize", str(run_dir), "--weeks", "13", "--on", "curves", "--method", "slsqp",
+                 "--floor", "observed"]) == 0
+    info = json.loads((run_dir / "allocation.json").read_text())
+    assert info["floors"] and all(info["allocation"][c] >= v * (1 - 1e-6) for c, v in info["floors"].items())
+    out = capsys.readouterr().out
+    assert "kept at or above the smallest weekly spend seen in training (× 13 weeks): " in out
+    assert all(c in out for c in info["floors"])
 
 
 def test_optimize_evaluates_a_plan_file(run_dir, fitted, capsys):
@@ -86,6 +99,8 @@ def test_optimize_evaluates_a_plan_file(run_dir, fitted, capsys):
     assert "carry-over from spend before the plan" in out and "plan_evaluation.json" in out
     with pytest.raises(ConfigError, match="apply to optimising"):
         _run(["optimize", str(run_dir), "--plan", str(run_dir / "plan.csv"), "--weeks", "4"])
+    with pytest.raises(ConfigError, match="--floor apply to optimising"):
+        _run(["optimize", str(run_dir), "--plan", str(run_dir / "plan.csv"), "--floor", "observed"])
     with pytest.raises(ConfigError, match="--on plan only"):
         _run(["optimize", str(run_dir), "--budget", "1000", "--tail-weeks", "3"])
     assert cli.main(["optimize", str(run_dir), "--plan", str(run_dir / "missing.csv")]) == 2
