@@ -247,7 +247,7 @@ class AnalysisConfig(_Section):
                                                                        "multistart"))
     budget_on: str = field(default="auto", metadata=_choice("auto", "curves", "model", "plan"))
     budget_weeks: int = field(default=52, metadata=_num(1, integer=True))
-    budget_floor: str = field(default="none", metadata=_choice("observed", "none"))
+    budget_floor: str = field(default="observed", metadata=_choice("observed", "none"))
     dag_threshold: float = field(default=0.3, metadata=_num(0.0, 1.0))
 
 

@@ -12,7 +12,7 @@ from ..train.result import FitResult
 from ._plan_data import keyed_rows, plan_times, week_label
 
 __all__ = ["parse_bounds", "resolve_bounds", "fixed_channels", "cap_change", "current_plan", "cells_constraints",
-           "row_bounds", "row_ranges", "FLOOR_CHOICES", "observed_floors"]
+           "row_bounds", "row_ranges", "FLOOR_CHOICES", "observed_floors", "apply_floors"]
 
 FLOOR_CHOICES = ("observed", "none")
 
@@ -82,45 +82,49 @@ def resolve_bounds(channels, budget: float, bounds: dict | None) -> tuple[np.nda
     return lower, upper
 
 
-def observed_floors(result: FitResult, weeks: int, budget: float, bounds: dict | None, fixed=(),
-                    floor: str | None = None, reserved: float = 0.0) -> tuple[dict, dict[str, float], str]:
-    """``(bounds, floors, note)``: each channel's smallest national weekly spend in the training
-    weeks × ``weeks`` as a lower bound on its total over the horizon (``floor="observed"``;
-    ``None``: ``analysis.budget_floor``), merged into ``bounds``.  Below that the model never saw
-    the channel, so a plan cutting it further rests on the prior's level, not on data (an
-    always-on channel's loss from a deep cut is its least identified quantity).  Channels seen at
-    zero spend in some week (flighted) get no floor; channels the caller bounds or fixes keep
-    those.  When the floors and the given lower bounds exceed the budget, the floors shrink in
-    proportion to fit it (``note`` says so).  ``floors``: ``{channel: floor}`` for channels with
-    one > 0.  ``reserved``: budget already held by fixed channels not in ``bounds``."""
+def observed_floors(result: FitResult, weeks: int, bounds: dict | None = None, fixed=(),
+                    floor: str | None = None) -> np.ndarray:
+    """``[C]``: each channel's smallest national weekly spend in the training weeks × ``weeks``,
+    the least a plan over ``weeks`` weeks keeps on it (``floor="observed"``; ``None``:
+    ``analysis.budget_floor``).  Below that the model never saw the channel, so a plan cutting it
+    further rests on the prior's level, not on data (an always-on channel's loss from a deep cut
+    is its least identified quantity).  0 for channels seen at zero spend in some week
+    (flighted), channels the caller bounds (``bounds``) or fixes (``fixed``), and with
+    ``floor="none"``.  :func:`apply_floors` puts them into a problem's bounds."""
     floor = result.config.analysis.budget_floor if floor is None else floor
     if floor not in FLOOR_CHOICES:
         raise ConfigError(f"floor must be one of {', '.join(FLOOR_CHOICES)}, got {floor!r}")
-    bounds = dict(bounds or {})
-    if floor == "none":
-        return bounds, {}, ""
     p = result.panel
+    if floor == "none":
+        return np.zeros(p.n_channels)
     n = result.split.n_train
     cells = result.split.train_mask(p.mask)[:, :n]
     x = np.where(cells[..., None], (p.spend if p.spend is not None else p.media)[:, :n], 0.0)
-    seen = cells.any(axis=0)  # weeks with at least one region in the training cells
-    weekly = x.sum(axis=0)[seen]  # [W', C] national weekly spend
+    weekly = x.sum(axis=0)[cells.any(axis=0)]  # [W', C] national weekly spend, weeks with a region
     low = weekly.min(axis=0) if weekly.size else np.zeros(p.n_channels)
-    free = [i for i, c in enumerate(p.channels) if c not in bounds and c not in fixed and low[i] > 0]
-    floors = {p.channels[i]: float(low[i]) * int(weeks) for i in free}
-    if not floors:
-        return bounds, {}, ""
-    given = sum(float(_pair(c, pr)[0] or 0.0) for c, pr in bounds.items() if c in p.channels)
-    room = float(budget) - given - float(reserved)
-    total = sum(floors.values())
-    note = ""
-    if total > room:
-        k = max(room, 0.0) / total * (1.0 - 1e-9)
-        floors = {c: v * k for c, v in floors.items()}
-        note = (f"; the observed floors ({total:g} in all) exceed the budget left after the given bounds "
-                f"({max(room, 0.0):g}), so they were scaled to {k:.0%}: the plan cuts below the spend seen")
-    bounds.update({c: (v, None) for c, v in floors.items()})
-    return bounds, {c: v for c, v in floors.items() if v > 0}, note
+    exempt = np.array([c in (bounds or {}) or c in fixed for c in p.channels])
+    return np.where(exempt, 0.0, low * int(weeks))
+
+
+def apply_floors(channels, floors: np.ndarray, budget: float, lower: np.ndarray,
+                 upper: np.ndarray) -> tuple[np.ndarray, dict[str, float], str]:
+    """``(lower', floors used, note)``: ``lower' = max(lower, min(k·floors, upper))`` per channel,
+    ``k = 1`` unless that leaves the lower bounds above ``budget``, then the largest ``k`` that fits
+    (the floors shrink in proportion; ``note`` says so).  A floor never overrides a channel's upper
+    bound (a given bound, ``max_change``, a channel without spend).  ``floors used``: ``{channel:
+    the floor applied}`` for channels whose floor is > 0."""
+    floors, lower, upper = (np.asarray(a, np.float64) for a in (floors, lower, upper))
+    low = lambda k: np.maximum(lower, np.minimum(k * floors, upper))  # noqa: E731
+    k, note = 1.0, ""
+    if low(1.0).sum() > budget:
+        a, b = 0.0, 1.0  # low(0) = lower fits the budget (checked by the caller's bounds)
+        for _ in range(60):
+            a, b = ((a + b) / 2, b) if low((a + b) / 2).sum() <= budget else (a, (a + b) / 2)
+        k = a
+        note = (f"; the observed floors ({floors.sum():g} in all) exceed what the budget leaves, so they were "
+                f"scaled to {k:.0%}: the plan cuts below the spend seen")
+    used = {c: float(min(k * f, u)) for c, f, u in zip(channels, floors, upper) if f > 0 and min(k * f, u) > 0}
+    return low(k), used, note
 
 
 def fixed_channels(fixed, channels, bounds) -> list[str]:

@@ -46,6 +46,7 @@ from ._allocate import (  # re-exported
     resolve_method,
 )
 from ._bounds import (  # re-exported
+    apply_floors,
     cap_change,
     current_plan,
     fixed_channels,
@@ -189,10 +190,11 @@ def optimize_budget(result: FitResult, budget: float | None = None, *, weeks: in
     ``{region or "*": value}`` (:func:`~causalmmm_jax.analysis.plans.kpi_values`; per region only
     on the model and plan routes): the plan maximises value, and responses, uplift and ROI are in
     value units (``response_unit = "value"``).
-    ``floor``: ``"observed"`` keeps every channel without a given bound at or above its smallest
-    national weekly spend in the training weeks × ``weeks`` (channels seen at zero spend have no
-    floor; :func:`~._bounds.observed_floors`), ``"none"`` lets the plan cut to zero (default
-    ``analysis.budget_floor``); the floors are ``BudgetResult.floors``.
+    ``floor``: ``"observed"`` keeps every channel without a given bound at or above the smaller of
+    its smallest national weekly spend in the training weeks × ``weeks`` and its current plan
+    (so the current plan is always allowed; channels seen at zero spend have no floor;
+    :func:`~._bounds.observed_floors`; never above the channel's upper bound), ``"none"`` lets the
+    plan cut to zero (default ``analysis.budget_floor``); the floors are ``BudgetResult.floors``.
     Raises :class:`ConfigError` for infeasible bounds, an unknown method, an ``on="model"`` horizon
     longer than the training period, or a share-of-voice model."""
     acfg = result.config.analysis
@@ -229,12 +231,15 @@ def optimize_budget(result: FitResult, budget: float | None = None, *, weeks: in
             raise ConfigError(f"the fixed channels' historical {unit} over {weeks} weeks ({held:g}: "
                               + ", ".join(f"{c}={hist[channels.index(c)]:g}" for c in fixed)
                               + f") exceeds the budget {budget:g}; raise the budget or fix fewer channels")
-    bounds, floors, floor_note = observed_floors(result, weeks, budget, bounds, fixed, floor)
     lower, upper = resolve_bounds(channels, budget, bounds)
     cur = current_plan(hist, budget, [channels.index(c) for c in fixed])
     if max_change is not None:
         bounds = cap_change(channels, budget, lower, upper, cur, max_change)
         lower, upper = resolve_bounds(channels, budget, bounds)
+    lower, floors, floor_note = apply_floors(channels, np.minimum(observed_floors(result, weeks, bounds, fixed, floor),
+                                                                  cur), budget, lower, upper)
+    if floors:
+        bounds = {c: (lo, hi) for c, lo, hi in zip(channels, lower, upper)}
     params = curve_params(result) if curves is None else curves
     values = kpi_values(result, kpi_value)
     # what keeps the model route from running: (reason, what to do), or None

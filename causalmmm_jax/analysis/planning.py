@@ -45,7 +45,7 @@ import scipy.optimize as so
 from ..errors import ConfigError
 from ..model.mmm import apply
 from ..train.result import FitResult
-from ._bounds import cells_constraints, current_plan, fixed_channels, observed_floors, row_bounds
+from ._bounds import apply_floors, cells_constraints, current_plan, fixed_channels, observed_floors, row_bounds
 from ._budget_result import BudgetResult, _by_channel, _result, horizon_spend
 from ._jaxopt import project_grouped_np, project_two_way_np
 from ._plan_eval import _sequence
@@ -186,7 +186,8 @@ def optimize_plan(result: FitResult, budget: float | None = None, *, weeks: int 
     (:func:`~causalmmm_jax.analysis.plans.kpi_values`): the plan then maximises value (e.g.
     revenue), and every response, uplift and ROI is in value units (``response_unit="value"``).
     ``floor``: as for :func:`~causalmmm_jax.analysis.budget.optimize_budget` (channel totals at or
-    above the smallest national weekly spend seen in training × ``weeks``).
+    above the smaller of the smallest national weekly spend seen in training × ``weeks`` and the
+    current plan's).
     ``method``: ``"multistart"`` (``"auto"``), ``"projected"`` or ``"slsqp"`` (small
     problems: its cost grows with the cube of the number of cells).  ``risk``: with an ensemble,
     maximise that quantile of the members' KPI added (e.g. 0.1: a plan that does well when the
@@ -242,9 +243,11 @@ def optimize_plan(result: FitResult, budget: float | None = None, *, weeks: int 
                           f"weeks ({held:g}) exceeds the budget "
                           f"{budget:g}; raise the budget or fix fewer channels")
     cur = current_plan(cur, budget, list(np.flatnonzero(~free)))
-    bounds, floors, floor_note = observed_floors(result, weeks, budget, bounds, fixed, floor, reserved=held)
     lower, upper, g_lo, g_hi = cells_constraints(channels, cur.shape[0], budget, cur, bounds, fixed, max_change,
                                                  never)
+    g_lo, floors, floor_note = apply_floors(channels, np.minimum(observed_floors(result, weeks, bounds, fixed, floor),
+                                                                 cur.sum(axis=0)), budget,
+                                            np.maximum(g_lo, lower.sum(0)), np.minimum(g_hi, upper.sum(0)))
     r_lo, r_hi = row_bounds(result, by, budget, lower, upper, g_lo, g_hi, region_bounds, week_bounds, start, weeks)
     hist_shape = plan_shape(result, weeks, "history", by)
     shape = hist_shape if plan is None else _shape_like(plan.spend, by, hist_shape)

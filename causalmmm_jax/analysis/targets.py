@@ -55,8 +55,8 @@ def optimize_target(result: FitResult, target: str, value: float, *, weeks: int 
     to start from) searches on the plan route
     (:func:`~causalmmm_jax.analysis.planning.optimize_plan`, with ``tail_weeks`` and
     ``max_change``): each step one plan through the model run forward, compiled once.
-    ``bounds``/``fixed``/``floor`` as in :func:`optimize_budget`; the lower bounds and the fixed channels'
-    spend are the smallest budget searched.  Raises :class:`ConfigError` when no budget in the
+    ``bounds``/``fixed``/``floor`` as in :func:`optimize_budget`; the lower bounds and the fixed
+    channels' spend are the smallest budget searched.  Raises :class:`ConfigError` when no budget in the
     searched range reaches the target (the message says what the range reaches).
     Returns the plan with ``BudgetResult.target = {kind, value, achieved, budget, evaluations,
     searched: [low, high]}``."""

@@ -334,15 +334,15 @@ def test_optimize_target_on_a_fitted_run(fitted):
     smaller budget that meets it; that plan's response as a KPI target gives the same budget back."""
     from causalmmm_jax.analysis.targets import optimize_target
 
-    weeks = 26
-    base = optimize_budget(fitted, None, weeks=weeks, on="curves")
+    weeks = 26  # without the observed floors (test_observed_floors has them): the search's own claims
+    base = optimize_budget(fitted, None, weeks=weeks, on="curves", floor="none")
     roi = 1.1 * base.predicted_response / base.budget
-    res = optimize_target(fitted, "roi", roi, weeks=weeks, rtol=2e-2)
+    res = optimize_target(fitted, "roi", roi, weeks=weeks, rtol=2e-2, floor="none")
     t = res.target
     assert res.on == "curves" and res.method == "de" and t["kind"] == "roi" and t["achieved"] >= roi
     assert t["budget"] < base.budget and sum(res.allocation.values()) == pytest.approx(t["budget"], rel=1e-9)
     assert res.to_dict()["target"] == t and "budget found for the roi target" in res.message
-    back = optimize_target(fitted, "kpi", res.predicted_response, weeks=weeks, rtol=2e-2)
+    back = optimize_target(fitted, "kpi", res.predicted_response, weeks=weeks, rtol=2e-2, floor="none")
     assert back.target["budget"] == pytest.approx(t["budget"], rel=5e-2)
     with pytest.raises(ConfigError, match="positive"):
         optimize_target(fitted, "roi", -1.0, weeks=weeks)
@@ -351,12 +351,14 @@ def test_optimize_target_on_a_fitted_run(fitted):
 
 
 def test_observed_floors(fitted):
-    """``floor="observed"``: every always-on channel keeps at least its smallest national weekly
-    spend in the training weeks × the horizon, on the curves and plan routes (a flighted channel,
-    seen at zero, has none); a given bound or a fixed channel replaces the floor; floors above the
-    budget shrink in proportion (said in the message); ``"none"`` (the default) sets none."""
+    """``floor="observed"`` (the default): every always-on channel keeps at least the smaller of its
+    smallest national weekly spend in the training weeks × the horizon and its current plan, on
+    the curves and plan routes and in a target (a flighted channel, seen at zero, has none); a
+    given bound or a fixed channel replaces the floor; floors that the given lower bounds leave no
+    room for shrink in proportion (said in the message); ``"none"`` sets none."""
     from causalmmm_jax.analysis.curves import curve_params
     from causalmmm_jax.analysis.planning import optimize_plan
+    from causalmmm_jax.analysis.targets import optimize_target
 
     weeks, n = 13, fitted.split.n_train
     chans = list(fitted.panel.channels)
@@ -366,32 +368,41 @@ def test_observed_floors(fitted):
     on = [c for c, v in zip(chans, low) if v > 0]
     assert on and len(on) < len(chans)  # always-on and flighted channels
     hist = fitted.panel.spend[:, n - weeks:n].sum(axis=(0, 1))
-    params = curve_params(fitted)
-    assert fitted.config.analysis.budget_floor == "none"
-    assert optimize_budget(fitted, weeks=weeks, on="curves", curves=params).floors == {}
     want = {c: float(v) for c, v in zip(chans, low) if v > 0}
-    budget = 1.1 * sum(want.values())  # a tenth over the floors: little left for the flighted channels
-    assert budget < hist.sum()
-    free = optimize_budget(fitted, budget, weeks=weeks, on="curves", curves=params, floor="none")
-    res = optimize_budget(fitted, budget, weeks=weeks, on="curves", curves=params, floor="observed")
-    assert res.floors == pytest.approx(want, rel=1e-9) and res.to_dict()["floors"] == res.floors
-    assert all(res.allocation[c] >= v * (1 - 1e-6) for c, v in want.items())
-    assert res.predicted_response <= free.predicted_response * (1 + 1e-6)  # a constraint costs, never gains
-    at = [c for c, v in want.items() if res.allocation[c] <= v * (1 + 1e-6)]  # the message names the binding ones
-    assert ("binding for " + ", ".join(at) in res.message) if at else ("binding" not in res.message)
-    assert "observed floors (" not in res.message  # not shrunk
+    params = curve_params(fitted)
+    assert fitted.config.analysis.budget_floor == "observed"
+    assert optimize_budget(fitted, weeks=weeks, on="curves", curves=params, floor="none").floors == {}
+
+    def check(res, floors):
+        assert res.floors == pytest.approx(floors, rel=1e-9) and res.to_dict()["floors"] == res.floors
+        assert all(res.allocation[c] >= v * (1 - 1e-6) for c, v in floors.items())
+        at = [c for c, v in floors.items() if res.allocation[c] <= v * (1 + 1e-6)]  # the message names these
+        assert ("binding for " + ", ".join(at) in res.message) if at else ("binding" not in res.message)
+
+    for factor in (1.0, 0.3):  # today's budget: the observed floors; a third of it: the current plan below them
+        budget = factor * hist.sum()
+        res = optimize_budget(fitted, budget, weeks=weeks, on="curves", curves=params)  # the default
+        check(res, {c: min(v, factor * hist[chans.index(c)]) for c, v in want.items()})
+        free = optimize_budget(fitted, budget, weeks=weeks, on="curves", curves=params, floor="none")
+        assert res.predicted_response <= free.predicted_response * (1 + 1e-6)  # a constraint costs, never gains
+        assert "observed floors (" not in res.message  # not shrunk
     # a given bound replaces the channel's floor; a fixed channel keeps its spend
-    bounded = optimize_budget(fitted, budget, weeks=weeks, on="curves", curves=params, floor="observed",
-                              bounds={on[0]: (0.0, 0.1 * want[on[0]])})
+    bounded = optimize_budget(fitted, weeks=weeks, on="curves", curves=params, bounds={on[0]: (0.0, 0.1 * want[on[0]])})
     assert on[0] not in bounded.floors and bounded.allocation[on[0]] <= 0.1 * want[on[0]] * (1 + 1e-6)
-    # floors above the budget: shrunk in proportion, still a plan
-    tiny = 0.5 * sum(want.values())
-    small = optimize_budget(fitted, tiny, weeks=weeks, on="curves", curves=params, floor="observed")
-    assert sum(small.floors.values()) == pytest.approx(tiny, rel=1e-6) and "scaled to 50%" in small.message
-    assert sum(small.allocation.values()) == pytest.approx(tiny, rel=1e-9)
-    # the plan route holds the same channel totals (its horizon: the weeks after the data)
-    plan = optimize_plan(fitted, budget, weeks=weeks, maxiter=50, floor="observed")
-    assert plan.floors == pytest.approx(want, rel=1e-9)
-    assert all(plan.allocation[c] >= v * (1 - 1e-6) for c, v in want.items())
+    held = optimize_budget(fitted, weeks=weeks, on="curves", curves=params, fixed=[on[0]])
+    assert on[0] not in held.floors and held.allocation[on[0]] == pytest.approx(hist[chans.index(on[0])], rel=1e-9)
+    assert set(held.floors) == set(on[1:])
+    # a flighted channel bounded from below so high that the floors fit only at half their size
+    off = next(c for c in chans if c not in want and hist[chans.index(c)] > 0)
+    need = sum(want[c] for c in on[1:] + on[:1])
+    small = optimize_budget(fitted, weeks=weeks, on="curves", curves=params, bounds={off: (hist.sum() - 0.5 * need, None)})
+    check(small, {c: 0.5 * v for c, v in want.items()})
+    assert "scaled to 50%" in small.message
+    # the plan route and a target hold them too
+    plan = optimize_plan(fitted, weeks=weeks, maxiter=50)
+    check(plan, want)
+    target = optimize_target(fitted, "kpi", 0.5 * res.predicted_response, weeks=weeks, rtol=5e-2)
+    assert set(target.floors) == set(on)
+    assert all(target.allocation[c] >= v * (1 - 1e-6) for c, v in target.floors.items())
     with pytest.raises(ConfigError, match="floor must be one of"):
-        optimize_budget(fitted, budget, weeks=weeks, on="curves", curves=params, floor="lowest")
+        optimize_budget(fitted, weeks=weeks, on="curves", curves=params, floor="lowest")

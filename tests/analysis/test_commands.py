@@ -65,19 +65,24 @@ def test_optimize_command(run_dir, fitted):
     totals = plan.groupby("channel")["spend"].sum()
     for ch, x in info["allocation"].items():
         assert totals[ch] == pytest.approx(x, rel=1e-6, abs=1e-6)
-    assert info["floors"] == {}  # analysis.budget_floor = "none"
+    # analysis.budget_floor = "observed": the bounded channels keep their bounds instead of a floor
+    assert chans[0] not in info["floors"] and chans[1] not in info["floors"]
+    assert all(info["allocation"][c] >= v * (1 - 1e-6) for c, v in info["floors"].items())
 
 
 def test_optimize_command_floor(run_dir, fitted, capsys):
-    """``--floor observed``: the floors in allocation.json and a line naming them; the allocation
-    keeps them."""
-    assert _run(["optimize", str(run_dir), "--weeks", "13", "--on", "curves", "--method", "slsqp",
-                 "--floor", "observed"]) == 0
+    """The observed floors (default): in allocation.json and a line naming them; the allocation
+    keeps them.  ``--floor none``: none."""
+    line = "kept at or above the smallest weekly spend seen in training (× 13 weeks): "
+    assert _run(["optimize", str(run_dir), "--weeks", "13", "--on", "curves", "--method", "slsqp"]) == 0
     info = json.loads((run_dir / "allocation.json").read_text())
     assert info["floors"] and all(info["allocation"][c] >= v * (1 - 1e-6) for c, v in info["floors"].items())
     out = capsys.readouterr().out
-    assert "kept at or above the smallest weekly spend seen in training (× 13 weeks): " in out
-    assert all(c in out for c in info["floors"])
+    assert line in out and all(c in out for c in info["floors"])
+    assert _run(["optimize", str(run_dir), "--weeks", "13", "--on", "curves", "--method", "slsqp",
+                 "--floor", "none"]) == 0
+    assert json.loads((run_dir / "allocation.json").read_text())["floors"] == {}
+    assert line not in capsys.readouterr().out
 
 
 def test_optimize_evaluates_a_plan_file(run_dir, fitted, capsys):

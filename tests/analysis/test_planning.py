@@ -313,10 +313,11 @@ def test_row_bounds_errors(fitted):
 
 def test_plan_route_starts_from_a_given_plan(fitted):
     """``plan=``: its weeks set the horizon, its total the budget, it is the current plan that
-    ``max_change`` and the uplift refer to, and each channel keeps the plan's flighting."""
+    ``max_change`` and the uplift refer to, and each channel keeps the plan's flighting (without
+    the observed floors: this plan is far below every channel's smallest week)."""
     ch = list(fitted.panel.channels)
     given = spread_plan(fitted, {ch[0]: 1000.0, ch[1]: 500.0, ch[2]: 2000.0}, 8, pattern="flat")
-    res = optimize_budget(fitted, plan=given, max_change=0.3, method="projected")
+    res = optimize_budget(fitted, plan=given, max_change=0.3, method="projected", floor="none")
     assert res.on == "plan" and res.weeks == 8 and res.budget == pytest.approx(3500.0)
     assert res.plan.start == given.start and res.plan.weeks == 8 and "current = the given plan" in res.message
     assert res.current_allocation[ch[0]] == pytest.approx(1000.0)
