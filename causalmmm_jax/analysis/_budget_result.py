@@ -41,8 +41,9 @@ class BudgetResult:
     the curve was never measured, so cutting a channel there rests on the prior, not the data.
 
     ``floors``: ``{channel: lower bound}`` the plan kept to because the model never saw the channel
-    below it (``floor="observed"``: its smallest national weekly spend in training × weeks; empty
-    with ``floor="none"`` or when every channel was seen at zero or bounded by the caller).
+    below it (``floor="observed"``: its smallest national weekly spend in training × weeks, or its
+    current plan where that is smaller; empty with ``floor="none"`` or when every channel was seen
+    at zero or bounded by the caller).
 
     ``on``: the route taken (``"model"`` or ``"curves"``); ``route_note``: why ``on="auto"`` fell
     back to the curves (empty otherwise).  ``fixed``: the channels held at their historical spend

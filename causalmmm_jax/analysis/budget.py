@@ -224,6 +224,7 @@ def optimize_budget(result: FitResult, budget: float | None = None, *, weeks: in
     channels, n_train, n_win, window_spend, hist, unit = horizon_spend(result, weeks)
     budget = float(hist.sum()) if budget is None else float(budget)
     fixed = fixed_channels(fixed, channels, bounds)
+    floor_at = observed_floors(result, weeks, bounds, fixed, floor)  # channels the caller bounds keep their bounds
     if fixed:
         bounds = {**(bounds or {}), **{c: (hist[channels.index(c)],) * 2 for c in fixed}}
         held = sum(hist[channels.index(c)] for c in fixed)
@@ -236,8 +237,7 @@ def optimize_budget(result: FitResult, budget: float | None = None, *, weeks: in
     if max_change is not None:
         bounds = cap_change(channels, budget, lower, upper, cur, max_change)
         lower, upper = resolve_bounds(channels, budget, bounds)
-    lower, floors, floor_note = apply_floors(channels, np.minimum(observed_floors(result, weeks, bounds, fixed, floor),
-                                                                  cur), budget, lower, upper)
+    lower, floors, floor_note = apply_floors(channels, np.minimum(floor_at, cur), budget, lower, upper)
     if floors:
         bounds = {c: (lo, hi) for c, lo, hi in zip(channels, lower, upper)}
     params = curve_params(result) if curves is None else curves

@@ -259,7 +259,7 @@ def optimize_plan(result: FitResult, budget: float | None = None, *, weeks: int 
     if by != "channel" and method == "multistart":  # the best plan by channel, in cells: a plan by region/week too
         ch = optimize_plan(result, budget, weeks=weeks, by="channel", start=start, tail_weeks=tail_weeks,
                            bounds=bounds, fixed=fixed, max_change=max_change, method=method, maxiter=maxiter,
-                           controls=controls, risk=risk, plan=plan, kpi_value=kpi_value, floor="none")
+                           controls=controls, risk=risk, plan=plan, kpi_value=kpi_value, floor=floor)
         starts.append(_cells(ch.plan.spend, by))
     x, ok, msg = _solve(problem, budget, cur, lower, upper, g_lo, g_hi, method, maxiter, starts, r_lo, r_hi)
     pred, cur_resp = problem.value(x), problem.value(cur)

@@ -151,9 +151,10 @@ def add_optimize(sub: argparse._SubParsersAction) -> None:
                         "comma-separated); the current plan keeps them there too")
     p.add_argument("--floor", choices=("observed", "none"), default=None,
                    help="observed: keep every channel not bounded or fixed at or above its smallest national weekly "
-                        "spend in training × the weeks (below it the model never saw the channel, so the cost of "
-                        "a deeper cut is the prior's guess; channels seen at zero spend have no floor); none: "
-                        "allow cuts to zero (default: analysis.budget_floor)")
+                        "spend in training × the weeks, or its current plan where that is smaller (below it the "
+                        "model never saw the channel, so the cost of a deeper cut is the prior's guess; channels "
+                        "seen at zero spend have no floor); none: allow cuts to zero (default: "
+                        "analysis.budget_floor, observed)")
     p.add_argument("--method", choices=("auto", "projected", "slsqp", "trust-constr", "de", "multistart"),
                    default=None, help="optimiser (default: analysis.budget_method, auto: multistart on the curves, "
                                       "projected on the model)")

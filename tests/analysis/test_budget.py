@@ -392,6 +392,10 @@ def test_observed_floors(fitted):
     held = optimize_budget(fitted, weeks=weeks, on="curves", curves=params, fixed=[on[0]])
     assert on[0] not in held.floors and held.allocation[on[0]] == pytest.approx(hist[chans.index(on[0])], rel=1e-9)
     assert set(held.floors) == set(on[1:])
+    # with max_change the floors still apply (the cap bounds every channel, the floors too)
+    capped = optimize_budget(fitted, weeks=weeks, on="curves", curves=params, max_change=0.9)
+    check(capped, want)
+    assert all(0.1 * h - 1e-6 <= capped.allocation[c] <= 1.9 * h + 1e-6 for c, h in zip(chans, hist))
     # a flighted channel bounded from below so high that the floors fit only at half their size
     off = next(c for c in chans if c not in want and hist[chans.index(c)] > 0)
     need = sum(want[c] for c in on[1:] + on[:1])
