@@ -83,7 +83,29 @@ def _budget_section(files: dict, metrics: dict, chans: list[str], disp: list[str
                                " · ".join(parts))
     return Section("budget", "Budget allocation",
                    "Optimised spend per channel (allocation.csv from <code>causalmmm-jax optimize</code>) next to "
-                   "the current allocation at the same total budget.", fig, group="Planning")
+                   "the current allocation at the same total budget." + _observed_range_note(info, name_of), fig,
+                   group="Planning")
+
+
+def _observed_range_note(info: dict, name_of: dict[str, str]) -> str:
+    """What allocation.json says about spend outside the training weeks' range: the channels held
+    at their observed floors and the share of the plan above / below the spend seen."""
+    from html import escape
+
+    out = []
+    floors = info.get("floors")
+    if isinstance(floors, dict) and floors:
+        names = ", ".join(escape(str(name_of.get(c) or c)) for c in floors)
+        out.append(f"Not cut below the smallest weekly spend seen in training (below it the model never saw them, "
+                   f"so the cost of a deeper cut would be the prior's guess): {names}.")
+    above, below = info.get("beyond_observed_pct"), info.get("below_observed_pct")
+    if isinstance(above, (int, float)) and above > 0.5:
+        out.append(f"{above:.0f} % of the planned spend is above the largest weekly spend seen in training "
+                   "(per region): the response there is extrapolated.")
+    if isinstance(below, (int, float)) and below > 0.5:
+        out.append(f"The plan cuts {below:.0f} % of the current spend below the smallest weekly spend seen "
+                   "(per region).")
+    return (" " + " ".join(out)) if out else ""
 
 
 def _plan_sections(files: dict, chans: list[str], disp: list[str], ccol: list[str]) -> list[Section]:
