@@ -84,13 +84,15 @@ def resolve_bounds(channels, budget: float, bounds: dict | None) -> tuple[np.nda
 
 def observed_floors(result: FitResult, weeks: int, bounds: dict | None = None, fixed=(),
                     floor: str | None = None) -> np.ndarray:
-    """``[C]``: each channel's smallest national weekly spend in the training weeks × ``weeks``,
-    the least a plan over ``weeks`` weeks keeps on it (``floor="observed"``; ``None``:
-    ``analysis.budget_floor``).  Below that the model never saw the channel, so a plan cutting it
-    further rests on the prior's level, not on data (an always-on channel's loss from a deep cut
-    is its least identified quantity).  0 for channels seen at zero spend in some week
-    (flighted), channels the caller bounds (``bounds``) or fixes (``fixed``), and with
-    ``floor="none"``.  :func:`apply_floors` puts them into a problem's bounds."""
+    """``[C]``: each channel's smallest national weekly spend in the training weeks × ``weeks``
+    (``floor="observed"``; ``None``: ``analysis.budget_floor``).  Below that the model never saw
+    the channel, so a plan cutting it further rests on the prior's level, not on data (an
+    always-on channel's loss from a deep cut is its least identified quantity).  0 for channels
+    seen at zero spend in some week (flighted), channels the caller gives a lower bound
+    (``bounds``) or fixes (``fixed``), and with ``floor="none"`` (an upper-only bound keeps the
+    floor, capped at it).  The national sum counts the regions observed that week, so on a ragged
+    panel a week with few regions lowers the floor (never raises it).  The optimisers apply
+    ``min(this, the current plan)`` through :func:`apply_floors`."""
     floor = result.config.analysis.budget_floor if floor is None else floor
     if floor not in FLOOR_CHOICES:
         raise ConfigError(f"floor must be one of {', '.join(FLOOR_CHOICES)}, got {floor!r}")
@@ -102,7 +104,8 @@ def observed_floors(result: FitResult, weeks: int, bounds: dict | None = None, f
     x = np.where(cells[..., None], (p.spend if p.spend is not None else p.media)[:, :n], 0.0)
     weekly = x.sum(axis=0)[cells.any(axis=0)]  # [W', C] national weekly spend, weeks with a region
     low = weekly.min(axis=0) if weekly.size else np.zeros(p.n_channels)
-    exempt = np.array([c in (bounds or {}) or c in fixed for c in p.channels])
+    given = {c for c, pair in (bounds or {}).items() if _pair(c, pair)[0] is not None}
+    exempt = np.array([c in given or c in fixed for c in p.channels])
     return np.where(exempt, 0.0, low * int(weeks))
 
 
@@ -116,14 +119,14 @@ def apply_floors(channels, floors: np.ndarray, budget: float, lower: np.ndarray,
     floors, lower, upper = (np.asarray(a, np.float64) for a in (floors, lower, upper))
     low = lambda k: np.maximum(lower, np.minimum(k * floors, upper))  # noqa: E731
     k, note = 1.0, ""
-    if low(1.0).sum() > budget:
+    if low(1.0).sum() > budget * (1 + 1e-12):
         a, b = 0.0, 1.0  # low(0) = lower fits the budget (checked by the caller's bounds)
         for _ in range(60):
             a, b = ((a + b) / 2, b) if low((a + b) / 2).sum() <= budget else (a, (a + b) / 2)
         k = a
         note = (f"; the observed floors ({floors.sum():g} in all) exceed what the budget leaves, so they were "
-                f"scaled to {k:.0%}: the plan cuts below the spend seen")
-    used = {c: float(min(k * f, u)) for c, f, u in zip(channels, floors, upper) if f > 0 and min(k * f, u) > 0}
+                f"scaled to {k:.1%}: the plan cuts below the spend seen")
+    used = {c: float(min(k * f, u)) for c, f, u in zip(channels, floors, upper) if min(k * f, u) > 1e-12 * budget}
     return low(k), used, note
 
 

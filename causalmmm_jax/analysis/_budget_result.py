@@ -42,8 +42,10 @@ class BudgetResult:
 
     ``floors``: ``{channel: lower bound}`` the plan kept to because the model never saw the channel
     below it (``floor="observed"``: its smallest national weekly spend in training × weeks, or its
-    current plan where that is smaller; empty with ``floor="none"`` or when every channel was seen
-    at zero or bounded by the caller).
+    current plan where that is smaller, capped at the channel's upper bound and shrunk in
+    proportion when the given lower bounds leave no room (the message says so); empty with
+    ``floor="none"`` or when every channel was seen at zero, given a lower bound or fixed);
+    :meth:`floors_binding` lists those the plan sits on.
 
     ``on``: the route taken (``"model"`` or ``"curves"``); ``route_note``: why ``on="auto"`` fell
     back to the curves (empty otherwise).  ``fixed``: the channels held at their historical spend
@@ -92,6 +94,7 @@ class BudgetResult:
             "current_allocation", "current_response", "historical_allocation", "historical_response",
             "uplift", "uplift_pct", "beyond_observed_pct", "below_observed_pct", "route_note", "fixed", "floors",
             "target", "by", "response_unit", "message")}
+        d["floors_binding"] = self.floors_binding()
         if self.by_region is not None:
             d["allocation_by_region"] = [{"region": r.region if isinstance(r.region, (int, str)) else str(r.region),
                                           "channel": r.channel, "spend": float(r.spend),
@@ -119,11 +122,16 @@ class BudgetResult:
         """Record the observed floors the plan was held to (:func:`~._bounds.observed_floors`) and
         which of them bind, in the message."""
         self.floors = {c: float(v) for c, v in floors.items()}
-        if not self.floors:
-            return
-        at = [c for c, v in self.floors.items() if self.allocation.get(c, np.inf) <= v * (1 + 1e-6)]
-        self.message += (f"; floors at the smallest weekly {self.unit} seen in training (× {self.weeks} weeks) on "
-                         f"{len(self.floors)} channel(s)" + (f", binding for {', '.join(at)}" if at else "") + note)
+        if self.floors:
+            at = self.floors_binding()
+            self.message += (f"; floors on {len(self.floors)} channel(s) at the smallest weekly {self.unit} seen in "
+                             f"training × {self.weeks} weeks, or the current plan where smaller"
+                             + (f", binding for {', '.join(at)}" if at else ""))
+        self.message += note
+
+    def floors_binding(self) -> list[str]:
+        """The channels whose floor (``floors``) the plan sits on."""
+        return [c for c, v in self.floors.items() if self.allocation.get(c, np.inf) <= v * (1 + 1e-6)]
 
     def add_observed_range(self, channels, planned: np.ndarray, current: np.ndarray, above, below) -> None:
         """Record how much of the plan lies outside the spend seen in training: ``above`` = the

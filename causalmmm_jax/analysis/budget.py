@@ -4,13 +4,15 @@ Decision ``x [C]``: total spend per channel over a horizon of ``weeks`` weeks, s
 (``x_c / weeks`` per week); in exposure units when the run has no spend columns.  Feasible set
 ``{lower ≤ x ≤ upper, Σx = budget}``.  Every method works on ``z = x / budget`` with the response
 normalised by its value at the start point, and its answer is finally projected onto the
-feasible set in float64 (so the constraints hold to rounding).
+feasible set in float64 (so the constraints hold to rounding).  ``lower`` includes the observed
+floors (``floor``, default ``analysis.budget_floor = "observed"``): no channel is cut below the
+smaller of its smallest national weekly spend in training × ``weeks`` and its current plan.
 
 Response (``on``; ``analysis.budget_on``, default ``"auto"``: the model re-run whenever it
 applies, i.e. the horizon fits in the training period and every channel the plan may fund was
 spent on in its last ``weeks`` training weeks; otherwise the curves, and the message says why.
 On the decision benchmark's panels the model route's plans captured 0.98 of the achievable
-uplift in the median panel against the curves' 0.89, docs/analysis.md §9):
+uplift in the median panel against the curves' 0.90, docs/analysis.md §9):
 * ``"curves"``: ``Σ_c weeks · f_c(x_c / weeks)`` with the Hill curves of
   :func:`~causalmmm_jax.analysis.curves.curve_params` (weekly incremental KPI vs weekly spend):
   no carry-over between weeks, no cross-channel effects.

@@ -14,7 +14,8 @@ Constraints: ``Σ x = budget``; per-channel totals (``bounds``, a range on the c
 the decision's rows); per-region totals (``region_bounds``, by region) or per-week totals
 (``week_bounds``, by week: a range on the week's spend over all channels, e.g. a cash limit or a
 blackout week); ``fixed`` channels held at the current plan; ``max_change``: every decision cell
-within ``(1 ± max_change)`` × the current plan's.  The feasible set is a box, a budget and ranges
+within ``(1 ± max_change)`` × the current plan's; the observed floors on channel totals
+(``floor``, as on the other routes).  The feasible set is a box, a budget and ranges
 on column (and row) sums: the projected method projects onto it exactly
 (:func:`~causalmmm_jax.analysis._jaxopt.project_grouped_np`; with row ranges Dykstra's
 alternating projections, :func:`~causalmmm_jax.analysis._jaxopt.project_two_way_np`);
@@ -187,7 +188,8 @@ def optimize_plan(result: FitResult, budget: float | None = None, *, weeks: int 
     revenue), and every response, uplift and ROI is in value units (``response_unit="value"``).
     ``floor``: as for :func:`~causalmmm_jax.analysis.budget.optimize_budget` (channel totals at or
     above the smaller of the smallest national weekly spend seen in training × ``weeks`` and the
-    current plan's).
+    current plan's; on channel totals only, so by week a channel may still skip weeks; dropped,
+    with a note, when the region or week bounds leave no plan that meets them).
     ``method``: ``"multistart"`` (``"auto"``), ``"projected"`` or ``"slsqp"`` (small
     problems: its cost grows with the cube of the number of cells).  ``risk``: with an ensemble,
     maximise that quantile of the members' KPI added (e.g. 0.1: a plan that does well when the
@@ -245,10 +247,20 @@ def optimize_plan(result: FitResult, budget: float | None = None, *, weeks: int 
     cur = current_plan(cur, budget, list(np.flatnonzero(~free)))
     lower, upper, g_lo, g_hi = cells_constraints(channels, cur.shape[0], budget, cur, bounds, fixed, max_change,
                                                  never)
+    g_given = g_lo
     g_lo, floors, floor_note = apply_floors(channels, np.minimum(observed_floors(result, weeks, bounds, fixed, floor),
                                                                  cur.sum(axis=0)), budget,
                                             np.maximum(g_lo, lower.sum(0)), np.minimum(g_hi, upper.sum(0)))
-    r_lo, r_hi = row_bounds(result, by, budget, lower, upper, g_lo, g_hi, region_bounds, week_bounds, start, weeks)
+    try:
+        r_lo, r_hi = row_bounds(result, by, budget, lower, upper, g_lo, g_hi, region_bounds, week_bounds, start, weeks)
+    except ConfigError:
+        if not floors:
+            raise
+        # the floors with the row bounds leave no plan (which each allows alone): the user's bounds win
+        r_lo, r_hi = row_bounds(result, by, budget, lower, upper, g_given, g_hi, region_bounds, week_bounds, start,
+                                weeks)
+        g_lo, floors = g_given, {}
+        floor_note = f"; no floors: with the {by} bounds no plan keeps the channels at the spend seen in training"
     hist_shape = plan_shape(result, weeks, "history", by)
     shape = hist_shape if plan is None else _shape_like(plan.spend, by, hist_shape)
     seq = _sequence(result, SpendPlan(spend=np.zeros((p.n_regions, weeks, p.n_channels)), start=start, unit=unit),

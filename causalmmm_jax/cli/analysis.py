@@ -223,8 +223,10 @@ def print_allocation(res, written, out: Path) -> None:
     if res.route_note:
         print(f"  {res.route_note}")
     if res.floors:
-        print(f"  kept at or above the smallest weekly {res.unit} seen in training (× {res.weeks} weeks): "
-              + ", ".join(f"{c} >= {v:.6g}" for c, v in res.floors.items()))
+        at = res.floors_binding()
+        print(f"  floors (the smallest weekly {res.unit} seen in training × {res.weeks} weeks, or the current plan "
+              "where smaller): " + ", ".join(f"{c} >= {v:.6g}" for c, v in res.floors.items())
+              + (f"; held there: {', '.join(at)}" if at else ""))
     if res.fixed:
         where = "the given plan's" if "current = the given plan" in res.message else "their historical"
         print(f"  held at {where} {res.unit}: {', '.join(res.fixed)}")

@@ -88,22 +88,25 @@ def _budget_section(files: dict, metrics: dict, chans: list[str], disp: list[str
 
 
 def _observed_range_note(info: dict, name_of: dict[str, str]) -> str:
-    """What allocation.json says about spend outside the training weeks' range: the channels held
-    at their observed floors and the share of the plan above / below the spend seen."""
+    """What allocation.json says about spend outside the training weeks' range: the channels the
+    plan holds at their floors (``floors_binding``) and the share of the plan above / below the
+    spend seen (national floors; the shares per region, so both can appear)."""
     from html import escape
 
     out = []
-    floors = info.get("floors")
-    if isinstance(floors, dict) and floors:
-        names = ", ".join(escape(str(name_of.get(c) or c)) for c in floors)
-        out.append(f"Not cut below the smallest weekly spend seen in training (below it the model never saw them, "
-                   f"so the cost of a deeper cut would be the prior's guess): {names}.")
+    unit = "exposure" if info.get("unit") == "exposure" else "spend"
+    held = info.get("floors_binding")
+    if isinstance(held, list) and held:
+        names = ", ".join(escape(str(name_of.get(c) or c)) for c in held)
+        out.append(f"Held at their floors (the smallest weekly {unit} seen in training, or today's plan where "
+                   f"smaller; below it the model never saw them, so the cost of a deeper cut would be the "
+                   f"prior's guess): {names}.")
     above, below = info.get("beyond_observed_pct"), info.get("below_observed_pct")
     if isinstance(above, (int, float)) and above > 0.5:
-        out.append(f"{above:.0f} % of the planned spend is above the largest weekly spend seen in training "
+        out.append(f"{above:.0f} % of the planned {unit} is above the largest weekly {unit} seen in training "
                    "(per region): the response there is extrapolated.")
     if isinstance(below, (int, float)) and below > 0.5:
-        out.append(f"The plan cuts {below:.0f} % of the current spend below the smallest weekly spend seen "
+        out.append(f"The plan cuts {below:.0f} % of the current {unit} below the smallest weekly {unit} seen "
                    "(per region).")
     return (" " + " ".join(out)) if out else ""
 

@@ -389,6 +389,11 @@ def test_observed_floors(fitted):
     # a given bound replaces the channel's floor; a fixed channel keeps its spend
     bounded = optimize_budget(fitted, weeks=weeks, on="curves", curves=params, bounds={on[0]: (0.0, 0.1 * want[on[0]])})
     assert on[0] not in bounded.floors and bounded.allocation[on[0]] <= 0.1 * want[on[0]] * (1 + 1e-6)
+    capped_only = optimize_budget(fitted, weeks=weeks, on="curves", curves=params,
+                                  bounds={on[0]: (None, 0.5 * want[on[0]])})  # an upper-only bound caps the floor
+    assert capped_only.floors[on[0]] == pytest.approx(0.5 * want[on[0]], rel=1e-9)
+    assert capped_only.allocation[on[0]] == pytest.approx(0.5 * want[on[0]], rel=1e-6)
+    assert on[0] in capped_only.floors_binding() and on[0] in capped_only.to_dict()["floors_binding"]
     held = optimize_budget(fitted, weeks=weeks, on="curves", curves=params, fixed=[on[0]])
     assert on[0] not in held.floors and held.allocation[on[0]] == pytest.approx(hist[chans.index(on[0])], rel=1e-9)
     assert set(held.floors) == set(on[1:])
@@ -401,12 +406,48 @@ def test_observed_floors(fitted):
     need = sum(want[c] for c in on[1:] + on[:1])
     small = optimize_budget(fitted, weeks=weeks, on="curves", curves=params, bounds={off: (hist.sum() - 0.5 * need, None)})
     check(small, {c: 0.5 * v for c, v in want.items()})
-    assert "scaled to 50%" in small.message
+    assert "scaled to 50.0%" in small.message
     # the plan route and a target hold them too
     plan = optimize_plan(fitted, weeks=weeks, maxiter=50)
     check(plan, want)
+    # on the plan route, floors that the region/week bounds leave no plan for are dropped, said so
+    import causalmmm_jax.analysis.planning as planning
+
+    real, seen = planning.row_bounds, []
+
+    def row_bounds(result, by, budget, lower, upper, g_lo, *rest):
+        seen.append(np.array(g_lo))
+        if len(seen) == 1:
+            raise ConfigError("infeasible constraints: no plan meets the region bounds")
+        return real(result, by, budget, lower, upper, g_lo, *rest)
+
+    planning.row_bounds = row_bounds
+    try:
+        dropped = optimize_plan(fitted, weeks=weeks, maxiter=5)
+        assert dropped.floors == {} and "no floors: with the channel bounds no plan" in dropped.message
+        assert seen[0].sum() > seen[1].sum()  # the second try without the floors
+        seen.clear()
+        with pytest.raises(ConfigError, match="no plan meets"):  # without floors the user's bounds are to blame
+            optimize_plan(fitted, weeks=weeks, maxiter=5, floor="none")
+    finally:
+        planning.row_bounds = real
     target = optimize_target(fitted, "kpi", 0.5 * res.predicted_response, weeks=weeks, rtol=5e-2)
     assert set(target.floors) == set(on)
     assert all(target.allocation[c] >= v * (1 - 1e-6) for c, v in target.floors.items())
     with pytest.raises(ConfigError, match="floor must be one of"):
         optimize_budget(fitted, weeks=weeks, on="curves", curves=params, floor="lowest")
+
+
+def test_apply_floors_rounding_and_no_room():
+    """A floor sum one rounding error above the budget is not 'scaled'; given lower bounds that take
+    the whole budget leave no floor, and the note says so."""
+    from causalmmm_jax.analysis._bounds import apply_floors
+
+    cur = np.array([0.1, 0.2, 0.7]) * (1.0 / 3.0) * 3.0
+    budget = float(cur.sum()) * (1 - 1e-16)
+    low, used, note = apply_floors(["a", "b", "c"], cur, budget, np.zeros(3), np.full(3, budget))
+    assert note == "" and used == pytest.approx(dict(zip("abc", cur)))
+    low, used, note = apply_floors(["a", "b", "c"], np.array([0.0, 0.3, 0.3]), 1.0, np.array([1.0, 0, 0]),
+                                   np.ones(3))
+    assert used == {} and "scaled to 0.0%" in note
+    np.testing.assert_allclose(low, [1.0, 0.0, 0.0], atol=1e-12)

@@ -73,7 +73,7 @@ def test_optimize_command(run_dir, fitted):
 def test_optimize_command_floor(run_dir, fitted, capsys):
     """The observed floors (default): in allocation.json and a line naming them; the allocation
     keeps them.  ``--floor none``: none."""
-    line = "kept at or above the smallest weekly spend seen in training (× 13 weeks): "
+    line = "floors (the smallest weekly spend seen in training × 13 weeks, or the current plan where smaller): "
     assert _run(["optimize", str(run_dir), "--weeks", "13", "--on", "curves", "--method", "slsqp"]) == 0
     info = json.loads((run_dir / "allocation.json").read_text())
     assert info["floors"] and all(info["allocation"][c] >= v * (1 - 1e-6) for c, v in info["floors"].items())

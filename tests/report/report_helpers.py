@@ -34,6 +34,7 @@ def write_analysis_files(run_dir: Path, channels, weeks: int = 62, result=None) 
     (run_dir / "allocation.json").write_text(json.dumps(
         {"success": True, "method": "projected", "allocation": alloc, "predicted_response": 2.2e6,
          "current_response": 2.0e6, "response_unit": "value", "floors": {channels[0]: 1.0e5},
+         "floors_binding": [channels[0]],
          "beyond_observed_pct": 12.4, "below_observed_pct": 0.0}))
     if result is not None:
         from causalmmm_jax.analysis.plans import plan_times, plan_to_frame, spread_plan

@@ -73,7 +73,7 @@ def test_build_with_analysis_files(full_run):
     assert "+10.0 %" in budget["layout"]["title"]["text"]
     assert "value units" in budget["layout"]["title"]["text"]  # allocation.json's response_unit
     # allocation.json's floors and observed range, in words under the section's title
-    assert "Not cut below the smallest weekly spend seen in training" in page
+    assert "Held at their floors (the smallest weekly spend seen in training" in page
     assert "12 % of the planned spend is above the largest weekly spend seen" in page
     assert "below the smallest weekly spend seen (per region)" not in page  # 0 %: nothing said
     # the current mix at the same budget: both bar groups sum to the optimised total
