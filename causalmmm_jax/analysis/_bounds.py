@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..train.result import FitResult
-from ._plan_data import keyed_rows, plan_times, week_label
+from ._plan_data import keyed_rows, plan_times, training_spend, week_label
 
 __all__ = ["parse_bounds", "resolve_bounds", "fixed_channels", "cap_change", "current_plan", "cells_constraints",
            "row_bounds", "row_ranges", "FLOOR_CHOICES", "observed_floors", "apply_floors"]
@@ -99,10 +99,8 @@ def observed_floors(result: FitResult, weeks: int, bounds: dict | None = None, f
     p = result.panel
     if floor == "none":
         return np.zeros(p.n_channels)
-    n = result.split.n_train
-    cells = result.split.train_mask(p.mask)[:, :n]
-    x = np.where(cells[..., None], (p.spend if p.spend is not None else p.media)[:, :n], 0.0)
-    weekly = x.sum(axis=0)[cells.any(axis=0)]  # [W', C] national weekly spend, weeks with a region
+    seen = result.split.train_mask(p.mask)[:, :result.split.n_train].any(axis=0)  # weeks with a training cell
+    weekly = training_spend(result).sum(axis=0)[seen]  # [W', C] national weekly spend
     low = weekly.min(axis=0) if weekly.size else np.zeros(p.n_channels)
     given = {c for c, pair in (bounds or {}).items() if _pair(c, pair)[0] is not None}
     exempt = np.array([c in given or c in fixed for c in p.channels])

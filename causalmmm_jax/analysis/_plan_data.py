@@ -14,8 +14,8 @@ from ..train.result import FitResult
 
 __all__ = ["SpendPlan", "exposure_per_spend", "keyed_rows", "kpi_values", "plan_beyond_observed", "plan_from_frame",
            "plan_shape",
-           "plan_times", "plan_to_frame", "spend_below_floor", "spend_beyond_peak", "spread_plan", "week_label",
-           "window_spend"]
+           "plan_times", "plan_to_frame", "spend_below_floor", "spend_beyond_peak", "spread_plan", "training_spend",
+           "week_label", "window_spend"]
 
 
 @dataclass(frozen=True)
@@ -139,13 +139,19 @@ def spread_plan(result: FitResult, allocation, weeks: int, *, start: int | None 
     return SpendPlan(spend=shape * x, start=int(p.n_weeks if start is None else start), unit=_unit(result))
 
 
+def training_spend(result: FitResult, fill: float = 0.0) -> np.ndarray:
+    """``[R, n_train, C]``: the spend (exposure without spend columns) of the training weeks,
+    ``fill`` on cells outside the training cells (missing, validation)."""
+    p = result.panel
+    cells = result.split.train_mask(p.mask)[..., None]
+    return np.where(cells, p.spend if p.spend is not None else p.media, fill)[:, :result.split.n_train]
+
+
 def window_spend(result: FitResult, weeks: int) -> np.ndarray:
     """``[R, weeks, C]``: the spend (exposure without spend columns) of the last ``weeks`` training
     weeks on observed cells, the window repeated when ``weeks`` exceeds the training period."""
-    p = result.panel
     n = result.split.n_train
-    cells = result.split.train_mask(p.mask)[..., None]
-    hist = np.where(cells, p.spend if p.spend is not None else p.media, 0.0)[:, :n]  # [R, n, C]
+    hist = training_spend(result)  # [R, n, C]
     n_win = min(weeks, n)
     win = hist[:, n - n_win:, :]
     return np.tile(win, (1, -(-weeks // n_win), 1))[:, -weeks:, :] if weeks > n_win else win
@@ -158,10 +164,7 @@ def plan_shape(result: FitResult, weeks: int, pattern: str = "history", by: str 
     channel's weights sum to 1 over regions (the week's regional mix in the window, the training
     period's where the window week has none)."""
     p = result.panel
-    n = result.split.n_train
-    cells = result.split.train_mask(p.mask)[..., None]
-    hist = np.where(cells, p.spend if p.spend is not None else p.media, 0.0)[:, :n]
-    region_share = hist.sum(axis=1)  # [R, C]
+    region_share = training_spend(result).sum(axis=1)  # [R, C]
     tot = region_share.sum(axis=0)
     region_share = np.where(tot > 0, region_share / np.where(tot > 0, tot, 1.0), 1.0 / p.n_regions)
     flat = region_share[:, None, :] * np.ones((1, weeks, 1)) / weeks  # [R, W, C], sums to 1 per channel
@@ -252,10 +255,7 @@ def spend_beyond_peak(result: FitResult, planned: np.ndarray, unseen: float = np
     """``(pct [C], max_ratio [C])`` of planned spend ``[R, W, C]``: the % of each channel's planned
     spend above the region's largest weekly spend in the training weeks, and the largest
     planned/observed weekly ratio (``unseen`` where a region spends on a channel it never spent on)."""
-    p = result.panel
-    n = result.split.n_train
-    cells = result.split.train_mask(p.mask)[..., None]
-    peak = np.where(cells, p.spend if p.spend is not None else p.media, 0.0)[:, :n].max(axis=1)  # [R, C]
+    peak = training_spend(result).max(axis=1)  # [R, C]
     planned = np.asarray(planned, np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         over = np.maximum(planned - peak[:, None, :], 0.0).sum(axis=(0, 1))
@@ -272,10 +272,7 @@ def spend_below_floor(result: FitResult, planned: np.ndarray, current: np.ndarra
     training weeks, in % of the channel's current spend, and the smallest planned/observed-minimum
     ratio (1 where the channel's smallest observed week is 0: a channel seen at zero spend has no
     floor).  Below that floor the curve was never measured: a cut there rests on the prior."""
-    p = result.panel
-    n = result.split.n_train
-    cells = result.split.train_mask(p.mask)[..., None]
-    floor = np.where(cells, p.spend if p.spend is not None else p.media, np.inf)[:, :n].min(axis=1)  # [R, C]
+    floor = training_spend(result, np.inf).min(axis=1)  # [R, C]
     floor = np.where(np.isfinite(floor), floor, 0.0)
     planned = np.asarray(planned, np.float64)
     cur = np.asarray(current, np.float64).sum(axis=(0, 1))

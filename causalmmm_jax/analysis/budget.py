@@ -148,10 +148,9 @@ def below_observed(result: FitResult, x: np.ndarray, hist: np.ndarray, n_win: in
 def _spread(result: FitResult, x: np.ndarray, hist: np.ndarray, n_win: int) -> tuple[np.ndarray, np.ndarray]:
     """``(planned, window)`` ``[R, n_win, C]``: the last ``n_win`` training weeks' spend scaled
     by ``x / hist`` per channel, and that spend itself (missing cells 0)."""
-    p = result.panel
-    n = result.split.n_train
-    cells = result.split.train_mask(p.mask)[..., None]
-    win = np.where(cells, p.spend if p.spend is not None else p.media, 0.0)[:, n - n_win:n]
+    from .plans import window_spend
+
+    win = window_spend(result, n_win)
     with np.errstate(divide="ignore", invalid="ignore"):
         u = np.where(hist > 0, np.asarray(x, np.float64) / np.where(hist > 0, hist, 1.0), 0.0)
     return win * u, win
@@ -192,7 +191,7 @@ def optimize_budget(result: FitResult, budget: float | None = None, *, weeks: in
     ``{region or "*": value}`` (:func:`~causalmmm_jax.analysis.plans.kpi_values`; per region only
     on the model and plan routes): the plan maximises value, and responses, uplift and ROI are in
     value units (``response_unit = "value"``).
-    ``floor``: ``"observed"`` keeps every channel without a given bound at or above the smaller of
+    ``floor``: ``"observed"`` keeps every channel without a given lower bound at or above the smaller of
     its smallest national weekly spend in the training weeks × ``weeks`` and its current plan
     (so the current plan is always allowed; channels seen at zero spend have no floor;
     :func:`~._bounds.observed_floors`; never above the channel's upper bound), ``"none"`` lets the
