@@ -172,6 +172,11 @@ class TrainConfig(_Section):
         the data-driven start: log(half-saturation / mean adstocked exposure) with sd
         ``hill_g_prior_sd`` and slope with sd ``hill_a_prior_sd``, on the likelihood's scale
         (σ̂²/2N·Σz², σ̂² = within-region variance of the scaled KPI); 1 = one observation's worth.
+    hill_g_prior_sd_flighted: the half-saturation prior's sd for channels the fit cells show over a
+        wide range of spend (flighted or pulsed: the 10th percentile of the channel's scaled spend
+        over the fit cells at most a quarter of its 90th, ``train.fit.WIDE_RANGE``): the data see such a
+        curve from near zero to its peaks, so it rests less on the prior; an always-on channel's
+        level is not identified by its data and keeps ``hill_g_prior_sd``.
     coef_pooling_weight: weight of the pooling penalty on the GRU's coefficients (share of β's and
         γ's second moment that is variation around each channel's mean); 0 = free time variation
         (default, as the original), large = one constant effect per channel.
@@ -220,6 +225,7 @@ class TrainConfig(_Section):
     coef_pooling_weight: float = field(default=0.0, metadata=_num(0.0))
     transform_prior_weight: float = field(default=1.0, metadata=_num(0.0))
     hill_g_prior_sd: float = field(default=0.5, metadata=_num(0.0, lo_open=True))
+    hill_g_prior_sd_flighted: float = field(default=1.0, metadata=_num(0.0, lo_open=True))
     hill_a_prior_sd: float = field(default=1.0, metadata=_num(0.0, lo_open=True))
     seasonal_prior: float = field(default=1.0, metadata=_num(0.0))
     seasonal_prior_weight: float = field(default=0.0, metadata=_num(0.0))

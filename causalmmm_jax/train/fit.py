@@ -78,9 +78,29 @@ def initial_params(keys, spec: ModelSpec, data: TrainData, cfg: Config) -> tuple
     return inits, data.replace(prior=make_transform_prior(inits[0], spec, data))
 
 
+#: a channel is seen over a wide range when the 10th percentile of its scaled spend over the fit
+#: cells is at most this share of the 90th (flighted and pulsed channels; always-on ones sit near 0.4-0.6)
+WIDE_RANGE = 0.25
+
+
+def wide_range_channels(media, fit_w) -> np.ndarray:
+    """``[C]`` bool: channels whose spend the fit cells show over a wide range (10th percentile of the
+    scaled spend at most :data:`WIDE_RANGE` of the 90th); a channel without spend is not."""
+    x = np.asarray(media, np.float64)
+    on = np.asarray(fit_w, np.float64) > 0
+    out = np.zeros(x.shape[-1], bool)
+    for c in range(x.shape[-1]):
+        v = x[..., c][on]
+        if v.size and v.max() > 0:
+            lo, hi = np.percentile(v, [10, 90])
+            out[c] = hi > 0 and lo <= WIDE_RANGE * hi
+    return out
+
+
 def make_transform_prior(params, spec: ModelSpec, data: TrainData) -> TransformPrior:
     """Hill prior centres = the data-driven initial values (the same for every seed); variance scale =
-    the within-region variance of the scaled KPI over the fit cells."""
+    the within-region variance of the scaled KPI over the fit cells; which channels the data see over
+    a wide range (:func:`wide_range_channels`)."""
     tp = transform_params(params, spec)
     w = np.asarray(data.fit_w, np.float64)
     y = np.asarray(data.target, np.float64)
@@ -88,8 +108,9 @@ def make_transform_prior(params, spec: ModelSpec, data: TrainData) -> TransformP
     mean_a = (adst * w[..., None]).sum((0, 1)) / max(w.sum(), 1.0)
     var = within_region_variance(y, w)
     ratio = np.log(np.asarray(tp["hill_g"], np.float64)) - np.log(mean_a + 1e-8)
+    wide = wide_range_channels(data.inputs.media, w)
     return TransformPrior(log_ratio0=jnp.asarray(ratio, jnp.float32), a0=jnp.asarray(tp["hill_a"]),
-                          var=jnp.float32(var))
+                          var=jnp.float32(var), wide=jnp.asarray(wide, jnp.float32))
 
 
 def fit(panel: Panel, config: Config | None = None, *, seeds: int = 1, seed: int | None = None,

@@ -32,8 +32,8 @@ PHASES = ("static", "warm", "main")
 #: the objective's numbers, named as in :class:`TrainConfig` (so ``objective`` reads either)
 LOSS_FIELDS = ("huber_delta", "dag_weight", "sparsity_weight", "l1_weight", "l2_weight", "media_share_prior",
                "media_share_weight", "media_l1_weight", "coef_pooling_weight", "transform_prior_weight",
-               "hill_g_prior_sd", "hill_a_prior_sd", "seasonal_prior", "seasonal_prior_weight", "notears_lambda1",
-               "notears_group_l1", "calibration_weight")
+               "hill_g_prior_sd", "hill_g_prior_sd_flighted", "hill_a_prior_sd", "seasonal_prior",
+               "seasonal_prior_weight", "notears_lambda1", "notears_group_l1", "calibration_weight")
 _INT_FIELDS = ("n_epochs", "patience", "eval_every", "notears_dual_every", "notears_warmup_epochs")
 _BOOL_FIELDS = ("loss_mse", "early_stop", "dual_updates")
 
@@ -75,6 +75,7 @@ class Hyper:
     coef_pooling_weight: jnp.ndarray
     transform_prior_weight: jnp.ndarray
     hill_g_prior_sd: jnp.ndarray
+    hill_g_prior_sd_flighted: jnp.ndarray
     hill_a_prior_sd: jnp.ndarray
     seasonal_prior: jnp.ndarray
     seasonal_prior_weight: jnp.ndarray

@@ -71,19 +71,24 @@ class TrainData:
 class TransformPrior:
     """Centres of the Hill priors (from the data-driven initialisation) and the data's variance
     scale: ``log_ratio0 [C]`` = log(g / mean adstocked exposure) at init, ``a0 [C]`` Hill slope at
-    init, ``var`` (within-region variance of the scaled KPI over the fit cells)."""
+    init, ``var`` (within-region variance of the scaled KPI over the fit cells), ``wide [C]``: 1 where
+    the fit cells show the channel's spend over a wide range (its half-saturation prior then has sd
+    ``hill_g_prior_sd_flighted``), 0 elsewhere (sd ``hill_g_prior_sd``); None: 0 everywhere."""
 
     log_ratio0: jnp.ndarray
     a0: jnp.ndarray
     var: jnp.ndarray
+    wide: Any = None
 
 
 def transform_prior(params, d: Decomposition, spec: ModelSpec, prior: TransformPrior | None, tcfg: TrainConfig | Hyper,
                     w):
     """Weakly-informative Gaussian priors on the Hill curve, on the likelihood's scale:
-    ``weight·σ̂²/(2N)·Σ_c[((log(g_c/Ā_c) − log_ratio0_c)/sd_g)² + ((a_c − a0_c)/sd_a)²]`` with ``Ā_c``
+    ``weight·σ̂²/(2N)·Σ_c[((log(g_c/Ā_c) − log_ratio0_c)/sd_g,c)² + ((a_c − a0_c)/sd_a)²]`` with ``Ā_c``
     the channel's mean adstocked exposure over the fit cells (held constant for the gradient), so the
-    half-saturation point is judged relative to the exposure the curve sees whatever the decay.
+    half-saturation point is judged relative to the exposure the curve sees whatever the decay;
+    ``sd_g,c`` is ``hill_g_prior_sd_flighted`` for the channels the data see over a wide range
+    (``prior.wide``), ``hill_g_prior_sd`` for the others.
 
     Saturation is barely identified by weekly data (an always-on channel never shows its response
     near zero), so without a prior the fit trades channels' shares along flat directions of the
@@ -93,7 +98,9 @@ def transform_prior(params, d: Decomposition, spec: ModelSpec, prior: TransformP
     tp = transform_params(params, spec)
     n = jnp.maximum(w.sum(), 1.0)
     mean_a = jax.lax.stop_gradient((d.adstocked * w[..., None]).sum((0, 1)) / n)
-    z = (((jnp.log(tp["hill_g"]) - jnp.log(mean_a + 1e-8) - prior.log_ratio0) / tcfg.hill_g_prior_sd) ** 2
+    sd_g = tcfg.hill_g_prior_sd if prior.wide is None else jnp.where(
+        prior.wide > 0, tcfg.hill_g_prior_sd_flighted, tcfg.hill_g_prior_sd)
+    z = (((jnp.log(tp["hill_g"]) - jnp.log(mean_a + 1e-8) - prior.log_ratio0) / sd_g) ** 2
          + ((tp["hill_a"] - prior.a0) / tcfg.hill_a_prior_sd) ** 2)
     return tcfg.transform_prior_weight * prior.var / (2.0 * n) * z.sum()
 
