@@ -80,7 +80,7 @@ def initial_params(keys, spec: ModelSpec, data: TrainData, cfg: Config) -> tuple
 
 #: a channel is seen over a wide range when the 10th percentile of its scaled spend over the fit
 #: cells is at most this share of the 90th (flighted and pulsed channels; always-on ones sit near 0.4-0.6)
-WIDE_RANGE = 0.25
+WIDE_RANGE = 0.3
 
 
 def wide_range_channels(media, fit_w) -> np.ndarray:

@@ -59,6 +59,50 @@ def test_transform_prior_is_zero_at_its_centre_and_grows_away(small_fit):
     assert float(transform_prior(p, d, r.spec, None, tcfg, w)) == 0.0
 
 
+def test_wide_range_channels_are_the_ones_the_data_see_from_near_zero():
+    from causalmmm_jax.train.fit import wide_range_channels
+
+    rng = np.random.default_rng(0)
+    r, t = 4, 60
+    on = rng.uniform(size=(r, t)) < 0.5
+    always = 1.0 + 0.2 * np.sin(np.arange(t) / 5.0)[None, :] * np.ones((r, 1))
+    media = np.stack([np.where(on, 1.0, 0.0),  # burst: zeros between flights
+                      always,  # always on, within ±20 % of its mean
+                      0.35 + np.where(on, 1.5, 0.0),  # pulsed: a low floor plus bursts
+                      np.zeros((r, t))], axis=-1)  # never used
+    w = np.ones((r, t))
+    assert wide_range_channels(media, w).tolist() == [True, False, True, False]
+    # only fit cells count: the always-on channel's off weeks outside them do not make it wide
+    off = media.copy()
+    off[:, :20, 1] = 0.0
+    assert wide_range_channels(off, w)[1]
+    later = w.copy()
+    later[:, :20] = 0.0
+    assert not wide_range_channels(off, later)[1]
+
+
+def test_the_half_saturation_prior_is_wider_for_wide_range_channels(small_fit):
+    r = small_fit
+    p = r.member(0)
+    data = jax.tree_util.tree_map(jnp.asarray, r.prepared().inputs)
+    from causalmmm_jax.model.mmm import apply, transform_params
+
+    d = apply(p, data, r.spec)
+    w = jnp.ones(d.prediction.shape)
+    mean_a = (d.adstocked * w[..., None]).sum((0, 1)) / w.sum()
+    tp = transform_params(p, r.spec)
+    c = r.spec.n_channels
+    # every half-saturation point one unit of log(g) from its centre
+    centre = TransformPrior(log_ratio0=jnp.log(tp["hill_g"]) - jnp.log(mean_a) + 1.0, a0=tp["hill_a"],
+                            var=jnp.float32(0.04), wide=jnp.zeros(c).at[0].set(1.0))
+    tcfg = TrainConfig(hill_g_prior_sd=0.5, hill_g_prior_sd_flighted=2.0)
+    unit = 0.04 / (2 * float(w.sum()))
+    got = float(transform_prior(p, d, r.spec, centre, tcfg, w))
+    assert np.isclose(got, unit * ((c - 1) / 0.5 ** 2 + 1 / 2.0 ** 2), rtol=1e-4)
+    narrow = float(transform_prior(p, d, r.spec, centre.replace(wide=None), tcfg, w))
+    assert np.isclose(narrow, unit * c / 0.5 ** 2, rtol=1e-4)
+
+
 def test_effect_sizes_and_seasonal_cycle_escape_l1_l2_and_weight_decay():
     params = {"media_coeff_max_raw": jnp.zeros(3), "ctrl_coeff_max_raw": jnp.zeros(2),
               "seasonal_fourier": jnp.zeros(4), "seasonal_fourier_region": jnp.zeros((2, 4)),
