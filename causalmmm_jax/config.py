@@ -79,6 +79,10 @@ class ModelConfig(_Section):
     parameterization: ``"smooth"`` (default; decay = max·σ(raw), a = lo+(hi−lo)·σ(raw),
         g = g_min + softplus(raw): no parameter ever sits in a zero-gradient clamp) or
         ``"clamped"`` (the original's clamp(σ), clamp(softplus) forms).
+    hill_a_init: every channel's Hill slope at the start, and the centre of its prior (sd
+        ``train.hill_a_prior_sd``); None: the original's softplus(2.5) ≈ 2.58, an S-shaped curve
+        (increasing returns below the half-saturation point).  1 is the concave Michaelis–Menten
+        curve (Meridian fixes its slope there by default).
     attribution: ``"source"`` (the DAG term β_j·mix_j·W_ij·H_i is credited to the parent channel i
         whose media drives it) or ``"target"`` (the original: credited to channel j).
     dag_mode: ``"triangular"`` (strict upper-triangular mask), ``"notears"`` (off-diagonal mask +
@@ -128,6 +132,7 @@ class ModelConfig(_Section):
     hill_a_range: tuple[float, float] = field(default=(1.0, 5.0), metadata=_floats(2, lo=0.0))
     hill_g_min: float = field(default=0.01, metadata=_num(0.0))
     hill_init_quantile: float = field(default=0.6, metadata=_num(0.0, 1.0))
+    hill_a_init: float | None = field(default=None, metadata=_num(0.0, lo_open=True, optional=True))
     init_media_share: float = field(default=0.2, metadata=_num(0.0, 1.0))
     dag_mode: str = field(default="triangular", metadata=_choice("triangular", "notears", "off"))
     dag_temperature: float = field(default=0.5, metadata=_num(1e-3))
@@ -150,6 +155,10 @@ class ModelConfig(_Section):
         lo, hi = self.hill_a_range
         if not lo < hi:
             raise ConfigError(f"model.hill_a_range={list(self.hill_a_range)!r} must be [low, high] with low < high.")
+        a = self.hill_a_init
+        if a is not None and not (lo < a < hi or (self.parameterization == "clamped" and lo <= a <= hi)):
+            raise ConfigError(f"model.hill_a_init={a!r} must lie inside model.hill_a_range={list(self.hill_a_range)!r}"
+                              " (strictly inside under the smooth parameterization); widen the range or move it.")
 
 
 @dataclass(frozen=True)
@@ -174,7 +183,7 @@ class TrainConfig(_Section):
         (σ̂²/2N·Σz², σ̂² = within-region variance of the scaled KPI); 1 = one observation's worth.
     hill_g_prior_sd_flighted: the half-saturation prior's sd for channels the fit cells show over a
         wide range of spend (flighted or pulsed: the 10th percentile of the channel's scaled spend
-        over the fit cells at most a quarter of its 90th, ``train.fit.WIDE_RANGE``): the data see such a
+        over the fit cells at most 30 % of its 90th, ``train.fit.WIDE_RANGE``): the data see such a
         curve from near zero to its peaks, so it rests less on the prior; an always-on channel's
         level is not identified by its data and keeps ``hill_g_prior_sd``.
     coef_pooling_weight: weight of the pooling penalty on the GRU's coefficients (share of β's and

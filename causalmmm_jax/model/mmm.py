@@ -150,7 +150,8 @@ class MMM(nn.Module):
             self.param("adstock_raw", _const(lambda: tf.raw_for_decay(
                 jax.nn.sigmoid(0.8), cfg.adstock_max_decay, mode)), (c,))
         # 2. Hill (g is re-initialised from the data by model.init_from_data)
-        self.param("hill_a_raw", _const(lambda: tf.raw_for_hill_a(jax.nn.softplus(2.5), lo, hi, mode)), (c,))
+        a0 = jax.nn.softplus(2.5) if cfg.hill_a_init is None else cfg.hill_a_init
+        self.param("hill_a_raw", _const(lambda: tf.raw_for_hill_a(a0, lo, hi, mode)), (c,))
         self.param("hill_g_raw", _const(lambda: tf.raw_for_hill_g(0.2, cfg.hill_g_min, mode)), (c,))
         if cfg.dag_mode != "off":
             self.param("dag_logits", lambda key, s: jax.random.normal(key, s) * 0.3 - 0.1, (c, c))

@@ -339,3 +339,17 @@ def test_matmul_dtype_is_validated():
 
     with pytest.raises(ConfigError, match="matmul_dtype"):
         ModelConfig(matmul_dtype="float16")
+
+
+def test_hill_a_init_sets_every_slope_and_is_validated():
+    from causalmmm_jax.errors import ConfigError
+
+    default = transform_params(init(jax.random.PRNGKey(0), spec()), spec())["hill_a"]
+    assert np.allclose(default, float(jax.nn.softplus(2.5)), atol=1e-5)  # the original's start
+    s = spec(hill_a_init=1.25)
+    assert np.allclose(transform_params(init(jax.random.PRNGKey(0), s), s)["hill_a"], 1.25, atol=1e-5)
+    with pytest.raises(ConfigError, match="hill_a_init"):
+        ModelConfig(hill_a_init=1.0)  # on the smooth parameterization's open bound
+    with pytest.raises(ConfigError, match="hill_a_init"):
+        ModelConfig(hill_a_init=6.0)
+    assert ModelConfig(parameterization="clamped", hill_a_range=(2.0, 5.0), hill_a_init=2.0).hill_a_init == 2.0
