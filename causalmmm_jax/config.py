@@ -102,6 +102,11 @@ class ModelConfig(_Section):
         level of its own), with a random-walk prior of sd ``trend_knot_sd`` (scaled KPI units)
         per knot step; flat after the last knot, so forecasts hold the last level), ``"linear"``
         (slope and intercept) or ``"off"`` (the original: no trend).
+    media_region_sd: region-level channel effects with partial pooling: each region's effect of
+        channel c is the shared one times exp(u_rc), with a Gaussian prior N(0, media_region_sd²)
+        on u_rc on the likelihood's scale (as the seasonal offsets): a region's curve moves away
+        from the shared one as far as its own data support.  0 (default): one curve per channel
+        for every region.
     gru_inputs: what the GRU that sets the time-varying coefficients reads: ``"media"`` (default,
         the original: the channels' media after adstock, Hill and DAG, and the control features)
         or ``"context"`` (the control features and calendar time, as the trend's knot basis
@@ -145,6 +150,7 @@ class ModelConfig(_Section):
     seasonality: str = field(default="auto", metadata=_choice("auto", "fourier", "decompose", "off"))
     seasonal_harmonics: int = field(default=2, metadata=_num(1, 26, integer=True))
     seasonal_region_sd: float = field(default=0.02, metadata=_num(0.0, lo_open=True))
+    media_region_sd: float = field(default=0.0, metadata=_num(0.0))
     media_coeff_max_init: float = field(default=1.0, metadata=_num())
     ctrl_coeff_max_init: float = field(default=1.5, metadata=_num())
     gru_inputs: str = field(default="media", metadata=_choice("media", "context"))

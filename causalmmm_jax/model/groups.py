@@ -38,7 +38,7 @@ _TOP = {
     **{name: "structural" for name in (
         "adstock_raw", "weibull_shape_raw", "weibull_scale_raw", "hill_a_raw", "hill_g_raw", "dag_logits",
         "dag_mix_raw", "region_baseline", "global_bias", "prediction_scale", "seasonal_fourier",
-        "seasonal_fourier_region", "trend_slope", "trend_intercept", "trend_knots")},
+        "seasonal_fourier_region", "media_region", "trend_slope", "trend_intercept", "trend_knots")},
     "media_coeff_max_raw": "coefficient_scale", "seasonal_coeff": "coefficient_scale",
     "ctrl_coeff_max_raw": "control_scale",
     "coeff_head": "coefficient", "ctrl_coeff_head": "coefficient", "stable_media_coeff": "coefficient",
@@ -50,7 +50,7 @@ _CONTROL_BIAS = ("ctrl_coeff_head", "dense_2", "bias")
 
 #: parameters with a leading region axis (one value per region): sharded over the ``"region"`` mesh
 #: axis with the data (``causalmmm_jax.train.sharding``)
-REGION_PARAMS = ("region_baseline", "seasonal_fourier_region")
+REGION_PARAMS = ("region_baseline", "seasonal_fourier_region", "media_region")
 
 #: the top-level names of the structural groups (no L1/L2 or weight decay by default)
 STRUCTURAL_NAMES = tuple(k for k, g in _TOP.items() if g in STRUCTURAL_GROUPS)

@@ -194,6 +194,9 @@ class MMM(nn.Module):
         stable_beta = self.param("stable_media_coeff", _const(lambda: 0.5 * (jax.nn.softplus(1.0) + 0.1)), (c,))
         if not spec.constant_coefficients:
             beta = w_burn * stable_beta + (1.0 - w_burn) * beta
+        if cfg.media_region_sd > 0:  # region-level effects, pooled toward the shared one by a prior
+            u = self.param("media_region", nn.initializers.zeros, (spec.n_regions, c))
+            beta = beta * jnp.exp(u[x.region])[:, None, :]
         if cfg.dag_mode != "off" and cfg.attribution == "source":
             # credit the parent part of X̃_j to the parent channel i whose media drives it:
             # M_i = H_i·((1 − mix_i)·β_i + Σ_j W_ij·mix_j·β_j); Σ_i M_i = Σ_j X̃_j·β_j exactly.

@@ -114,6 +114,15 @@ def seasonal_offset_prior(params, spec: ModelSpec, prior: TransformPrior | None,
     return _gaussian_prior(params["seasonal_fourier_region"] / spec.config.seasonal_region_sd, prior, w)
 
 
+def media_region_prior(params, spec: ModelSpec, prior: TransformPrior | None, w):
+    """Gaussian prior N(0, ``model.media_region_sd``²) on each region's log effect multiplier per
+    channel (partial pooling toward the shared effect), on the likelihood's scale:
+    ``σ̂²/(2N)·Σ_r Σ_c (u_rc/sd)²`` (0 without region-level effects or prior centres)."""
+    if prior is None or "media_region" not in params:
+        return jnp.float32(0.0)
+    return _gaussian_prior(params["media_region"] / spec.config.media_region_sd, prior, w)
+
+
 def trend_prior(params, spec: ModelSpec, prior: TransformPrior | None, w):
     """Random-walk prior on the trend knots, on the likelihood's scale:
     ``σ̂²/(2N)·Σ_j ((κ_j − κ_{j−1})/model.trend_knot_sd)²`` (0 without a knot trend or prior centres).
@@ -240,7 +249,8 @@ def objective(params, data: TrainData, spec: ModelSpec, tcfg: TrainConfig | Hype
     hill_prior = transform_prior(params, d, spec, data.prior, tcfg, data.fit_w)
     season_prior = seasonal_offset_prior(params, spec, data.prior, data.fit_w)
     trend_pr = trend_prior(params, spec, data.prior, data.fit_w)
-    total = total + hill_prior + season_prior + trend_pr
+    region_pr = media_region_prior(params, spec, data.prior, data.fit_w)
+    total = total + hill_prior + season_prior + trend_pr + region_pr
     cal = jnp.float32(0.0)
     if data.lift is not None:
         from .calibration import lift_loss
@@ -249,7 +259,8 @@ def objective(params, data: TrainData, spec: ModelSpec, tcfg: TrainConfig | Hype
         total = total + tcfg.calibration_weight * cal
     sq = err * err
     aux = {"loss": total, "base": base, "coef_pooling": pool, "hill_prior": hill_prior,
-           "seasonal_offset_prior": season_prior, "trend_prior": trend_pr, "media_prior": media_prior,
+           "seasonal_offset_prior": season_prior, "trend_prior": trend_pr, "media_region_prior": region_pr,
+           "media_prior": media_prior,
            "seasonal_prior": seas_prior,
            "calibration": cal, **reg,
            "rmse_fit": jnp.sqrt(masked_mean(sq, data.fit_w)),

@@ -353,3 +353,19 @@ def test_hill_a_init_sets_every_slope_and_is_validated():
     with pytest.raises(ConfigError, match="hill_a_init"):
         ModelConfig(hill_a_init=6.0)
     assert ModelConfig(parameterization="clamped", hill_a_range=(2.0, 5.0), hill_a_init=2.0).hill_a_init == 2.0
+
+
+def test_region_level_effects_scale_each_regions_media_and_start_at_the_shared_curve():
+    s0, s1 = spec(), spec(media_region_sd=0.3)
+    p = init(jax.random.PRNGKey(0), s1)
+    assert "media_region" in p and "media_region" not in init(jax.random.PRNGKey(0), s0)
+    assert p["media_region"].shape == (R, C) and not np.asarray(p["media_region"]).any()
+    x = inputs()
+    shared = apply({k: v for k, v in p.items() if k != "media_region"}, x, s0)
+    np.testing.assert_allclose(apply(p, x, s1).media, shared.media, rtol=1e-6)
+    u = jnp.zeros((R, C)).at[1, 2].set(0.5)
+    moved = apply({**p, "media_region": u}, x, s1)
+    ratio = np.array(moved.media_coef / shared.media_coef)
+    np.testing.assert_allclose(ratio[1, :, 2], np.exp(0.5), rtol=1e-5)
+    ratio[1, :, 2] = 1.0
+    np.testing.assert_allclose(ratio, 1.0, rtol=1e-6)  # every other region and channel unchanged
