@@ -232,6 +232,8 @@ def summarise(panels: list[dict], quick: bool) -> dict:
         "response_0.5x_abs_rel_error": over_rows("change_0.5x_rel_error"),
         "response_1.5x_abs_rel_error": over_rows("change_1.5x_rel_error"),
         "response_2x_abs_rel_error": over_rows("change_2x_rel_error"),
+        **{f"response_{m}x_abs_rel_error_{kind}": over_rows(f"change_{m}x_rel_error", pred)
+           for m in ("0.5", "1.5") for kind, pred in (("flighted", flighted), ("always_on", always))},
         "incremental_abs_rel_error_flighted": over_rows("change_0x_rel_error", flighted),
         "incremental_abs_rel_error_always_on": over_rows("change_0x_rel_error", always),
         "mroi_abs_rel_error": over_rows("mroi_rel_error"),
