@@ -39,16 +39,21 @@ def test_coef_pooling_weight_flattens_the_coefficients(small_panel, small_data):
     assert spread[10.0] < 0.5 * spread[0.0], spread
 
 
-def test_transform_prior_is_zero_at_its_centre_and_grows_away(small_fit):
-    r = small_fit
-    p = r.member(0)
-    data = jax.tree_util.tree_map(jnp.asarray, r.prepared().inputs)
+def _at_the_fit(r):
+    """A fitted member's parameters, its decomposition over every cell, unit weights, the mean
+    adstocked exposure and the transform parameters: what the Hill prior reads."""
     from causalmmm_jax.model.mmm import apply, transform_params
 
-    d = apply(p, data, r.spec)
+    p = r.member(0)
+    d = apply(p, jax.tree_util.tree_map(jnp.asarray, r.prepared().inputs), r.spec)
     w = jnp.ones(d.prediction.shape)
     mean_a = (d.adstocked * w[..., None]).sum((0, 1)) / w.sum()
-    tp = transform_params(p, r.spec)
+    return p, d, w, mean_a, transform_params(p, r.spec)
+
+
+def test_transform_prior_is_zero_at_its_centre_and_grows_away(small_fit):
+    r = small_fit
+    p, d, w, mean_a, tp = _at_the_fit(r)
     centre = TransformPrior(log_ratio0=jnp.log(tp["hill_g"]) - jnp.log(mean_a), a0=tp["hill_a"], var=jnp.float32(0.04))
     tcfg = TrainConfig()
     assert abs(float(transform_prior(p, d, r.spec, centre, tcfg, w))) < 1e-9
@@ -83,14 +88,7 @@ def test_wide_range_channels_are_the_ones_the_data_see_from_near_zero():
 
 def test_the_half_saturation_prior_is_wider_for_wide_range_channels(small_fit):
     r = small_fit
-    p = r.member(0)
-    data = jax.tree_util.tree_map(jnp.asarray, r.prepared().inputs)
-    from causalmmm_jax.model.mmm import apply, transform_params
-
-    d = apply(p, data, r.spec)
-    w = jnp.ones(d.prediction.shape)
-    mean_a = (d.adstocked * w[..., None]).sum((0, 1)) / w.sum()
-    tp = transform_params(p, r.spec)
+    p, d, w, mean_a, tp = _at_the_fit(r)
     c = r.spec.n_channels
     # every half-saturation point one unit of log(g) from its centre
     centre = TransformPrior(log_ratio0=jnp.log(tp["hill_g"]) - jnp.log(mean_a) + 1.0, a0=tp["hill_a"],
