@@ -194,7 +194,8 @@ class TrainConfig(_Section):
         level is not identified by its data and keeps ``hill_g_prior_sd``.
     coef_pooling_weight: weight of the pooling penalty on the GRU's coefficients (share of β's and
         γ's second moment that is variation around each channel's mean); 0 = free time variation
-        (default, as the original), large = one constant effect per channel.
+        (default, as the original), large = one constant effect per channel (with
+        ``model.media_region_sd`` > 0 it shrinks the region-level effects too: they are part of β).
     schedule: ``"plateau"`` (reduce-on-plateau on the validation or train RMSE), ``"cosine"`` or
         ``"constant"``.
     static_epochs / static_learning_rate: the structural pre-fit: before the GRU trains, the

@@ -196,6 +196,17 @@ def test_with_static_coefficients_sets_the_stable_coefficients(model_params):
     assert p["stable_media_coeff"] is not new["stable_media_coeff"]  # the input is not mutated
 
 
+def test_with_static_coefficients_hands_over_the_shared_effect_with_region_level_effects(model_params):
+    """With region-level effects the stable β is the shared one: the full model multiplies each
+    region's β by exp(u_r) itself, so region 0's multiplier must not be folded into it."""
+    spec = dataclasses.replace(STATIC, config=dataclasses.replace(STATIC.config, media_region_sd=0.3))
+    u = jnp.zeros((STATIC.n_regions, STATIC.n_channels)).at[0].set(0.7).at[2, 1].set(-0.4)
+    new = with_static_coefficients({**model_params, "media_region": u}, spec)
+    np.testing.assert_allclose(new["stable_media_coeff"],
+                               with_static_coefficients(model_params, STATIC)["stable_media_coeff"], rtol=1e-6)
+    assert new["media_region"] is u  # handed over as it is
+
+
 def test_with_static_coefficients_without_controls(model_params):
     """No controls: no γ to set (the params have no ``stable_ctrl_coeff``); β as with controls (the
     static β does not depend on them)."""
