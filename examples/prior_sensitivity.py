@@ -2,7 +2,8 @@
 
 Each point of the grid is a fitted run; the sensitivity table shows how each channel's share and
 ROI move with the prior while the holdout fit barely changes: where they move, the prior (not the
-data) sets the number.
+data) sets the number.  ``train.hill_g_prior_sd`` is the half-saturation prior of the always-on
+channels (the flighted ones have ``train.hill_g_prior_sd_flighted``): the ones whose levels rest on it.
 
     .venv/bin/python examples/prior_sensitivity.py --out sweep_out   # a few minutes on 2 CPU cores
     .venv/bin/python examples/prior_sensitivity.py --small           # seconds (used by the tests)

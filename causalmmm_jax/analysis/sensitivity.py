@@ -3,7 +3,9 @@ ROI, incremental ROI and marginal ROI per point, and their spread over the grid.
 
 A sweep over prior scales (``train.transform_prior_weight``, ``train.hill_g_prior_sd``,
 ``train.media_share_weight``, ...) is a prior-sensitivity analysis: a channel whose ROI moves a lot
-while the holdout fit stays the same is set by the prior, not by the data (docs/concepts.md §9)::
+while the holdout fit stays the same is set by the prior, not by the data (docs/concepts.md §9).
+``train.hill_g_prior_sd`` is the half-saturation prior of the channels the data see only near
+today's spend (always-on); sweep ``train.hill_g_prior_sd_flighted`` for the flighted ones::
 
     sw = causalmmm_jax.sweep(panel, config, over={"train.transform_prior_weight": [0.1, 1.0, 10.0]})
     table = sensitivity_table(sw)         # one row per point and channel

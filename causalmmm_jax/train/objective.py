@@ -37,8 +37,9 @@ from ..model.mmm import Decomposition, ModelInputs, ModelSpec, apply, transform_
 if TYPE_CHECKING:
     from .hyper import Hyper
 
-__all__ = ["TrainData", "TransformPrior", "transform_prior", "seasonal_offset_prior", "media_region_prior", "trend_prior",
-           "coef_pooling", "STRUCTURAL_PARAMS", "is_structural", "masked_mean", "regularizers", "objective"]
+__all__ = ["TrainData", "TransformPrior", "transform_prior", "seasonal_offset_prior", "media_region_prior",
+           "trend_prior", "coef_pooling", "STRUCTURAL_PARAMS", "is_structural", "masked_mean", "regularizers",
+           "objective"]
 
 #: Parameters excluded from L1/L2 and weight decay by default (transform and level scalars): the
 #: model's structural groups (:mod:`causalmmm_jax.model.groups`)

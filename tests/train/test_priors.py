@@ -6,6 +6,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from causalmmm_jax.config import Config, TrainConfig
 from causalmmm_jax.train.objective import TransformPrior, coef_pooling, is_structural, transform_prior
@@ -125,6 +126,7 @@ def test_parity_preset_keeps_the_original_objective():
     assert d.model.trend == "knots" and d.train.static_epochs > 0
 
 
+@pytest.mark.slow
 def test_region_level_effects_recover_regions_whose_channel_effects_differ():
     """On panels whose channel effects differ by region (log-sd 0.6), the spread over regions of
     log(fitted / true contribution) is what one shared curve cannot follow; region-level effects
