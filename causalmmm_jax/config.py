@@ -189,9 +189,9 @@ class TrainConfig(_Section):
         (σ̂²/2N·Σz², σ̂² = within-region variance of the scaled KPI); 1 = one observation's worth.
     hill_g_prior_sd_flighted: the half-saturation prior's sd for channels the fit cells show over a
         wide range of spend (flighted or pulsed: the 10th percentile of the channel's scaled spend
-        over the fit cells at most 30 % of its 90th, ``train.fit.WIDE_RANGE``): the data see such a
-        curve from near zero to its peaks, so it rests less on the prior; an always-on channel's
-        level is not identified by its data and keeps ``hill_g_prior_sd``.
+        over the fit cells at most 30 % of its 90th, ``causalmmm_jax.train.fit.WIDE_RANGE``): the
+        data see such a curve from near zero to its peaks, so it rests less on the prior; an
+        always-on channel's level is not identified by its data and keeps ``hill_g_prior_sd``.
     coef_pooling_weight: weight of the pooling penalty on the GRU's coefficients (share of β's and
         γ's second moment that is variation around each channel's mean); 0 = free time variation
         (default, as the original), large = one constant effect per channel (with
