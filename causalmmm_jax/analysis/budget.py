@@ -67,7 +67,7 @@ from .curves import (
     curve_params,
     hill,
 )
-from .plans import kpi_values
+from .plans import kpi_values, window_spend
 
 __all__ = ["BudgetResult", "METHODS", "METHOD_CHOICES", "resolve_method", "optimize_budget", "optimize_curves",
            "maximize_allocation",
@@ -148,8 +148,6 @@ def below_observed(result: FitResult, x: np.ndarray, hist: np.ndarray, n_win: in
 def _spread(result: FitResult, x: np.ndarray, hist: np.ndarray, n_win: int) -> tuple[np.ndarray, np.ndarray]:
     """``(planned, window)`` ``[R, n_win, C]``: the last ``n_win`` training weeks' spend scaled
     by ``x / hist`` per channel, and that spend itself (missing cells 0)."""
-    from .plans import window_spend
-
     win = window_spend(result, n_win)
     with np.errstate(divide="ignore", invalid="ignore"):
         u = np.where(hist > 0, np.asarray(x, np.float64) / np.where(hist > 0, hist, 1.0), 0.0)
