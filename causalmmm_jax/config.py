@@ -107,6 +107,13 @@ class ModelConfig(_Section):
         on u_rc on the likelihood's scale (as the seasonal offsets): a region's curve moves away
         from the shared one as far as its own data support.  0 (default): one curve per channel
         for every region.
+    media_drift_sd: a slowly drifting effect per channel: each channel's effect is multiplied by
+        exp(d_c(t)), d_c piecewise linear between the trend's knots (every ``trend_knot_weeks``
+        weeks over the training weeks, centred over them, so the channel's level stays with its
+        coefficient; flat after the last knot, so forecasts hold the last value), with a random-walk
+        prior of sd ``media_drift_sd`` (log effect units) per knot step on the likelihood's scale:
+        the effect moves as far as the data support.  0 (default): no drift term (the GRU's
+        coefficients are the only time variation).
     gru_inputs: what the GRU that sets the time-varying coefficients reads: ``"media"`` (default,
         the original: the channels' media after adstock, Hill and DAG, and the control features)
         or ``"context"`` (the control features and calendar time, as the trend's knot basis
@@ -151,6 +158,7 @@ class ModelConfig(_Section):
     seasonal_harmonics: int = field(default=2, metadata=_num(1, 26, integer=True))
     seasonal_region_sd: float = field(default=0.02, metadata=_num(0.0, lo_open=True))
     media_region_sd: float = field(default=0.0, metadata=_num(0.0))
+    media_drift_sd: float = field(default=0.0, metadata=_num(0.0))
     media_coeff_max_init: float = field(default=1.0, metadata=_num())
     ctrl_coeff_max_init: float = field(default=1.5, metadata=_num())
     gru_inputs: str = field(default="media", metadata=_choice("media", "context"))
@@ -195,7 +203,8 @@ class TrainConfig(_Section):
     coef_pooling_weight: weight of the pooling penalty on the GRU's coefficients (share of β's and
         γ's second moment that is variation around each channel's mean); 0 = free time variation
         (default, as the original), large = one constant effect per channel (with
-        ``model.media_region_sd`` > 0 it shrinks the region-level effects too: they are part of β).
+        ``model.media_region_sd`` > 0 it shrinks the region-level effects too, and with
+        ``model.media_drift_sd`` > 0 the drift: they are part of β).
     schedule: ``"plateau"`` (reduce-on-plateau on the validation or train RMSE), ``"cosine"`` or
         ``"constant"``.
     static_epochs / static_learning_rate: the structural pre-fit: before the GRU trains, the

@@ -38,7 +38,7 @@ _TOP = {
     **{name: "structural" for name in (
         "adstock_raw", "weibull_shape_raw", "weibull_scale_raw", "hill_a_raw", "hill_g_raw", "dag_logits",
         "dag_mix_raw", "region_baseline", "global_bias", "prediction_scale", "seasonal_fourier",
-        "seasonal_fourier_region", "media_region", "trend_slope", "trend_intercept", "trend_knots")},
+        "seasonal_fourier_region", "media_region", "media_drift", "trend_slope", "trend_intercept", "trend_knots")},
     "media_coeff_max_raw": "coefficient_scale", "seasonal_coeff": "coefficient_scale",
     "ctrl_coeff_max_raw": "control_scale",
     "coeff_head": "coefficient", "ctrl_coeff_head": "coefficient", "stable_media_coeff": "coefficient",

@@ -10,6 +10,8 @@ Forward pass per region r and week t (scaled units; see docs/concepts.md):
                                                       (gru_inputs="context": GRU([F, knots(t)]))
     β   = σ(head(h))·softplus(βmax)         [R,T,C]   (+0.1 on the ceiling when "clamped", the original)
     γ   = tanh(head'(h))·(softplus(γmax)+0.1) [R,T,K]  both blended with stable values over the burn-in weeks
+    β   ← β·exp(u_rc)·exp(d_c(t))               optional region effects (media_region_sd) and a drift on the
+                                                      trend's knots (media_drift_sd), each with a prior
     ŷ   = s·(Σ_c X̃·β + Σ_k z·γ + base_r + season_r(t) + trend(t)),   s = softplus(prediction_scale)
     season_r(t) = Σ_k (a_k + a_rk)·sin(2πk·t) + (b_k + b_rk)·cos(2πk·t)   (t in years; "fourier")
                 | softplus(c_s)·S_r(t)                                   ("decompose", the original)
@@ -197,6 +199,10 @@ class MMM(nn.Module):
         if cfg.media_region_sd > 0:  # region-level effects, pooled toward the shared one by a prior
             u = self.param("media_region", nn.initializers.zeros, (spec.n_regions, c))
             beta = beta * jnp.exp(u[x.region])[:, None, :]
+        if cfg.media_drift_sd > 0 and spec.n_knots > 1:  # a drifting effect per channel, prior on its steps
+            dk = self.param("media_drift", nn.initializers.zeros, (spec.n_knots, c))
+            dk = dk - dk.mean(axis=0)  # centred: the level stays with β
+            beta = beta * jnp.exp(knot_weights(x.time, spec.n_knots, cfg.trend_knot_weeks) @ dk)
         if cfg.dag_mode != "off" and cfg.attribution == "source":
             # credit the parent part of X̃_j to the parent channel i whose media drives it:
             # M_i = H_i·((1 − mix_i)·β_i + Σ_j W_ij·mix_j·β_j); Σ_i M_i = Σ_j X̃_j·β_j exactly.

@@ -54,14 +54,15 @@ def train_data_for(prep: Prepared, split: Split, mask: np.ndarray, lift=None) ->
 def prepare_data(panel: Panel, cfg: Config, lift=None):
     """``(split, scaler, seasonal, prepared, spec, train_data)``: everything ``fit`` derives from the
     panel before initialising parameters (``spec.config`` is ``cfg.model`` with its data-dependent
-    choices resolved, ``spec.n_knots`` the trend knots over the training weeks)."""
+    choices resolved, ``spec.n_knots`` the knots over the training weeks of the trend, the GRU's clock
+    and the drift term)."""
     split = temporal_split(panel.n_weeks, cfg.data)
     fit_cells = split.fit_mask(panel.mask)
     scaler = fit_scaler(panel, fit_cells, cfg.data)
     seasonal = fit_seasonality(panel.target, fit_cells, cfg.data.seasonal_period)
     prep = prepare(panel, scaler, seasonal, cfg.data.pad_weeks)
     model_cfg = resolve_model_config(cfg.model, split.n_fit)
-    uses_knots = model_cfg.trend == "knots" or model_cfg.gru_inputs == "context"
+    uses_knots = model_cfg.trend == "knots" or model_cfg.gru_inputs == "context" or model_cfg.media_drift_sd > 0
     n_knots = knot_count(split.n_train, model_cfg.trend_knot_weeks) if uses_knots else 0
     spec = ModelSpec(panel.n_regions, panel.n_channels, panel.n_controls, model_cfg, n_knots=n_knots)
     if lift is not None:

@@ -41,8 +41,8 @@ def _static_coefficients(params, static_spec: ModelSpec, batched: bool) -> dict:
     """``{"stable_media_coeff": β, ["stable_ctrl_coeff": γ]}``: the structural fit's constants."""
     if batched:
         return jax.vmap(lambda p: _static_coefficients(p, static_spec, False))(params)
-    if "media_region" in params:  # the shared effect: the full model applies each region's multiplier itself
-        params = {**params, "media_region": jnp.zeros_like(params["media_region"])}
+    # the shared, undrifted effect: the full model applies each region's multiplier and the drift itself
+    params = {**params, **{k: jnp.zeros_like(params[k]) for k in ("media_region", "media_drift") if k in params}}
     d = apply(params, dummy_inputs(static_spec), static_spec)
     out = {"stable_media_coeff": d.media_coef[0, 0]}
     if "stable_ctrl_coeff" in params:

@@ -38,8 +38,8 @@ if TYPE_CHECKING:
     from .hyper import Hyper
 
 __all__ = ["TrainData", "TransformPrior", "transform_prior", "seasonal_offset_prior", "media_region_prior",
-           "trend_prior", "coef_pooling", "STRUCTURAL_PARAMS", "is_structural", "masked_mean", "regularizers",
-           "objective"]
+           "media_drift_prior", "trend_prior", "coef_pooling", "STRUCTURAL_PARAMS", "is_structural", "masked_mean",
+           "regularizers", "objective"]
 
 #: Parameters excluded from L1/L2 and weight decay by default (transform and level scalars): the
 #: model's structural groups (:mod:`causalmmm_jax.model.groups`)
@@ -122,6 +122,16 @@ def media_region_prior(params, spec: ModelSpec, prior: TransformPrior | None, w)
     if prior is None or "media_region" not in params:
         return jnp.float32(0.0)
     return _gaussian_prior(params["media_region"] / spec.config.media_region_sd, prior, w)
+
+
+def media_drift_prior(params, spec: ModelSpec, prior: TransformPrior | None, w):
+    """Random-walk prior on each channel's log effect drift at the trend's knots, on the likelihood's
+    scale: ``σ̂²/(2N)·Σ_c Σ_j ((d_jc − d_{j−1,c})/model.media_drift_sd)²`` (0 without a drift term or
+    prior centres).  Knots in weeks without fit cells (the validation block) follow their neighbours."""
+    if prior is None or "media_drift" not in params:
+        return jnp.float32(0.0)
+    d = params["media_drift"]
+    return _gaussian_prior((d[1:] - d[:-1]) / spec.config.media_drift_sd, prior, w)
 
 
 def trend_prior(params, spec: ModelSpec, prior: TransformPrior | None, w):
@@ -251,7 +261,8 @@ def objective(params, data: TrainData, spec: ModelSpec, tcfg: TrainConfig | Hype
     season_prior = seasonal_offset_prior(params, spec, data.prior, data.fit_w)
     trend_pr = trend_prior(params, spec, data.prior, data.fit_w)
     region_pr = media_region_prior(params, spec, data.prior, data.fit_w)
-    total = total + hill_prior + season_prior + trend_pr + region_pr
+    drift_pr = media_drift_prior(params, spec, data.prior, data.fit_w)
+    total = total + hill_prior + season_prior + trend_pr + region_pr + drift_pr
     cal = jnp.float32(0.0)
     if data.lift is not None:
         from .calibration import lift_loss
@@ -261,6 +272,7 @@ def objective(params, data: TrainData, spec: ModelSpec, tcfg: TrainConfig | Hype
     sq = err * err
     aux = {"loss": total, "base": base, "coef_pooling": pool, "hill_prior": hill_prior,
            "seasonal_offset_prior": season_prior, "trend_prior": trend_pr, "media_region_prior": region_pr,
+           "media_drift_prior": drift_pr,
            "media_prior": media_prior,
            "seasonal_prior": seas_prior,
            "calibration": cal, **reg,

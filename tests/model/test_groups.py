@@ -26,7 +26,7 @@ def _named(tree):
 @pytest.mark.parametrize("adstock, trend, seasonality, dag", VARIANTS[::5] + [VARIANTS[-1]])
 def test_every_parameter_of_every_variant_has_a_group(adstock, trend, seasonality, dag):
     cfg = ModelConfig(hidden_dim=4, adstock=adstock, trend=trend, seasonality=seasonality, dag_mode=dag,
-                      media_region_sd=0.3 if dag == "off" else 0.0)
+                      media_region_sd=0.3 if dag == "off" else 0.0, media_drift_sd=0.1 if trend == "knots" else 0.0)
     for n_controls in (0, 2):
         spec = ModelSpec(3, 2, n_controls, cfg, n_knots=4 if trend == "knots" else 0)
         shapes = jax.eval_shape(lambda: init(jax.random.PRNGKey(0), spec))

@@ -369,3 +369,26 @@ def test_region_level_effects_scale_each_regions_media_and_start_at_the_shared_c
     np.testing.assert_allclose(ratio[1, :, 2], np.exp(0.5), rtol=1e-5)
     ratio[1, :, 2] = 1.0
     np.testing.assert_allclose(ratio, 1.0, rtol=1e-6)  # every other region and channel unchanged
+
+
+def test_drift_term_multiplies_one_channels_effect_along_the_knots_and_holds_after_the_last():
+    import dataclasses
+
+    s0 = dataclasses.replace(spec(), n_knots=4)
+    s1 = dataclasses.replace(spec(media_drift_sd=0.1), n_knots=4)  # knots at weeks 0, 8, 16, 24
+    assert "media_drift" not in init(jax.random.PRNGKey(0), s0)
+    assert "media_drift" not in init(jax.random.PRNGKey(0), spec(media_drift_sd=0.1))  # no knots, no drift
+    p = init(jax.random.PRNGKey(0), s1)
+    assert p["media_drift"].shape == (4, C) and not np.asarray(p["media_drift"]).any()
+    x = inputs(t=32)
+    shared = apply({k: v for k, v in p.items() if k != "media_drift"}, x, s0)
+    np.testing.assert_allclose(apply(p, x, s1).media, shared.media, rtol=1e-6)  # starts without drift
+    d = jnp.zeros((4, C)).at[:, 1].set(jnp.array([0.0, 0.4, 0.4, -0.4]))
+    moved = apply({**p, "media_drift": d}, x, s1)
+    ratio = np.array(moved.media_coef / shared.media_coef)
+    centred = np.array([0.0, 0.4, 0.4, -0.4]) - 0.1
+    np.testing.assert_allclose(np.log(ratio[:, [0, 8, 16, 24], 1]), np.broadcast_to(centred, (R, 4)), atol=1e-5)
+    np.testing.assert_allclose(np.log(ratio[:, 4, 1]), 0.5 * (centred[0] + centred[1]), atol=1e-5)  # linear between
+    np.testing.assert_allclose(np.log(ratio[:, 24:, 1]), centred[-1], atol=1e-5)  # flat after the last knot
+    ratio[:, :, 1] = 1.0
+    np.testing.assert_allclose(ratio, 1.0, rtol=1e-6)  # every other channel unchanged

@@ -207,6 +207,16 @@ def test_with_static_coefficients_hands_over_the_shared_effect_with_region_level
     assert new["media_region"] is u  # handed over as it is
 
 
+def test_with_static_coefficients_hands_over_the_undrifted_effect_with_a_drift_term(model_params):
+    """With a drift term the stable β is the undrifted one: the full model applies exp(d(t)) itself."""
+    spec = dataclasses.replace(STATIC, n_knots=3, config=dataclasses.replace(STATIC.config, media_drift_sd=0.1, trend="off"))
+    d = jnp.zeros((3, STATIC.n_channels)).at[0].set(0.6).at[2, 1].set(-0.3)
+    new = with_static_coefficients({**model_params, "media_drift": d}, spec)
+    np.testing.assert_allclose(new["stable_media_coeff"],
+                               with_static_coefficients(model_params, STATIC)["stable_media_coeff"], rtol=1e-6)
+    assert new["media_drift"] is d
+
+
 def test_with_static_coefficients_without_controls(model_params):
     """No controls: no γ to set (the params have no ``stable_ctrl_coeff``); β as with controls (the
     static β does not depend on them)."""
