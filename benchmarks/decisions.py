@@ -211,6 +211,11 @@ def _quantile(xs, q):
     return float(np.quantile(xs, q)) if xs else None
 
 
+def _amplitude_ratio(path: dict):
+    model, truth = path.get("relative_amplitude_model"), path.get("relative_amplitude_truth")
+    return model / truth if model is not None and truth else None
+
+
 def summarise(panels: list[dict], quick: bool) -> dict:
     """Medians and worst quartiles over panels (panel-level figures) or channel × panel rows."""
     rows = [(p, ch, r) for p in panels for ch, r in p["channels"].items() if not r["is_null"]]
@@ -247,6 +252,10 @@ def summarise(panels: list[dict], quick: bool) -> dict:
         # how well the data identify the drift at all: an oracle's path (recovery._oracle_path)
         "drift_correlation_oracle": over_panels(lambda x: x["summary"].get("drift_correlation_oracle"),
                                                 worst_high=False),
+        # the fitted path's relative amplitude (sd / mean after the burn-in) over the planted one's:
+        # a path that correlates with the drift but is flattened toward 1 reads as a smaller drift
+        "drift_amplitude_ratio": over_panels(lambda x: _amplitude_ratio(x.get("coefficient_path") or {}),
+                                             worst_high=False),
         "weekly_error_median": over_panels(lambda x: x["summary"]["weekly_error_median"]),
         "coefficient_cv_median": over_panels(lambda x: x["summary"].get("coefficient_cv_median")),
         "weekly_error_median_matched_family": over_panels(
