@@ -216,6 +216,12 @@ def _amplitude_ratio(path: dict):
     return model / truth if model is not None and truth else None
 
 
+def _abs_log(ratio):
+    import math
+
+    return abs(math.log(ratio)) if ratio is not None and ratio > 0 else None  # None: no path, or a flat one
+
+
 def summarise(panels: list[dict], quick: bool) -> dict:
     """Medians and worst quartiles over panels (panel-level figures) or channel × panel rows."""
     rows = [(p, ch, r) for p in panels for ch, r in p["channels"].items() if not r["is_null"]]
@@ -256,6 +262,9 @@ def summarise(panels: list[dict], quick: bool) -> dict:
         # a path that correlates with the drift but is flattened toward 1 reads as a smaller drift
         "drift_amplitude_ratio": over_panels(lambda x: _amplitude_ratio(x.get("coefficient_path") or {}),
                                              worst_high=False),
+        # |log(ratio)|: too small and too large alike (a ratio of 2 is as wrong as one of 0.5)
+        "drift_amplitude_abs_log_ratio": over_panels(lambda x: _abs_log(_amplitude_ratio(x.get("coefficient_path")
+                                                                                           or {}))),
         "weekly_error_median": over_panels(lambda x: x["summary"]["weekly_error_median"]),
         "coefficient_cv_median": over_panels(lambda x: x["summary"].get("coefficient_cv_median")),
         "weekly_error_median_matched_family": over_panels(

@@ -113,7 +113,7 @@ class ModelConfig(_Section):
         coefficient; flat after the last knot, so forecasts hold the last value), with a random-walk
         prior of sd ``media_drift_sd`` (log effect units) per knot step on the likelihood's scale:
         the effect moves as far as the data support.  0 (default): no drift term (the GRU's
-        coefficients are the only time variation).
+        coefficients are the only time variation); measured widths in docs/analysis.md §9.
     gru_inputs: what the GRU that sets the time-varying coefficients reads: ``"media"`` (default,
         the original: the channels' media after adstock, Hill and DAG, and the control features)
         or ``"context"`` (the control features and calendar time, as the trend's knot basis

@@ -57,8 +57,9 @@ __all__ = ["ModelSpec", "ModelInputs", "Decomposition", "MMM", "init", "apply", 
 class ModelSpec:
     """Static sizes and switches (hashable: usable as a ``jit`` static argument).
 
-    n_knots: knots of the national trend (``model.trend="knots"``) and of the GRU's clock
-    (``model.gru_inputs="context"``), from the training weeks (:func:`knot_count`); 0 or 1 = none.
+    n_knots: knots of the national trend (``model.trend="knots"``), of the GRU's clock
+    (``model.gru_inputs="context"``) and of the drift term (``model.media_drift_sd`` > 0), from the
+    training weeks (:func:`knot_count`); 0 or 1 = none (and no drift term).
     constant_coefficients: the structural pre-fit's forward (the GRU is skipped and the heads see a
     zero state, so the coefficients are constant).  ``config.seasonality`` "auto" is resolved from
     the data by ``fit`` (:func:`~causalmmm_jax.config.resolve_model_config`);

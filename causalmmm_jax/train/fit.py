@@ -64,6 +64,10 @@ def prepare_data(panel: Panel, cfg: Config, lift=None):
     model_cfg = resolve_model_config(cfg.model, split.n_fit)
     uses_knots = model_cfg.trend == "knots" or model_cfg.gru_inputs == "context" or model_cfg.media_drift_sd > 0
     n_knots = knot_count(split.n_train, model_cfg.trend_knot_weeks) if uses_knots else 0
+    if model_cfg.media_drift_sd > 0 and n_knots < 2:
+        raise ConfigError(f"model.media_drift_sd > 0 needs at least two knots, but the {split.n_train} training weeks "
+                          f"hold one knot every model.trend_knot_weeks = {model_cfg.trend_knot_weeks} weeks: lower "
+                          "trend_knot_weeks or set media_drift_sd = 0")
     spec = ModelSpec(panel.n_regions, panel.n_channels, panel.n_controls, model_cfg, n_knots=n_knots)
     if lift is not None:
         from .calibration import lift_data

@@ -93,11 +93,11 @@ def test_trend_is_piecewise_linear_centred_and_flat_after_the_last_knot(trend_of
 
 @pytest.mark.parametrize("model,n_knots", [({}, 8), ({"trend_knot_weeks": 13}, 5), ({"trend_knot_weeks": 61}, 2),
                                            ({"trend_knot_weeks": 62}, 1), ({"trend": "linear"}, 0),
-                                           ({"trend": "off"}, 0)])
+                                           ({"trend": "off"}, 0), ({"trend": "off", "media_drift_sd": 0.1}, 8)])
 def test_fit_derives_the_knots_from_the_training_weeks(model, n_knots):
     """``fit``'s spec (``prepare_data``): ``n_knots = knot_count(n_train, trend_knot_weeks)`` for the
-    knot trend (62 training weeks here), 0 otherwise; one ``trend_knots`` parameter per knot, none
-    with fewer than two knots (no trend)."""
+    knot trend or a drift term (62 training weeks here), 0 otherwise; one ``trend_knots`` parameter
+    per knot, none with fewer than two knots (no trend)."""
     panel = generate(0, n_regions=3, n_weeks=70, n_channels=2, n_controls=1).panel()
     cfg = Config().updated(model={"hidden_dim": 8, **model}, data={"holdout_weeks": 8})
     split, *_, spec, _ = prepare_data(panel, cfg)
@@ -106,7 +106,18 @@ def test_fit_derives_the_knots_from_the_training_weeks(model, n_knots):
     if spec.config.trend == "knots":
         assert n_knots == knot_count(split.n_train, spec.config.trend_knot_weeks)
     shapes = jax.eval_shape(lambda k: init(k, spec), jax.random.PRNGKey(0))
-    assert ("trend_knots" in shapes) == (n_knots > 1)
-    if n_knots > 1:
+    assert ("trend_knots" in shapes) == (n_knots > 1 and spec.config.trend == "knots")
+    assert ("media_drift" in shapes) == (spec.config.media_drift_sd > 0)  # the drift term has its knots
+    if n_knots > 1 and spec.config.trend == "knots":
         assert shapes["trend_knots"].shape == (n_knots,)
     assert ("trend_slope" in shapes) == (spec.config.trend == "linear")
+
+
+def test_a_drift_term_without_two_knots_is_refused():
+    from causalmmm_jax.errors import ConfigError
+
+    panel = generate(0, n_regions=3, n_weeks=70, n_channels=2, n_controls=1).panel()
+    cfg = Config().updated(model={"hidden_dim": 8, "media_drift_sd": 0.1, "trend_knot_weeks": 62},
+                           data={"holdout_weeks": 8})
+    with pytest.raises(ConfigError, match="media_drift_sd"):
+        prepare_data(panel, cfg)

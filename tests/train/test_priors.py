@@ -120,6 +120,26 @@ def test_drift_prior_is_a_random_walk_on_the_knot_steps_on_the_likelihoods_scale
     assert float(media_drift_prior({}, off, prior, w)) == 0.0
 
 
+def test_the_objective_adds_the_drift_prior(small_fit):
+    import dataclasses
+
+    from causalmmm_jax.train.fit import make_transform_prior, train_data_for
+    from causalmmm_jax.train.objective import media_drift_prior, objective
+
+    r = small_fit
+    assert r.spec.n_knots > 1
+    data = train_data_for(r.prepared(), r.split, r.panel.mask)
+    p = {**r.member(0), "media_drift": jnp.zeros((r.spec.n_knots, r.spec.n_channels)).at[-1, 0].set(0.3)}
+    specs = [dataclasses.replace(r.spec, config=dataclasses.replace(r.spec.config, media_drift_sd=sd))
+             for sd in (0.1, 1e6)]  # the same path; a prior that is all but flat
+    data = data.replace(prior=make_transform_prior(p, specs[0], data))
+    (total, aux), (flat, flat_aux) = (objective(p, data, s, r.config.train) for s in specs)
+    prior = float(media_drift_prior(p, specs[0], data.prior, data.fit_w))
+    assert prior > 0 and float(aux["media_drift_prior"]) == pytest.approx(prior, rel=1e-6)
+    assert float(flat_aux["media_drift_prior"]) < 1e-9 * prior
+    assert float(total) - float(flat) == pytest.approx(prior, rel=1e-3)
+
+
 def test_effect_sizes_and_seasonal_cycle_escape_l1_l2_and_weight_decay():
     params = {"media_coeff_max_raw": jnp.zeros(3), "ctrl_coeff_max_raw": jnp.zeros(2),
               "seasonal_fourier": jnp.zeros(4), "seasonal_fourier_region": jnp.zeros((2, 4)),
