@@ -110,9 +110,9 @@ class ModelConfig(_Section):
     media_drift_sd: a slowly drifting effect per channel: each channel's effect is multiplied by
         exp(d_c(t)), d_c piecewise linear between the trend's knots (every ``trend_knot_weeks``
         weeks over the training weeks, centred over them, so the channel's level stays with its
-        coefficient; flat after the last knot, so forecasts hold the last value), with a random-walk
-        prior of sd ``media_drift_sd`` (log effect units) per knot step on the likelihood's scale:
-        the effect moves as far as the data support.  0 (default): no drift term (the GRU's
+        coefficient; flat after the last knot, so forecasts hold its value), with a random-walk
+        prior of sd ``media_drift_sd`` (log effect units) per knot step on the likelihood's scale
+        (tighter than a plain prior of that sd; docs/concepts.md §5, §7).  0 (default): no drift term (the GRU's
         coefficients are the only time variation); measured widths in docs/analysis.md §9.
     gru_inputs: what the GRU that sets the time-varying coefficients reads: ``"media"`` (default,
         the original: the channels' media after adstock, Hill and DAG, and the control features)
