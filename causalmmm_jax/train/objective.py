@@ -130,8 +130,7 @@ def media_drift_prior(params, spec: ModelSpec, prior: TransformPrior | None, w):
     prior centres).  Knots in weeks without fit cells (the validation block) follow their neighbours."""
     if prior is None or "media_drift" not in params:
         return jnp.float32(0.0)
-    d = params["media_drift"]
-    return _gaussian_prior((d[1:] - d[:-1]) / spec.config.media_drift_sd, prior, w)
+    return _random_walk_prior(params["media_drift"], spec.config.media_drift_sd, prior, w)
 
 
 def trend_prior(params, spec: ModelSpec, prior: TransformPrior | None, w):
@@ -140,8 +139,12 @@ def trend_prior(params, spec: ModelSpec, prior: TransformPrior | None, w):
     Knots in weeks without fit cells (the validation block) follow their neighbours."""
     if prior is None or "trend_knots" not in params:
         return jnp.float32(0.0)
-    k = params["trend_knots"]
-    return _gaussian_prior((k[1:] - k[:-1]) / spec.config.trend_knot_sd, prior, w)
+    return _random_walk_prior(params["trend_knots"], spec.config.trend_knot_sd, prior, w)
+
+
+def _random_walk_prior(knots, sd, prior: TransformPrior, w):
+    """A Gaussian random walk of step sd ``sd`` along the first axis of ``knots`` (:func:`_gaussian_prior`)."""
+    return _gaussian_prior((knots[1:] - knots[:-1]) / sd, prior, w)
 
 
 def _gaussian_prior(z, prior: TransformPrior, w):
