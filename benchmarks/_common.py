@@ -138,6 +138,12 @@ def median(xs: Iterable[float]) -> float | None:
     return statistics.median(xs) if xs else None
 
 
+def mean_or_none(xs: Iterable[float]) -> float | None:
+    """The mean of ``xs`` (booleans count 1/0), None when empty: a share of cases."""
+    xs = [float(x) for x in xs if x is not None]
+    return statistics.fmean(xs) if xs else None
+
+
 # ---------------------------------------------------------------------------------------------
 # machine info and memory
 

@@ -222,6 +222,36 @@ def _abs_log(ratio):
     return abs(math.log(ratio)) if ratio is not None and ratio > 0 else None  # None: no path, or a flat one
 
 
+def interval_summary(rows: list, panels: list[dict]) -> dict:
+    """Coverage of the 90 % intervals over channel × panel rows with a true effect (overall, by design,
+    always-on vs flighted), their median width over the truth's size, and the null channel's interval."""
+    from causalmmm_jax.analysis.recovery import INTERVAL_KEYS
+
+    kinds = {"all": lambda r: True, "always_on": lambda r: r["flighting"] == "always_on",
+             "flighted": lambda r: r["flighting"] != "always_on"}
+    designs = sorted({p["design"] for p in panels})
+    out: dict = {}
+    for key in INTERVAL_KEYS:
+        entry: dict = {}
+        for suffix, name in (("", "ratio"), ("_draws", "draws")):
+            entry[f"coverage_{name}"] = {kind: C.mean_or_none([r[f"{key}_covered{suffix}"] for _, _, r in rows
+                                                               if pred(r) and f"{key}_covered{suffix}" in r])
+                                         for kind, pred in kinds.items()}
+            entry[f"coverage_{name}_by_design"] = {d: C.mean_or_none([r[f"{key}_covered{suffix}"] for p, _, r in rows
+                                                                      if p["design"] == d])
+                                                   for d in designs}
+        entry["width_median"] = {kind: C.median([r[f"{key}_interval_width"] for _, _, r in rows
+                                                 if pred(r) and r.get(f"{key}_interval_width") is not None])
+                                 for kind, pred in kinds.items()}
+        entry["n"] = {kind: sum(1 for _, _, r in rows if pred(r) and f"{key}_covered" in r)
+                      for kind, pred in kinds.items()}
+        out[key] = entry
+    # the null channel: how far its interval reaches above 0 (ROI: KPI per unit of spend)
+    nulls = [r for p in panels for r in p["channels"].values() if r["is_null"] and "roi_interval" in r]
+    out["null_roi_interval_covers_zero"] = C.mean_or_none([r["roi_interval"][0] <= 0.0 for r in nulls])
+    return out
+
+
 def summarise(panels: list[dict], quick: bool) -> dict:
     """Medians and worst quartiles over panels (panel-level figures) or channel × panel rows."""
     rows = [(p, ch, r) for p in panels for ch, r in p["channels"].items() if not r["is_null"]]
@@ -273,6 +303,8 @@ def summarise(panels: list[dict], quick: bool) -> dict:
         "media_total_ratio": over_panels(lambda x: x["summary"]["media_total_ratio"]),
         "holdout_r2": over_panels(lambda x: x["summary"]["holdout_r2"], worst_high=False),
     }
+    if any("roi_covered" in r for _, _, r in rows):  # runs with interval draws (train.interval_draws)
+        agg["intervals"] = interval_summary(rows, panels)
     value = {
         "response_0.5x_abs_rel_error_median": agg["response_0.5x_abs_rel_error"]["median"],
         "response_1.5x_abs_rel_error_median": agg["response_1.5x_abs_rel_error"]["median"],

@@ -213,6 +213,12 @@ class TrainConfig(_Section):
         ``static_learning_rate``, every epoch full batch, no early stopping); the GRU then learns
         time variation around that fit. 0 skips it (the original starts the GRU from the
         data-driven initialisation).
+    interval_draws: members of the anchored ensemble of the structural model that gives every
+        channel quantity its interval (``causalmmm_jax.train.draws``): each member is the structural
+        pre-fit with its own draw of the priors' centres and its own Bayesian-bootstrap weights of the
+        regions and week blocks, all trained side by side as one vmapped program; 0 = no intervals.
+    interval_block_weeks: the week blocks the bootstrap weights (consecutive weeks share a weight, so
+        the draws keep the residuals' autocorrelation).
     """
 
     _section = "train"
@@ -264,6 +270,8 @@ class TrainConfig(_Section):
     notears_warmup_epochs: int = field(default=500, metadata=_num(0, integer=True))
     regularize_transforms: bool = field(default=False, metadata=_bool())
     calibration_weight: float = field(default=1e-5, metadata=_num(0.0))
+    interval_draws: int = field(default=0, metadata=_num(0, integer=True))
+    interval_block_weeks: int = field(default=8, metadata=_num(1, integer=True))
 
 
 @dataclass(frozen=True)

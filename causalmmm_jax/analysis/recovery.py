@@ -33,7 +33,12 @@ training cells, KPI units):
   across the training cells after the burn-in weeks (how much the GRU's time- and region-varying
   effect varies at all);
 * the **null channel**'s contribution in % of the KPI, total media against the truth, and the
-  fit's holdout R².
+  fit's holdout R²;
+* **intervals** (runs with anchored draws, :mod:`~causalmmm_jax.analysis.intervals`): per channel the
+  90 % interval of the response at each multiplier, of ROI and of mROI (``<key>_interval``; the
+  draws' own quantiles in ``<key>_interval_draws``), whether it covers the truth (``<key>_covered``,
+  ``<key>_covered_draws``) and its width over the truth's size (``<key>_interval_width``); the summary's
+  ``interval_coverage`` over the channels with a true effect.
 
 Everything is plain floats and dicts (JSON-ready).  Ensembles are scored by their member mean.
 """
@@ -54,8 +59,12 @@ from ._jaxopt import project_box_section_np
 from .budget import optimize_budget
 from .contributions import original_units
 from .curves import channel_totals, curve_params, response_curves, roi_table
+from .intervals import carry_interval, draw_quantities
 
-__all__ = ["evaluate_against_truth", "truth_optimal_plan", "RESPONSE_MULTIPLIERS"]
+__all__ = ["evaluate_against_truth", "truth_optimal_plan", "RESPONSE_MULTIPLIERS", "INTERVAL_KEYS"]
+
+#: the per-channel quantities whose intervals are scored (response changes, ROI, marginal ROI)
+INTERVAL_KEYS = ("change_0x", "change_0.5x", "change_1.5x", "change_2x", "roi", "mroi")
 
 RESPONSE_MULTIPLIERS = (0.0, 0.5, 1.5, 2.0)
 _MROI_STEP = 0.01
@@ -307,6 +316,26 @@ def evaluate_against_truth(result: FitResult, data: SyntheticData, *, horizon: i
             row["weekly_error_by_region"] = errs
         out_ch[ch] = row
 
+    draws = None if result.draws is None else draw_quantities(result, grid)
+    if draws is not None:
+        mults = list(draws["multipliers"])
+        at = lambda m: draws["curve"][:, :, mults.index(m)]  # noqa: E731
+        per_spend = (np.where(spend > 0, spend, np.nan) if spend is not None
+                     else np.full(len(channels), np.nan))[None, :]
+        per_draw = {f"change_{m:g}x": at(m) - at(1.0) for m in RESPONSE_MULTIPLIERS}
+        per_draw["roi"] = draws["contribution"] / per_spend
+        per_draw["mroi"] = draws["marginal_kpi"] / per_spend
+        for ci, ch in enumerate(channels):
+            row = out_ch[ch]
+            for key, vals in per_draw.items():
+                truth_v = row[f"{key}_truth"]
+                for suffix, method in (("", "ratio"), ("_draws", "draws")):
+                    lo, hi = (float(v) for v in carry_interval(row[key], vals[:, ci], method=method))
+                    row[f"{key}_interval{suffix}"] = [lo, hi]
+                    row[f"{key}_covered{suffix}"] = bool(lo <= truth_v <= hi)
+                row[f"{key}_interval_width"] = (float((row[f"{key}_interval"][1] - row[f"{key}_interval"][0])
+                                                      / abs(truth_v)) if truth_v else None)
+
     for on in routes:
         if on not in ("curves", "model"):
             raise ConfigError(f"routes must be 'curves' and/or 'model', got {on!r}")
@@ -344,6 +373,9 @@ def evaluate_against_truth(result: FitResult, data: SyntheticData, *, horizon: i
                                       if out_ch[c]["coefficient_cv"] is not None]),
         "drift_correlation": path.get("correlation"),
         "drift_correlation_oracle": path.get("oracle_correlation"),
+        "interval_coverage": None if draws is None else {
+            f"{key}{suffix}": float(np.mean([out_ch[c][f"{key}_covered{suffix}"] for c in real]))
+            for key in INTERVAL_KEYS for suffix in ("", "_draws")} if real else None,
         "holdout_r2": result.metrics.get("holdout", {}).get("r2"),
         "holdout_r2_within_region": result.metrics.get("holdout", {}).get("r2_within_region"),
     }

@@ -164,16 +164,27 @@ def fit(panel: Panel, config: Config | None = None, *, seeds: int = 1, seed: int
     params, states = run.params, run.states
     if seeds == 1:  # one member trains unbatched: give it the member axis every result has
         params, states = with_member_axis(params), with_member_axis(states)
-    return finish_result(cfg, spec, params, states, run.history, timing, phases, scaler=scaler,
-                         seasonal=seasonal, split=split, panel=panel, seeds=seed_list, mapping=mapping)
+    draws = None
+    if tcfg.interval_draws > 0:
+        from .draws import train_draws
+
+        t_draws = time.perf_counter()
+        draws, draw_timing = train_draws(jax.random.fold_in(keys[0], 17), inits[0], data, spec, tcfg,
+                                         tcfg.interval_draws, progress=progress)
+        timing.update(draw_timing)
+        timing["fit_seconds"] += time.perf_counter() - t_draws
+    result = finish_result(cfg, spec, params, states, run.history, timing, phases, scaler=scaler,
+                           seasonal=seasonal, split=split, panel=panel, seeds=seed_list, mapping=mapping, draws=draws)
+    return result
 
 
 def finish_result(cfg: Config, spec: ModelSpec, params, states, history: dict, timing: dict, phases: Sequence[Phase],
                   *, scaler: ScalerState, seasonal: SeasonalProfile, split: Split, panel: Panel,
-                  seeds: tuple[int, ...], mapping: ColumnMapping | None) -> FitResult:
+                  seeds: tuple[int, ...], mapping: ColumnMapping | None, draws=None) -> FitResult:
     """The :class:`FitResult` of trained members (``params`` and ``states`` with a leading member
     axis of ``len(seeds)``): epochs, early-stopping record, per-epoch timing of the last phase, a
-    warning on a non-finite stop, and the evaluation metrics."""
+    warning on a non-finite stop, and the evaluation metrics; ``draws``: the anchored draws of the
+    structural model (:mod:`.draws`) or None."""
     timing = dict(timing)
     last = phases[-1].name
     nonfinite = np.asarray(states.nonfinite)
@@ -186,7 +197,7 @@ def finish_result(cfg: Config, spec: ModelSpec, params, states, history: dict, t
                        panel=panel, seeds=seeds, history=history, timing=timing, epochs_run=epochs,
                        best_epoch=best_epoch, stopped_early=bool(np.any(np.asarray(states.stopped)) and not
                                                                  nonfinite.any()),
-                       mapping=mapping)
+                       mapping=mapping, draws=draws)
     if nonfinite.any():
         import warnings
 

@@ -74,12 +74,19 @@ class TransformPrior:
     scale: ``log_ratio0 [C]`` = log(g / mean adstocked exposure) at init, ``a0 [C]`` Hill slope at
     init, ``var`` (within-region variance of the scaled KPI over the fit cells), ``wide [C]``: 1 where
     the fit cells show the channel's spend over a wide range (its half-saturation prior then has sd
-    ``hill_g_prior_sd_flighted``), 0 elsewhere (sd ``hill_g_prior_sd``); None: 0 everywhere."""
+    ``hill_g_prior_sd_flighted``), 0 elsewhere (sd ``hill_g_prior_sd``); None: 0 everywhere.
+    ``shift``: None, or the anchors of an anchored draw (:mod:`.draws`): ``{name: ε}`` moves the centre of
+    the Gaussian prior on parameter ``name`` (``"trend_knots"``, ``"seasonal_fourier_region"``,
+    ``"media_region"``, ``"media_drift"``) by ε prior sds (the prior reads ``(z − ε)²`` for its ``z²``)."""
 
     log_ratio0: jnp.ndarray
     a0: jnp.ndarray
     var: jnp.ndarray
     wide: Any = None
+    shift: Any = None
+
+    if TYPE_CHECKING:  # flax.struct adds replace(); declared for the type checker
+        def replace(self, **changes: Any) -> "TransformPrior": ...
 
 
 def transform_prior(params, d: Decomposition, spec: ModelSpec, prior: TransformPrior | None, tcfg: TrainConfig | Hyper,
@@ -112,7 +119,8 @@ def seasonal_offset_prior(params, spec: ModelSpec, prior: TransformPrior | None,
     seasonality or without prior centres)."""
     if prior is None or "seasonal_fourier_region" not in params:
         return jnp.float32(0.0)
-    return _gaussian_prior(params["seasonal_fourier_region"] / spec.config.seasonal_region_sd, prior, w)
+    return _gaussian_prior(params["seasonal_fourier_region"] / spec.config.seasonal_region_sd, prior, w,
+                           "seasonal_fourier_region")
 
 
 def media_region_prior(params, spec: ModelSpec, prior: TransformPrior | None, w):
@@ -121,7 +129,7 @@ def media_region_prior(params, spec: ModelSpec, prior: TransformPrior | None, w)
     ``σ̂²/(2N)·Σ_r Σ_c (u_rc/sd)²`` (0 without region-level effects or prior centres)."""
     if prior is None or "media_region" not in params:
         return jnp.float32(0.0)
-    return _gaussian_prior(params["media_region"] / spec.config.media_region_sd, prior, w)
+    return _gaussian_prior(params["media_region"] / spec.config.media_region_sd, prior, w, "media_region")
 
 
 def media_drift_prior(params, spec: ModelSpec, prior: TransformPrior | None, w):
@@ -130,7 +138,7 @@ def media_drift_prior(params, spec: ModelSpec, prior: TransformPrior | None, w):
     prior centres).  Knots in weeks without fit cells (the validation block) follow their neighbours."""
     if prior is None or "media_drift" not in params:
         return jnp.float32(0.0)
-    return _random_walk_prior(params["media_drift"], spec.config.media_drift_sd, prior, w)
+    return _random_walk_prior(params["media_drift"], spec.config.media_drift_sd, prior, w, "media_drift")
 
 
 def trend_prior(params, spec: ModelSpec, prior: TransformPrior | None, w):
@@ -139,16 +147,19 @@ def trend_prior(params, spec: ModelSpec, prior: TransformPrior | None, w):
     Knots in weeks without fit cells (the validation block) follow their neighbours."""
     if prior is None or "trend_knots" not in params:
         return jnp.float32(0.0)
-    return _random_walk_prior(params["trend_knots"], spec.config.trend_knot_sd, prior, w)
+    return _random_walk_prior(params["trend_knots"], spec.config.trend_knot_sd, prior, w, "trend_knots")
 
 
-def _random_walk_prior(knots, sd, prior: TransformPrior, w):
+def _random_walk_prior(knots, sd, prior: TransformPrior, w, name: str):
     """A Gaussian random walk of step sd ``sd`` along the first axis of ``knots`` (:func:`_gaussian_prior`)."""
-    return _gaussian_prior((knots[1:] - knots[:-1]) / sd, prior, w)
+    return _gaussian_prior((knots[1:] - knots[:-1]) / sd, prior, w, name)
 
 
-def _gaussian_prior(z, prior: TransformPrior, w):
-    """``σ̂²/(2N)·Σz²``: a standard-normal prior on ``z`` counted on the likelihood's scale (N fit cells)."""
+def _gaussian_prior(z, prior: TransformPrior, w, name: str):
+    """``σ̂²/(2N)·Σ(z − ε)²``: a standard-normal prior on ``z`` counted on the likelihood's scale (N fit
+    cells), centred on the anchor ε of parameter ``name`` in an anchored draw (``prior.shift``; 0 otherwise)."""
+    if prior.shift is not None and name in prior.shift:
+        z = z - prior.shift[name]
     return prior.var / (2.0 * jnp.maximum(w.sum(), 1.0)) * (z * z).sum()
 
 

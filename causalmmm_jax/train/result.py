@@ -83,12 +83,25 @@ class FitResult:
     mapping: ColumnMapping | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     version: str = __version__
+    draws: dict | None = None
 
     def __post_init__(self):
         n = {int(np.shape(a)[0]) for a in jax.tree_util.tree_leaves(self.params)}
         if n != {len(self.seeds)}:
             raise ValueError(f"FitResult.params must have a leading member axis of size len(seeds) = "
                              f"{len(self.seeds)}; got leading sizes {sorted(n)}")
+
+    @property
+    def n_draws(self) -> int:
+        """Anchored draws K (0 without intervals)."""
+        return 0 if self.draws is None else int(np.shape(jax.tree_util.tree_leaves(self.draws)[0])[0])
+
+    @property
+    def draw_spec(self) -> ModelSpec:
+        """The model of the anchored draws: the structural model (constant coefficients)."""
+        import dataclasses
+
+        return dataclasses.replace(self.spec, constant_coefficients=True)
 
     @property
     def n_seeds(self) -> int:

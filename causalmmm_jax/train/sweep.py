@@ -40,7 +40,9 @@ __all__ = ["sweep", "SweepResult", "grid_points"]
 
 #: train keys that change the compiled program's structure (one sweep per value)
 _STRUCTURAL = {"schedule": "the learning-rate schedule kind", "prior_mode": "the prior's form",
-               "regularize_transforms": "the weight-decay mask", "seed": "use seeds= (members per point)"}
+               "regularize_transforms": "the weight-decay mask", "seed": "use seeds= (members per point)",
+               "interval_draws": "the interval draws (a sweep trains none: fit the chosen point)",
+               "interval_block_weeks": "the interval draws (a sweep trains none: fit the chosen point)"}
 
 
 @dataclass

@@ -1,0 +1,127 @@
+"""Anchored draws: an ensemble of the structural model whose members each train on their own draw of
+the priors' centres and their own Bayesian-bootstrap weights of the data, side by side as one vmapped
+program ("randomise-then-optimise": anchored ensembles, Pearce et al. 2020; randomised prior
+functions, Osband et al. 2018; the Bayesian bootstrap, Rubin 1981).
+
+Member k minimises the structural pre-fit's objective (constant coefficients, ``train.static_epochs``
+epochs from the data-driven start, the pre-fit's schedule) with
+
+* the Hill priors' centres drawn from the priors themselves: ``log(g/Ā)`` centre + sd_g,c·ε and
+  slope centre + sd_a·ε (sd / √``transform_prior_weight``: the prior's effective sd);
+* the Gaussian priors on the knot trend's steps, the seasonal and media region offsets and the drift
+  steps anchored at ε (``TransformPrior.shift``);
+* the fit cells reweighted by a Bayesian bootstrap: ``w_rt = u_r·v_b(t)``, ``u ~ R·Dirichlet(1)``
+  over regions and ``v ~ B·Dirichlet(1)`` over blocks of ``train.interval_block_weeks`` weeks
+  (rescaled so the weights sum to the number of fit cells).
+
+For a Gaussian linear model the members are exact posterior draws; here they are an approximation
+whose spread follows the prior where the data are silent (an always-on channel's level) and the
+data's resampling where they speak.  The members are the structural model's, not the full model's:
+:mod:`causalmmm_jax.analysis.intervals` carries their relative spread to the full model's estimates.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..config import TrainConfig
+from ..model.mmm import ModelSpec
+from .ensemble import stack_trees
+from .loop import make_chunk
+from .objective import TrainData, TransformPrior
+from .phases import default_phases, init_members, phase_spec, run_phase
+
+__all__ = ["ANCHORED", "draw_spec", "anchored_data", "train_draws"]
+
+#: the Gaussian priors an anchored draw re-centres (besides the Hill curve's)
+ANCHORED = ("trend_knots", "seasonal_fourier_region", "media_region", "media_drift")
+
+
+def draw_spec(spec: ModelSpec) -> ModelSpec:
+    """The model the draws are members of: ``spec`` with constant coefficients (the structural model)."""
+    return phase_spec(spec, "structural")
+
+
+def _bootstrap_weights(key, fit_w, block_weeks: int):
+    """``fit_w`` × region weights × week-block weights (each Exp(1), i.e. a Dirichlet once normalised),
+    rescaled to the same total."""
+    kr, kb = jax.random.split(key)
+    n_regions, n_weeks = fit_w.shape
+    blocks = jnp.arange(n_weeks) // block_weeks
+    u = jax.random.exponential(kr, (n_regions,))
+    v = jax.random.exponential(kb, (int(math.ceil(n_weeks / block_weeks)),))[blocks]
+    w = fit_w * u[:, None] * v[None, :]
+    return w * fit_w.sum() / jnp.maximum(w.sum(), 1e-12)
+
+
+def _anchors(key, params, prior: TransformPrior, spec: ModelSpec, tcfg: TrainConfig) -> TransformPrior:
+    """The prior centres of one member: Hill centres moved by a draw from their priors, the other
+    Gaussian priors anchored at standard-normal draws (shapes of their ``z``)."""
+    kg, ka, ks = jax.random.split(key, 3)
+    c = prior.log_ratio0.shape[0]
+    scale = 1.0 / math.sqrt(tcfg.transform_prior_weight) if tcfg.transform_prior_weight > 0 else 0.0
+    wide = jnp.zeros(c) if prior.wide is None else prior.wide
+    sd_g = jnp.where(wide > 0, tcfg.hill_g_prior_sd_flighted, tcfg.hill_g_prior_sd) * scale
+    shift = {}
+    for i, name in enumerate(ANCHORED):
+        if name in params:
+            shape = np.shape(params[name])
+            if name in ("trend_knots", "media_drift"):  # a random walk: one anchor per step
+                shape = (shape[0] - 1,) + shape[1:]
+            shift[name] = jax.random.normal(jax.random.fold_in(ks, i), shape)
+    return prior.replace(log_ratio0=prior.log_ratio0 + sd_g * jax.random.normal(kg, (c,)),
+                         a0=prior.a0 + tcfg.hill_a_prior_sd * scale * jax.random.normal(ka, (c,)),
+                         shift=shift or None)
+
+
+def anchored_data(key, params, data: TrainData, spec: ModelSpec, tcfg: TrainConfig) -> TrainData:
+    """One member's data: ``data`` with its bootstrap weights on the fit cells and its prior anchors
+    (``data.prior`` must hold the priors' centres, see :func:`~.fit.initial_params`)."""
+    if data.prior is None:
+        raise ValueError("anchored draws need the priors' centres: data.prior is None")
+    kw, kp = jax.random.split(key)
+    return data.replace(fit_w=_bootstrap_weights(kw, data.fit_w, tcfg.interval_block_weeks),
+                        prior=_anchors(kp, params, data.prior, spec, tcfg))
+
+
+@functools.lru_cache(maxsize=8)
+def _runner(spec: ModelSpec, length: int):
+    """A jitted chunk of the structural phase, vmapped over members whose fit weights and prior
+    centres differ (the inputs and targets are shared)."""
+    chunk = make_chunk(spec, length=length)
+    # vmap's in_axes for the data: a TrainData-shaped prefix (0 = a member axis, None = shared)
+    axes = TrainData(inputs=None, target=None, fit_w=0, val_w=None, lift=None, prior=0,  # type: ignore[arg-type]
+                     region_w=None)
+    return jax.jit(jax.vmap(chunk, in_axes=(0, axes)))
+
+
+def train_draws(key: jax.Array, params, data: TrainData, spec: ModelSpec, tcfg: TrainConfig, n: int, *,
+                progress: Callable | None = None) -> tuple[dict, dict[str, float]]:
+    """``(params [n, ...], timing)``: ``n`` anchored members of the structural model (:func:`draw_spec`)
+    trained from ``params`` (the data-driven start, no member axis) on ``data`` (with the priors'
+    centres), one vmapped program; ``key`` draws the anchors and weights.  ``progress`` as ``fit``'s
+    (phase name ``"draws"``).  Timing: ``draws_compile_seconds``, ``draws_seconds``, ``draws_epochs``."""
+    if n < 2:
+        raise ValueError(f"anchored draws need at least 2 members, got {n}")
+    static = default_phases(tcfg)[0].replace(name="draws")
+    keys = jax.random.split(key, n)
+    per_member = [anchored_data(k, params, data, spec, tcfg) for k in keys]
+    batched = data.replace(fit_w=jnp.stack([d.fit_w for d in per_member]),
+                           prior=stack_trees([d.prior for d in per_member]))
+    states = init_members(static, [params] * n, list(jax.random.split(jax.random.fold_in(key, 1), n)))
+    sspec = draw_spec(spec)
+    t0 = time.perf_counter()
+    compiled = _runner(sspec, static.chunk_epochs).lower(states, batched).compile()
+    compile_s = time.perf_counter() - t0
+    wrapped = None if progress is None else (lambda name, done, total, m: progress("draws", done, total, m))
+    run = run_phase(states, batched, sspec, static, batched=True, progress=wrapped, compiled=compiled)
+    timing = {"draws_compile_seconds": compile_s, "draws_seconds": run.seconds, "draws_epochs": float(run.epochs),
+              "draws_members": float(n)}
+    return jax.tree_util.tree_map(np.asarray, run.states.params), timing
