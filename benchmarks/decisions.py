@@ -246,6 +246,26 @@ def interval_summary(rows: list, panels: list[dict]) -> dict:
         entry["n"] = {kind: sum(1 for _, _, r in rows if pred(r) and f"{key}_covered" in r)
                       for kind, pred in kinds.items()}
         out[key] = entry
+    # the identifiability report against the design: the level flagged "prior" for always-on channels,
+    # "data" for flighted ones; and the errors and widths of the channels each flag marks
+    ident = [(r, r["identifiability"]) for _, _, r in rows if r.get("identifiability")]
+    if ident:
+        out["identifiability"] = {
+            "level_prior_share": {kind: C.mean_or_none([i["level"] == "prior" for r, i in ident if pred(r)])
+                                  for kind, pred in kinds.items()},
+            "contraction_median": {kind: C.median([i["contraction"] for r, i in ident if pred(r)])
+                                   for kind, pred in kinds.items()},
+            **{f"incremental_abs_rel_error_median_level_{lv}": C.median(
+                [abs(r["change_0x_rel_error"]) for r, i in ident if i["level"] == lv
+                 and r["change_0x_rel_error"] is not None]) for lv in ("data", "prior")},
+            **{f"incremental_width_median_level_{lv}": C.median(
+                [r["change_0x_interval_width"] for r, i in ident if i["level"] == lv]) for lv in ("data", "prior")},
+            **{f"incremental_coverage_level_{lv}": C.mean_or_none(
+                [r["change_0x_covered"] for r, i in ident if i["level"] == lv]) for lv in ("data", "prior")},
+            "response_data_share": {kind: C.mean_or_none([i["response"] == "data" for r, i in ident if pred(r)])
+                                    for kind, pred in kinds.items()},
+            "n": {kind: sum(1 for r, _ in ident if pred(r)) for kind, pred in kinds.items()},
+        }
     # the null channel: how far its interval reaches above 0 (ROI: KPI per unit of spend)
     nulls = [r for p in panels for r in p["channels"].values() if r["is_null"] and "roi_interval" in r]
     out["null_roi_interval_covers_zero"] = C.mean_or_none([r["roi_interval"][0] <= 0.0 for r in nulls])

@@ -9,7 +9,9 @@ without the member axis, still loads):
 * ``params.msgpack``: the parameter pytree (``flax.serialization`` msgpack; member axis first);
 * ``panel.npz``: the fitted panel's arrays (media, controls, target, mask, spend), needed to
   continue the sequence from the fitted history when predicting new weeks
-  (``np.load(..., allow_pickle=False)``).
+  (``np.load(..., allow_pickle=False)``);
+* ``draws.msgpack`` (runs with ``train.interval_draws``): the anchored draws of the structural model
+  that give the intervals (member axis first), listed with its hash in ``model.json``.
 
 Writes go to a temporary folder next to the target, then one ``os.replace``; an interrupted save
 leaves the previous model (or nothing), never a partial one.  Loading verifies the format
@@ -89,6 +91,11 @@ def save_model(result: FitResult, run_dir: str | os.PathLike) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     params_b = serialization.msgpack_serialize(jax.tree_util.tree_map(np.asarray, result.params))
     panel_b = _panel_bytes(result.panel)
+    files = {"params.msgpack": _sha256(params_b), "panel.npz": _sha256(panel_b)}
+    draws_b = None
+    if result.draws is not None:  # the anchored draws that give the intervals
+        draws_b = serialization.msgpack_serialize(jax.tree_util.tree_map(np.asarray, result.draws))
+        files["draws.msgpack"] = _sha256(draws_b)
     p = result.panel
     meta = {
         "format_version": FORMAT_VERSION,
@@ -106,7 +113,7 @@ def save_model(result: FitResult, run_dir: str | os.PathLike) -> Path:
         "scaler": result.scaler.to_dict(), "seasonal": result.seasonal.to_dict(),
         "epochs_run": result.epochs_run, "best_epoch": result.best_epoch, "stopped_early": result.stopped_early,
         "timing": {k: float(v) for k, v in result.timing.items()},
-        "files": {"params.msgpack": _sha256(params_b), "panel.npz": _sha256(panel_b)},
+        "files": files,
     }
     tmp = Path(tempfile.mkdtemp(prefix=f".{MODEL_DIR}.", suffix=".tmp", dir=run_dir))
     target, old = run_dir / MODEL_DIR, run_dir / f".{MODEL_DIR}.old"
@@ -114,6 +121,8 @@ def save_model(result: FitResult, run_dir: str | os.PathLike) -> Path:
     try:
         (tmp / "params.msgpack").write_bytes(params_b)
         (tmp / "panel.npz").write_bytes(panel_b)
+        if draws_b is not None:
+            (tmp / "draws.msgpack").write_bytes(draws_b)
         (tmp / "model.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
         for f in tmp.iterdir():
             with open(f, "rb") as fh:
@@ -184,7 +193,9 @@ def load_model(run_dir: str | os.PathLike):
             timing=meta["timing"], epochs_run=meta["epochs_run"], best_epoch=meta["best_epoch"],
             stopped_early=meta["stopped_early"],
             mapping=None if meta["mapping"] is None else ColumnMapping.from_dict(meta["mapping"]),
-            version=meta["version"])
+            version=meta["version"],
+            draws=(jax.tree_util.tree_map(np.asarray, serialization.msgpack_restore(blobs["draws.msgpack"]))
+                   if "draws.msgpack" in blobs else None))
     except (KeyError, TypeError, ValueError) as e:
         raise ModelFileError(f"{mdir} is not a valid causalmmm-jax model ({type(e).__name__}: {e}).") from None
     return result

@@ -29,10 +29,10 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..model.mmm import apply
-from ..train.result import FitResult, member_bands
+from ..train.result import FitResult, carry_interval, member_bands
 from ._jaxopt import box_minimize, jaxopt_active
 
-__all__ = ["hill", "fit_hill", "response_curves", "curve_params", "roi_table", "posthoc_curves",
+__all__ = ["hill", "fit_hill", "response_curves", "draw_quantities", "curve_params", "roi_table", "posthoc_curves",
            "scenario_kpi", "require_level", "train_sequence", "channel_totals"]
 
 _Q = (0.05, 0.95)
@@ -188,6 +188,23 @@ def _curve_array(result: FitResult, multipliers: np.ndarray) -> np.ndarray:
                                   *_scenario_data(result), spec=result.spec), np.float64)
 
 
+def draw_quantities(result: FitResult, multipliers=(0.0, 1.0)) -> dict[str, np.ndarray]:
+    """Per anchored draw (``result.draws``, the structural model), over the observed training weeks
+    (KPI units), computed as for the fitted model: ``contribution [K, C]``, ``marginal_kpi [K, C]``
+    (∂kpi/∂u_c at u = 1), ``curve [K, C, M]`` (scenario KPI at each of the sorted ``multipliers``),
+    ``multipliers [M]``."""
+    require_level(result, "intervals")
+    if result.draws is None:
+        raise ConfigError("this run has no interval draws: fit with train.interval_draws = K (e.g. 16)")
+    dr = result.draws_result()
+    mults = np.asarray(sorted(set(float(m) for m in multipliers)), np.float64)
+    cells = result.split.train_mask(result.panel.mask).astype(np.float64)
+    media = dr.components().media  # [K, R, T, C]
+    contrib = (media * cells[None, :, :, None]).sum(axis=(1, 2))
+    grads = np.asarray(_marginal_kpi(dr.params, *_scenario_data(dr), spec=dr.spec), np.float64)
+    return {"contribution": contrib, "marginal_kpi": grads, "curve": _curve_array(dr, mults), "multipliers": mults}
+
+
 def response_curves(result: FitResult, multipliers=None) -> pd.DataFrame:
     """Model-based response curves.
 
@@ -196,28 +213,40 @@ def response_curves(result: FitResult, multipliers=None) -> pd.DataFrame:
     (same for the media units), ``kpi`` (total predicted KPI over the observed training weeks with
     that channel's media and spend scaled by ``multiplier`` in every training week),
     ``incremental`` (= kpi − kpi at multiplier 0); ensembles add ``kpi_q05``/``kpi_q95`` (member
-    quantiles; ``kpi`` is the member mean).  Hill parameters: :func:`curve_params`."""
+    quantiles; ``kpi`` is the member mean).  Runs with anchored draws (``train.interval_draws``) add
+    the 90 % interval of ``incremental`` and of ``change`` (= kpi − kpi at multiplier 1) as
+    ``incremental_q05/_q95``, ``change_q05/_q95`` (:func:`~causalmmm_jax.train.result.carry_interval`), and
+    ``kpi_q05/_q95`` = kpi − incremental + the incremental interval.  Hill parameters: :func:`curve_params`."""
     require_level(result, "response curves")
     mults = np.asarray(result.config.analysis.curve_multipliers if multipliers is None else multipliers, float)
     if mults.ndim != 1 or mults.size == 0 or np.any(~np.isfinite(mults)) or np.any(mults < 0):
         raise ConfigError(f"multipliers must be a non-empty list of numbers >= 0, got {list(mults)}")
-    grid = np.unique(np.concatenate([mults, [0.0]]))
+    grid = np.unique(np.concatenate([mults, [0.0, 1.0]]))
     arr = _curve_array(result, grid)  # [N, C, G]
+    draws = None if result.draws is None else draw_quantities(result, grid)["curve"]  # [K, C, G]
     exposure, spend = channel_totals(result)
+    at = lambda a, ci, m: a[:, ci, np.searchsorted(grid, m)]  # noqa: E731
     rows = []
     for ci, ch in enumerate(result.panel.channels):
-        base = arr[:, ci, np.searchsorted(grid, 0.0)]
+        base, one = at(arr, ci, 0.0), at(arr, ci, 1.0)
         for m in mults:
-            vals = arr[:, ci, np.searchsorted(grid, m)]
-            row = {"channel": ch, "multiplier": float(m)}
+            vals = at(arr, ci, m)
+            row: dict[str, Any] = {"channel": ch, "multiplier": float(m)}
             if spend is not None:
                 row["spend"] = float(m * spend[ci])
             row["exposure"] = float(m * exposure[ci])
             row["kpi"] = float(vals.mean())
             row["incremental"] = float((vals - base).mean())
+            row["change"] = float((vals - one).mean())
             bands = member_bands(vals, _Q)
-            if bands is not None:
+            if bands is not None and draws is None:
                 row["kpi_q05"], row["kpi_q95"] = (float(q) for q in bands)
+            if draws is not None:
+                for name, ref in (("incremental", 0.0), ("change", 1.0)):
+                    lo, hi = carry_interval(row[name], at(draws, ci, m) - at(draws, ci, ref))
+                    row[f"{name}_q05"], row[f"{name}_q95"] = float(lo), float(hi)
+                row["kpi_q05"] = row["kpi"] - row["incremental"] + row["incremental_q05"]
+                row["kpi_q95"] = row["kpi"] - row["incremental"] + row["incremental_q95"]
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -260,7 +289,9 @@ def roi_table(result: FitResult) -> pd.DataFrame:
     ``marginal_effect_per_1000``; with spend: ``spend, roi`` (contribution/spend),
     ``incremental_roi``, ``mroi`` (marginal_kpi/spend: extra KPI per extra unit of spend at the current
     level), ``cost_per_kpi`` (spend/contribution).  Ensembles: member means plus ``_q05/_q95``
-    bands for ``contribution, roi, mroi, incremental``."""
+    bands for ``contribution, roi, mroi, incremental``; runs with anchored draws: those columns
+    (and ``share``, ``incremental_roi``, ``marginal_kpi``) hold the 90 % interval carried from the
+    draws (:func:`~causalmmm_jax.train.result.carry_interval`) instead of the members' spread."""
     require_level(result, "ROI / marginal ROI")
     cells = result.split.train_mask(result.panel.mask).astype(np.float64)
     media = result.components().media  # [N, R, T, C]
@@ -285,7 +316,24 @@ def roi_table(result: FitResult) -> pd.DataFrame:
             _bands(df, "incremental_roi", incr / sp)
             _bands(df, "mroi", grads / sp)
             df["cost_per_kpi"] = np.where(df["contribution"] > 0, spend / df["contribution"], np.nan)
+    tot = df["contribution"].sum()
+    df["share"] = df["contribution"] / tot if tot != 0 else 0.0
+    if result.draws is not None:
+        _draw_bands(df, draw_quantities(result), spend)
     return df
+
+
+def _draw_bands(df: pd.DataFrame, q: dict, spend) -> None:
+    """Set ``_q05/_q95`` of ``df``'s channel quantities to the intervals carried from the draws."""
+    contrib, grads = q["contribution"], q["marginal_kpi"]
+    per = {"contribution": contrib, "incremental": q["curve"][:, :, 1] - q["curve"][:, :, 0],
+           "marginal_kpi": grads, "share": contrib / contrib.sum(axis=1, keepdims=True)}
+    if spend is not None:
+        sp = np.where(spend > 0, spend, np.nan)[None, :]
+        per.update(roi=contrib / sp, incremental_roi=per["incremental"] / sp, mroi=grads / sp)
+    for name, vals in per.items():
+        lo, hi = carry_interval(df[name].to_numpy(np.float64), vals)
+        df[f"{name}_q05"], df[f"{name}_q95"] = lo, hi
 
 
 # --------------------------------------------------------------------------- post-hoc fit

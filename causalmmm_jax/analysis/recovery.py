@@ -59,6 +59,7 @@ from ._jaxopt import project_box_section_np
 from .budget import optimize_budget
 from .contributions import original_units
 from .curves import channel_totals, curve_params, response_curves, roi_table
+from .identifiability import identifiability
 from .intervals import carry_interval, draw_quantities
 
 __all__ = ["evaluate_against_truth", "truth_optimal_plan", "RESPONSE_MULTIPLIERS", "INTERVAL_KEYS"]
@@ -68,6 +69,11 @@ INTERVAL_KEYS = ("change_0x", "change_0.5x", "change_1.5x", "change_2x", "roi", 
 
 RESPONSE_MULTIPLIERS = (0.0, 0.5, 1.5, 2.0)
 _MROI_STEP = 0.01
+
+
+def _finite(v) -> float | None:
+    v = float(v)
+    return v if np.isfinite(v) else None
 
 
 def _rel(model: float, true: float) -> float | None:
@@ -335,6 +341,13 @@ def evaluate_against_truth(result: FitResult, data: SyntheticData, *, horizon: i
                     row[f"{key}_covered{suffix}"] = bool(lo <= truth_v <= hi)
                 row[f"{key}_interval_width"] = (float((row[f"{key}_interval"][1] - row[f"{key}_interval"][0])
                                                       / abs(truth_v)) if truth_v else None)
+        report = identifiability(result, curve_df).set_index("channel")
+        for ch in channels:
+            r = report.loc[ch]
+            out_ch[ch]["identifiability"] = {
+                "level": r["level"], "response": r["response"], "contraction": _finite(r["contraction"]),
+                "spend_low_high": _finite(r["spend_low_high"]), "collinearity_r2": _finite(r["collinearity_r2"]),
+                "response_width": _finite(r["response_width"]), "incremental_width": _finite(r["incremental_width"])}
 
     for on in routes:
         if on not in ("curves", "model"):

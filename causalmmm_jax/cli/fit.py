@@ -49,7 +49,20 @@ def print_metrics(metrics: dict, file=None) -> None:
     att = metrics["attribution"]
     print("attribution: " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in att.items()), file=file)
     chans = sorted(metrics["channels"].items(), key=lambda kv: -kv[1]["share"])
-    print("media shares: " + ", ".join(f"{k} {100 * v['share']:.1f}%" for k, v in chans), file=file)
+    iv = metrics.get("intervals")
+    if iv:  # the anchored draws' intervals beside each estimate
+        def band(v, key, scale=1.0, fmt=".1f"):
+            lo_hi = v.get("interval", {}).get(key)
+            return "" if lo_hi is None else f" [{scale * lo_hi[0]:{fmt}}, {scale * lo_hi[1]:{fmt}}]"
+
+        print(f"{100 * iv['level']:.0f} % intervals from {iv['draws']} anchored draws", file=file)
+        print("media shares: " + ", ".join(f"{k} {100 * v['share']:.1f}%{band(v, 'share', 100.0)}" for k, v in chans),
+              file=file)
+        if any(v.get("roi") is not None for _, v in chans):
+            print("ROI: " + ", ".join(f"{k} {v['roi']:.3g}{band(v, 'roi', fmt='.3g')}" for k, v in chans
+                                      if v.get("roi") is not None), file=file)
+    else:
+        print("media shares: " + ", ".join(f"{k} {100 * v['share']:.1f}%" for k, v in chans), file=file)
     t = metrics["timing"]
     mem = ""
     if t.get("peak_rss_mb") is not None:

@@ -284,13 +284,22 @@ def _roi_section(metrics: dict, chans: list[str], disp: list[str], ccol: list[st
                                                           "not available.", group="Channels")
     lo = hi = None
     bands = [r.get("bands", {}).get(key) for r in rows]
-    if all(b is not None and b.get("q05") is not None for b in bands):
+    intervals = [r.get("interval", {}).get(key) for r in rows]
+    iv = metrics.get("intervals")
+    if iv and all(b is not None for b in intervals):
+        lo = np.array([b[0] for b in intervals], dtype=np.float64)
+        hi = np.array([b[1] for b in intervals], dtype=np.float64)
+        bars = (f"; error bars: {100 * iv['level']:.0f} % intervals from {iv['draws']} anchored draws of the "
+                "structural model (wide where the data leave the channel to the priors).")
+    elif all(b is not None and b.get("q05") is not None for b in bands):
         lo = np.array([b["q05"] for b in bands], dtype=np.float64)
         hi = np.array([b["q95"] for b in bands], dtype=np.float64)
+        bars = "; error bars: 5–95 % range over the ensemble members."
+    else:
+        bars = ". Fit with train.interval_draws = K (e.g. 16) to see intervals."
     desc = ("Contribution over the training weeks divided by spend over the same weeks" if key == "roi" else
             "No spend columns were given, so the panel shows the contribution per 1,000 exposure units")
-    desc += ("; error bars: 5–95 % range over the ensemble members." if lo is not None else
-             ". Fit an ensemble (--seeds K) to see uncertainty bands.")
+    desc += bars
     return Section("roi", "ROI per channel", desc, FM.roi_bars(disp, vals, lo, hi, label, ccol), group="Channels")
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from .components import channel_table, component_totals
 from .metrics import evaluate_block
-from .result import FitResult, member_bands
+from .result import INTERVAL_LEVEL, FitResult, carry_interval, member_bands
 
 __all__ = ["evaluate"]
 
@@ -25,7 +25,8 @@ def _bands(values) -> dict | None:
 def evaluate(result: FitResult) -> dict:
     """``metrics.json`` content (see README): train/holdout metrics in KPI units of the point
     estimate (the member mean), attribution shares and per-channel contributions over the training
-    weeks, member bands for ensembles, epochs, timing."""
+    weeks, member bands for ensembles, intervals from the anchored draws (``interval`` per channel:
+    contribution, share, ROI, effect per 1,000; ``intervals``: level, draws, method), epochs, timing."""
     panel, split = result.panel, result.split
     comps = result.components()
     point = comps.mean()
@@ -49,6 +50,8 @@ def evaluate(result: FitResult) -> dict:
                  if k in members[0]}
         if all(b is not None for b in bands.values()):
             out["channels"][ch]["bands"] = bands
+    if result.draws is not None:
+        _draw_intervals(out, result, table, train_cells)
     hold = [evaluate_block(y, comps.prediction[i], hold_cells, result.scaler.target_mean)
             for i in range(result.n_seeds)]
     hold_bands = {k: _bands([h[k] for h in hold]) for k in ("r2", "rmse", "mape")}
@@ -64,3 +67,20 @@ def evaluate(result: FitResult) -> dict:
     out["n_seeds"] = result.n_seeds
     out["version"] = result.version
     return out
+
+
+def _draw_intervals(out: dict, result: FitResult, table, train_cells) -> None:
+    """Per channel ``interval``: {contribution, share, roi, effect_per_1000: [lo, hi]} carried from the
+    anchored draws."""
+    panel = result.panel
+    draws = result.draws_result().components()
+    per = [channel_table(draws.member(i), train_cells, panel.channels, panel.spend, panel.media)
+           for i in range(result.n_draws)]
+    out["intervals"] = {"level": INTERVAL_LEVEL, "draws": result.n_draws, "method": "ratio"}
+    for key in ("contribution", "share", "roi", "effect_per_1000"):
+        if key not in table:
+            continue
+        lo, hi = carry_interval(table[key].to_numpy(np.float64), np.stack([d[key].to_numpy(np.float64) for d in per]))
+        for j, ch in enumerate(panel.channels):
+            if np.isfinite(lo[j]) and np.isfinite(hi[j]):
+                out["channels"][ch].setdefault("interval", {})[key] = [float(lo[j]), float(hi[j])]

@@ -9,6 +9,7 @@ only, so analysis, report, predict and persistence take it without importing the
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -26,10 +27,39 @@ from ..data.split import Split
 from ..model.mmm import Decomposition, ModelSpec, apply, transform_params
 from .components import Components, original_units
 
-__all__ = ["FitResult", "member_mean", "member_bands", "with_member_axis", "QUANTILES"]
+__all__ = ["FitResult", "member_mean", "member_bands", "with_member_axis", "QUANTILES", "INTERVAL_LEVEL",
+           "carry_interval", "INTERVAL_METHODS"]
 
 #: the member statistics' band: 5 % and 95 % quantiles
 QUANTILES = (0.05, 0.95)
+#: the intervals' level (the anchored draws' 5 % and 95 % quantiles, carried to the estimate)
+INTERVAL_LEVEL = 0.9
+INTERVAL_METHODS = ("ratio", "draws")
+
+
+def carry_interval(point, per_draw, level: float = INTERVAL_LEVEL, method: str = "ratio"):
+    """``(lo, hi)``: the ``level`` interval of a quantity whose fitted estimate is ``point [...]`` and
+    whose anchored draws are ``per_draw [K, ...]``.
+
+    ``"ratio"``: the draws' relative spread around their median, carried to the estimate,
+    ``point·Q_α(q_k)/median(q_k)`` to ``point·Q_1−α(q_k)/median(q_k)``; where the draws' median is 0 or
+    their interval changes sign, the spread is carried additively (``point + Q(q_k) − median``).
+    ``"draws"``: the draws' own quantiles."""
+    if method not in INTERVAL_METHODS:
+        raise ValueError(f"method must be one of {INTERVAL_METHODS}, got {method!r}")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be strictly between 0 and 1, e.g. 0.9, got {level}")
+    a = np.asarray(per_draw, np.float64)
+    alpha = (1.0 - level) / 2.0
+    lo, med, hi = np.quantile(a, [alpha, 0.5, 1.0 - alpha], axis=0)
+    if method == "draws":
+        return lo, hi
+    p = np.asarray(point, np.float64)
+    ratio = (med != 0) & (np.sign(lo) == np.sign(med)) & (np.sign(hi) == np.sign(med))
+    safe = np.where(ratio, med, 1.0)
+    r_lo, r_hi = p * lo / safe, p * hi / safe
+    return (np.where(ratio, np.minimum(r_lo, r_hi), p + lo - med),
+            np.where(ratio, np.maximum(r_lo, r_hi), p + hi - med))
 
 
 def with_member_axis(tree):
@@ -99,9 +129,15 @@ class FitResult:
     @property
     def draw_spec(self) -> ModelSpec:
         """The model of the anchored draws: the structural model (constant coefficients)."""
-        import dataclasses
-
         return dataclasses.replace(self.spec, constant_coefficients=True)
+
+    def draws_result(self) -> "FitResult":
+        """This run with the anchored draws as its members (the structural model's spec), so
+        anything that reads ``params`` (components, curves, ROI) runs on the draws."""
+        if self.draws is None:
+            raise ValueError("this run has no interval draws: fit with train.interval_draws = K (e.g. 16)")
+        return dataclasses.replace(self, params=self.draws, spec=self.draw_spec, seeds=tuple(range(self.n_draws)),
+                                   draws=None, metrics={})
 
     @property
     def n_seeds(self) -> int:

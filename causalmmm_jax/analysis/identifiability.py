@@ -1,0 +1,167 @@
+"""Which channel numbers the data identify, per channel, in plain words.
+
+:func:`identifiability` reads the data and the run's anchored draws (:mod:`causalmmm_jax.train.draws`):
+
+* **spend range**: the 10th over the 90th percentile of the channel's scaled spend over the fit cells
+  (``spend_low_high``; at most 0.3 = flighted or pulsed, :data:`~causalmmm_jax.train.fit.WIDE_RANGE`):
+  whether the data see the channel's response from near zero, or only around its usual level;
+* **contraction** of the half-saturation point: ``1 − sd_draws(log(g/Ā)) / sd_prior`` (Ā the draw's
+  mean adstocked exposure over the fit cells, sd_prior the prior's effective sd): near 0 where the
+  draws spread as the prior does (the data are silent about the curve's shape, so its level rests
+  on the prior), near 1 where the data pin it.  ``level`` is ``"data"`` when the contraction is at
+  least :data:`CONTRACTION_DATA` (the draws' spread at most half the prior's), else ``"prior"``;
+  without draws the spend range decides;
+* **interval widths** (with draws): the 90 % interval's width over the estimate for the incremental
+  effect (``incremental_width``) and the widest of the responses to −50 % and +50 % spend
+  (``response_width``); ``response`` is ``"data"`` when that width is at most :data:`RESPONSE_DATA`;
+* **collinearity**: R² of the channel's within-region spend (scaled, fit cells) regressed on every
+  other channel, the controls, a linear trend and a two-harmonic annual cycle
+  (``collinearity_r2``), and the single series it moves with most (``moves_with``, ``moves_with_r``).
+
+``summary`` says it in words, e.g. ``"search: total effect set by the prior (spend never near zero;
+the draws spread as the prior does); response to ±50 % spend measured by the data (±12 %)"``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from ..train.fit import WIDE_RANGE
+from ..train.result import FitResult
+from .curves import response_curves
+
+__all__ = ["identifiability", "CONTRACTION_DATA", "RESPONSE_DATA", "COLLINEAR_R2"]
+
+#: the half-saturation's contraction from which the level counts as measured by the data
+CONTRACTION_DATA = 0.5
+#: the widest relative interval of the ±50 % responses that still counts as measured by the data
+RESPONSE_DATA = 0.5
+#: the collinearity R² from which the summary names the series the channel moves with
+COLLINEAR_R2 = 0.8
+
+
+def _within_region(x: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """``x [R, T, n]`` minus each region's mean over ``cells``, zero outside them."""
+    w = cells[..., None]
+    mean = (x * w).sum(1, keepdims=True) / np.maximum(w.sum(1, keepdims=True), 1.0)
+    return (x - mean) * w
+
+
+def _collinearity(result: FitResult, cells: np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """``(R² [C], partner name [C], partner correlation [C])`` of each channel's within-region spend."""
+    p = result.panel
+    prep = result.prepared()
+    media = np.asarray(prep.inputs.media, np.float64)[:, result.pad:]
+    controls = np.asarray(prep.inputs.controls, np.float64)[:, result.pad:]
+    weeks = np.arange(p.n_weeks, dtype=np.float64)
+    ang = 2.0 * np.pi * weeks[:, None] * np.arange(1, 3) / 52.0
+    calendar = np.concatenate([weeks[:, None] / 52.0, np.sin(ang), np.cos(ang)], axis=1)
+    calendar = np.broadcast_to(calendar, (p.n_regions,) + calendar.shape)
+    names = list(p.channels) + list(p.control_names) + ["trend"] + ["seasonality"] * 4
+    x = _within_region(np.concatenate([media, controls, calendar], axis=-1), cells)[cells > 0]  # [n, F]
+    scale = np.sqrt((x * x).sum(0))
+    z = x / np.where(scale > 0, scale, 1.0)
+    r2, partner, partner_r = np.zeros(p.n_channels), [], np.zeros(p.n_channels)
+    for c in range(p.n_channels):
+        others = [j for j in range(z.shape[1]) if j != c and scale[j] > 0]
+        if scale[c] == 0 or not others:
+            r2[c] = np.nan
+            partner.append("")
+            continue
+        coef, *_ = np.linalg.lstsq(z[:, others], z[:, c], rcond=None)
+        resid = z[:, c] - z[:, others] @ coef
+        r2[c] = 1.0 - float(resid @ resid)  # z[:, c] has unit norm
+        corr = z[:, others].T @ z[:, c]
+        j = int(np.argmax(np.abs(corr)))
+        partner.append(names[others[j]])
+        partner_r[c] = float(corr[j])
+    return r2, partner, partner_r
+
+
+def _contraction(result: FitResult, cells: np.ndarray, wide: np.ndarray) -> np.ndarray:
+    """``1 − sd_draws(log(g/Ā)) / sd_prior`` per channel (NaN without draws)."""
+    c = result.panel.n_channels
+    if result.draws is None:
+        return np.full(c, np.nan)
+    dr = result.draws_result()
+    g = np.asarray(dr.transforms()["hill_g"], np.float64)  # [K, C]
+    adst = np.asarray(dr.decompose().adstocked, np.float64)  # [K, R, T, C]
+    mean_a = (adst * cells[None, ..., None]).sum((1, 2)) / max(cells.sum(), 1.0)
+    ratio = np.log(g) - np.log(mean_a + 1e-8)
+    t = result.config.train
+    sd_prior = np.where(wide, t.hill_g_prior_sd_flighted, t.hill_g_prior_sd)
+    if t.transform_prior_weight <= 0:
+        return np.full(c, np.nan)
+    sd_prior = sd_prior / math.sqrt(t.transform_prior_weight)
+    return 1.0 - ratio.std(axis=0, ddof=1) / sd_prior
+
+
+def _spend_range(result: FitResult, cells: np.ndarray) -> np.ndarray:
+    """10th over 90th percentile of each channel's scaled spend over ``cells`` (NaN without spend)."""
+    media = np.asarray(result.prepared().inputs.media, np.float64)[:, result.pad:]
+    out = np.full(result.panel.n_channels, np.nan)
+    for c in range(out.size):
+        v = media[..., c][cells > 0]
+        if v.size and v.max() > 0:
+            lo, hi = np.percentile(v, [10, 90])
+            out[c] = lo / hi if hi > 0 else 0.0
+    return out
+
+
+def _width(lo, hi, point) -> float:
+    return float((hi - lo) / abs(point)) if point else float("nan")
+
+
+def identifiability(result: FitResult, curves: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per channel (module docstring): ``channel, spend_low_high, wide_range, contraction,
+    level, incremental_width, response_width, response, collinearity_r2, moves_with, moves_with_r,
+    summary``.  ``curves``: :func:`~.curves.response_curves` at 0, 0.5, 1, 1.5 (computed if None)."""
+    p = result.panel
+    cells = result.split.fit_mask(p.mask).astype(np.float64)
+    low_high = _spend_range(result, cells)
+    wide = np.nan_to_num(low_high, nan=1.0) <= WIDE_RANGE
+    contraction = _contraction(result, cells, wide)
+    r2, partner, partner_r = _collinearity(result, cells)
+    widths = {}
+    if result.draws is not None:
+        if curves is None:
+            curves = response_curves(result, [0.0, 0.5, 1.0, 1.5])
+        cv = curves.set_index(["channel", "multiplier"])
+        for ch in p.channels:
+            incr = cv.loc[(ch, 1.0)]
+            resp = [cv.loc[(ch, m)] for m in (0.5, 1.5)]
+            widths[ch] = (_width(incr["incremental_q05"], incr["incremental_q95"], incr["incremental"]),
+                          max(_width(r["change_q05"], r["change_q95"], r["change"]) for r in resp))
+    rows = []
+    for c, ch in enumerate(p.channels):
+        has_draws = np.isfinite(contraction[c])
+        level = ("data" if contraction[c] >= CONTRACTION_DATA else "prior") if has_draws else \
+            ("data" if wide[c] else "prior")
+        inc_w, resp_w = widths.get(ch, (float("nan"), float("nan")))
+        response = ("data" if resp_w <= RESPONSE_DATA else "uncertain") if np.isfinite(resp_w) else None
+        rows.append({"channel": ch, "spend_low_high": float(low_high[c]), "wide_range": bool(wide[c]),
+                     "contraction": float(contraction[c]), "level": level, "incremental_width": inc_w,
+                     "response_width": resp_w, "response": response, "collinearity_r2": float(r2[c]),
+                     "moves_with": partner[c], "moves_with_r": float(partner_r[c]),
+                     "summary": _summary(ch, level, wide[c], contraction[c], resp_w, r2[c], partner[c],
+                                         partner_r[c])})
+    return pd.DataFrame(rows)
+
+
+def _summary(ch, level, wide, contraction, resp_w, r2, partner, partner_r) -> str:
+    spend = "spend seen from near zero" if wide else "spend never near zero"
+    if level == "prior":
+        why = f"{spend}; the draws spread as the prior does" if np.isfinite(contraction) else spend
+        parts = [f"total effect set by the prior ({why})"]
+    else:
+        how = f"{spend}; the data narrow the prior by {100 * contraction:.0f} %" if np.isfinite(contraction) else spend
+        parts = [f"total effect measured by the data ({how})"]
+    if np.isfinite(resp_w):
+        parts.append(f"response to ±50 % spend {'measured by the data' if resp_w <= RESPONSE_DATA else 'uncertain'} "
+                     f"(interval ±{50 * resp_w:.0f} %)")
+    if np.isfinite(r2) and r2 >= COLLINEAR_R2:
+        parts.append(f"moves with {partner} (r = {partner_r:.2f}; R² {r2:.2f} on the other series)")
+    return f"{ch}: " + "; ".join(parts)
