@@ -233,7 +233,7 @@ def interval_summary(rows: list, panels: list[dict]) -> dict:
     out: dict = {}
     for key in INTERVAL_KEYS:
         entry: dict = {}
-        for suffix, name in (("", "ratio"), ("_draws", "draws")):
+        for suffix, name in (("", "ratio"), ("_draws", "draws"), ("_quantile", "quantile")):
             entry[f"coverage_{name}"] = {kind: C.mean_or_none([r[f"{key}_covered{suffix}"] for _, _, r in rows
                                                                if pred(r) and f"{key}_covered{suffix}" in r])
                                          for kind, pred in kinds.items()}

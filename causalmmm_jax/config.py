@@ -216,7 +216,8 @@ class TrainConfig(_Section):
     interval_draws: members of the anchored ensemble of the structural model that gives every
         channel quantity its interval (``causalmmm_jax.train.draws``): each member is the structural
         pre-fit with its own draw of the priors' centres and its own Bayesian-bootstrap weights of the
-        regions and week blocks, all trained side by side as one vmapped program; 0 = no intervals.
+        regions and week blocks, all trained side by side as one vmapped program (default 16: one
+        more program of ``static_epochs`` epochs × 16 members); 0 = no intervals.
     interval_block_weeks: the week blocks the bootstrap weights (consecutive weeks share a weight, so
         the draws keep the residuals' autocorrelation).
     """
@@ -270,8 +271,17 @@ class TrainConfig(_Section):
     notears_warmup_epochs: int = field(default=500, metadata=_num(0, integer=True))
     regularize_transforms: bool = field(default=False, metadata=_bool())
     calibration_weight: float = field(default=1e-5, metadata=_num(0.0))
-    interval_draws: int = field(default=0, metadata=_num(0, integer=True))
+    interval_draws: int = field(default=16, metadata=_num(0, integer=True))
     interval_block_weeks: int = field(default=8, metadata=_num(1, integer=True))
+
+    def _check_cross(self) -> None:
+        if self.interval_draws == 1:
+            raise ConfigError("train.interval_draws=1 cannot give an interval: use at least 2 (default 16), or 0 "
+                              "for no intervals.")
+        if self.interval_draws > 0 and self.static_epochs == 0:
+            raise ConfigError(f"train.interval_draws={self.interval_draws} needs train.static_epochs > 0 (each draw is "
+                              "a structural pre-fit of that many epochs); set train.interval_draws = 0 for no "
+                              "intervals, or give the pre-fit epochs.")
 
 
 @dataclass(frozen=True)
@@ -410,7 +420,8 @@ def _original() -> Config:
         model=ModelConfig(parameterization="clamped", hill_a_range=(2.0, 5.0), attribution="target",
                           seasonality="decompose", trend="off", matmul_dtype="float32"),
         train=TrainConfig(prior_mode="dynamic", media_share_weight=0.5, seasonal_prior_weight=0.1, static_epochs=0,
-                          early_stopping=False, regularize_transforms=True, transform_prior_weight=0.0),
+                          early_stopping=False, regularize_transforms=True, transform_prior_weight=0.0,
+                          interval_draws=0),
     )
 
 

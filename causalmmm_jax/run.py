@@ -1,6 +1,7 @@
 """The run directory written by ``causalmmm-jax fit --out RUN_DIR``.
 
-    RUN_DIR/metrics.json        metrics, attribution, channels, epochs, timing, seed, version
+    RUN_DIR/metrics.json        metrics, attribution, channels (with intervals), identifiability, epochs,
+                                timing, seed, version
     RUN_DIR/contributions.csv   region, time, component, value (KPI units, every observed cell)
     RUN_DIR/history.csv         per-epoch training metrics (main phase; ensemble: member 0)
     RUN_DIR/config.json         the configuration used
@@ -28,7 +29,7 @@ from .analysis.contributions import long_table
 from .modelfile import save_model
 from .train.result import FitResult
 
-__all__ = ["write_run", "write_curves", "write_allocation", "history_frame", "json_safe"]
+__all__ = ["write_run", "write_curves", "write_allocation", "history_frame", "json_safe", "identifiability_dict"]
 
 
 def json_safe(obj):
@@ -57,11 +58,21 @@ def history_frame(result: FitResult) -> pd.DataFrame:
     return df
 
 
+def identifiability_dict(result: FitResult) -> dict:
+    """The identifiability report (:func:`~causalmmm_jax.analysis.identifiability.identifiability`) as
+    ``{channel: {column: value}}`` for metrics.json."""
+    from .analysis.identifiability import identifiability
+
+    rep = identifiability(result)
+    return {r.pop("channel"): r for r in rep.to_dict("records")}
+
+
 def write_run(result: FitResult, out: str | os.PathLike) -> Path:
     """Write everything of ``result`` into ``out`` (created if needed)."""
     out = writable_dir(out)
     p = result.panel
-    atomic_write_text(out / "metrics.json", json.dumps(json_safe(result.metrics), indent=2) + "\n")
+    metrics = {**result.metrics, "identifiability": identifiability_dict(result)}
+    atomic_write_text(out / "metrics.json", json.dumps(json_safe(metrics), indent=2) + "\n")
     atomic_write_text(out / "config.json", json.dumps(result.config.to_dict(), indent=2) + "\n")
     table = long_table(result.point_components(), p.regions, p.times, p.channels, p.control_names, p.mask)
     atomic_write_text(out / "contributions.csv", table.to_csv(index=False))

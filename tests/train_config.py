@@ -11,7 +11,9 @@ SMALL_STATIC_EPOCHS = 100
 
 
 def small_config(**train):
-    base = {"epochs": 40, "chunk_epochs": 20, "warm_start_epochs": 5, "static_epochs": SMALL_STATIC_EPOCHS}
+    # no interval draws unless a test asks for them (test_intervals.py): they would add a program per shape
+    base = {"epochs": 40, "chunk_epochs": 20, "warm_start_epochs": 5, "static_epochs": SMALL_STATIC_EPOCHS,
+            "interval_draws": 0}
     base.update(train)
     return Config().updated(model={"hidden_dim": 8}, data={"holdout_weeks": 8, "validation_weeks": 6,
                                                           "min_train_weeks": 20}, train=base)

@@ -5,21 +5,25 @@
 * **spend range**: the 10th over the 90th percentile of the channel's scaled spend over the fit cells
   (``spend_low_high``; at most 0.3 = flighted or pulsed, :data:`~causalmmm_jax.train.fit.WIDE_RANGE`):
   whether the data see the channel's response from near zero, or only around its usual level;
-* **contraction** of the half-saturation point: ``1 − sd_draws(log(g/Ā)) / sd_prior`` (Ā the draw's
-  mean adstocked exposure over the fit cells, sd_prior the prior's effective sd): near 0 where the
-  draws spread as the prior does (the data are silent about the curve's shape, so its level rests
-  on the prior), near 1 where the data pin it.  ``level`` is ``"data"`` when the contraction is at
-  least :data:`CONTRACTION_DATA` (the draws' spread at most half the prior's), else ``"prior"``;
-  without draws the spend range decides;
 * **interval widths** (with draws): the 90 % interval's width over the estimate for the incremental
   effect (``incremental_width``) and the widest of the responses to −50 % and +50 % spend
-  (``response_width``); ``response`` is ``"data"`` when that width is at most :data:`RESPONSE_DATA`;
+  (``response_width``);
+* **contraction** of the half-saturation point: ``1 − sd_draws(log(g/Ā)) / sd_prior`` (Ā the draw's
+  mean adstocked exposure over the fit cells, sd_prior the prior's effective sd): near 0 where the
+  draws spread as the prior does, near 1 where the data pin the curve's shape (reported, not a flag:
+  an always-on channel's data pin the curve's slope near today's spend, not its level).
+
+``level`` (the total effect: incremental KPI, ROI, share) is ``"data"`` when the data see the
+channel's spend from near zero (wide range) and, with draws, its incremental effect's interval is
+at most :data:`WIDTH_DATA` of the estimate wide (±25 %); otherwise ``"prior"``.  ``response`` (to
+±50 % spend) is ``"data"`` when ``response_width`` is at most :data:`WIDTH_DATA`, else ``"uncertain"``.
 * **collinearity**: R² of the channel's within-region spend (scaled, fit cells) regressed on every
   other channel, the controls, a linear trend and a two-harmonic annual cycle
-  (``collinearity_r2``), and the single series it moves with most (``moves_with``, ``moves_with_r``).
+  (``collinearity_r2``), and the single series it moves with most (``moves_with``, ``moves_with_r``);
+  NaN when the channel's spend never changes within a region (the baselines can absorb it).
 
 ``summary`` says it in words, e.g. ``"search: total effect set by the prior (spend never near zero;
-the draws spread as the prior does); response to ±50 % spend measured by the data (±12 %)"``.
+interval ±38 %); response to ±50 % spend measured by the data (interval ±12 %)"``.
 """
 
 from __future__ import annotations
@@ -33,12 +37,10 @@ from ..train.fit import WIDE_RANGE
 from ..train.result import FitResult
 from .curves import response_curves
 
-__all__ = ["identifiability", "CONTRACTION_DATA", "RESPONSE_DATA", "COLLINEAR_R2"]
+__all__ = ["identifiability", "WIDTH_DATA", "COLLINEAR_R2"]
 
-#: the half-saturation's contraction from which the level counts as measured by the data
-CONTRACTION_DATA = 0.5
-#: the widest relative interval of the ±50 % responses that still counts as measured by the data
-RESPONSE_DATA = 0.5
+#: the widest 90 % interval, over the estimate, that still counts as measured by the data (±25 %)
+WIDTH_DATA = 0.5
 #: the collinearity R² from which the summary names the series the channel moves with
 COLLINEAR_R2 = 0.8
 
@@ -67,7 +69,7 @@ def _collinearity(result: FitResult, cells: np.ndarray) -> tuple[np.ndarray, lis
     r2, partner, partner_r = np.zeros(p.n_channels), [], np.zeros(p.n_channels)
     for c in range(p.n_channels):
         others = [j for j in range(z.shape[1]) if j != c and scale[j] > 0]
-        if scale[c] == 0 or not others:
+        if scale[c] <= 1e-12 * max(float(np.abs(media[..., c]).max(initial=0.0)), 1e-300) or not others:
             r2[c] = np.nan
             partner.append("")
             continue
@@ -137,30 +139,28 @@ def identifiability(result: FitResult, curves: pd.DataFrame | None = None) -> pd
                           max(_width(r["change_q05"], r["change_q95"], r["change"]) for r in resp))
     rows = []
     for c, ch in enumerate(p.channels):
-        has_draws = np.isfinite(contraction[c])
-        level = ("data" if contraction[c] >= CONTRACTION_DATA else "prior") if has_draws else \
-            ("data" if wide[c] else "prior")
         inc_w, resp_w = widths.get(ch, (float("nan"), float("nan")))
-        response = ("data" if resp_w <= RESPONSE_DATA else "uncertain") if np.isfinite(resp_w) else None
+        level = "data" if wide[c] and not (inc_w > WIDTH_DATA) else "prior"  # a NaN width (no draws): the range
+        response = ("data" if resp_w <= WIDTH_DATA else "uncertain") if np.isfinite(resp_w) else None
         rows.append({"channel": ch, "spend_low_high": float(low_high[c]), "wide_range": bool(wide[c]),
                      "contraction": float(contraction[c]), "level": level, "incremental_width": inc_w,
                      "response_width": resp_w, "response": response, "collinearity_r2": float(r2[c]),
                      "moves_with": partner[c], "moves_with_r": float(partner_r[c]),
-                     "summary": _summary(ch, level, wide[c], contraction[c], resp_w, r2[c], partner[c],
-                                         partner_r[c])})
+                     "summary": _summary(ch, level, wide[c], inc_w, resp_w, r2[c], partner[c], partner_r[c],
+                                         low_high[c])})
     return pd.DataFrame(rows)
 
 
-def _summary(ch, level, wide, contraction, resp_w, r2, partner, partner_r) -> str:
+def _summary(ch, level, wide, inc_w, resp_w, r2, partner, partner_r, low_high) -> str:
+    if not np.isfinite(low_high):  # no spend at all over the fit cells
+        return f"{ch}: no spend in the fit weeks: no effect can be estimated (contribution 0, ROI undefined)"
     spend = "spend seen from near zero" if wide else "spend never near zero"
-    if level == "prior":
-        why = f"{spend}; the draws spread as the prior does" if np.isfinite(contraction) else spend
-        parts = [f"total effect set by the prior ({why})"]
-    else:
-        how = f"{spend}; the data narrow the prior by {100 * contraction:.0f} %" if np.isfinite(contraction) else spend
-        parts = [f"total effect measured by the data ({how})"]
+    if not np.isfinite(r2):  # nothing moves within a region: the baselines take it
+        spend = "spend never changes within a region, so the baselines can absorb it"
+    width = f"; interval ±{50 * inc_w:.0f} %" if np.isfinite(inc_w) else ""
+    parts = [f"total effect {'set by the prior' if level == 'prior' else 'measured by the data'} ({spend}{width})"]
     if np.isfinite(resp_w):
-        parts.append(f"response to ±50 % spend {'measured by the data' if resp_w <= RESPONSE_DATA else 'uncertain'} "
+        parts.append(f"response to ±50 % spend {'measured by the data' if resp_w <= WIDTH_DATA else 'uncertain'} "
                      f"(interval ±{50 * resp_w:.0f} %)")
     if np.isfinite(r2) and r2 >= COLLINEAR_R2:
         parts.append(f"moves with {partner} (r = {partner_r:.2f}; R² {r2:.2f} on the other series)")

@@ -35,9 +35,11 @@ training cells, KPI units):
 * the **null channel**'s contribution in % of the KPI, total media against the truth, and the
   fit's holdout R²;
 * **intervals** (runs with anchored draws, :mod:`~causalmmm_jax.analysis.intervals`): per channel the
-  90 % interval of the response at each multiplier, of ROI and of mROI (``<key>_interval``; the
-  draws' own quantiles in ``<key>_interval_draws``), whether it covers the truth (``<key>_covered``,
-  ``<key>_covered_draws``) and its width over the truth's size (``<key>_interval_width``); the summary's
+  90 % interval of the response at each multiplier, of ROI and of mROI (``<key>_interval``: the default
+  rule of :func:`~causalmmm_jax.train.result.carry_interval`; centred on the draws in
+  ``<key>_interval_draws``, the draws' sample quantiles in ``<key>_interval_quantile``), whether it
+  covers the truth (``<key>_covered`` and the same suffixes), its width over the truth's size
+  (``<key>_interval_width``) and the draws' values (``<key>_per_draw``); the summary's
   ``interval_coverage`` over the channels with a true effect.
 
 Everything is plain floats and dicts (JSON-ready).  Ensembles are scored by their member mean.
@@ -66,6 +68,8 @@ __all__ = ["evaluate_against_truth", "truth_optimal_plan", "RESPONSE_MULTIPLIERS
 
 #: the per-channel quantities whose intervals are scored (response changes, ROI, marginal ROI)
 INTERVAL_KEYS = ("change_0x", "change_0.5x", "change_1.5x", "change_2x", "roi", "mroi")
+#: (key suffix, carry_interval method) of the intervals scored: the default rule first
+_INTERVAL_SUFFIXES = (("", "ratio"), ("_draws", "draws"), ("_quantile", "quantile"))
 
 RESPONSE_MULTIPLIERS = (0.0, 0.5, 1.5, 2.0)
 _MROI_STEP = 0.01
@@ -335,7 +339,8 @@ def evaluate_against_truth(result: FitResult, data: SyntheticData, *, horizon: i
             row = out_ch[ch]
             for key, vals in per_draw.items():
                 truth_v = row[f"{key}_truth"]
-                for suffix, method in (("", "ratio"), ("_draws", "draws")):
+                row[f"{key}_per_draw"] = [float(v) for v in vals[:, ci]]
+                for suffix, method in _INTERVAL_SUFFIXES:
                     lo, hi = (float(v) for v in carry_interval(row[key], vals[:, ci], method=method))
                     row[f"{key}_interval{suffix}"] = [lo, hi]
                     row[f"{key}_covered{suffix}"] = bool(lo <= truth_v <= hi)
@@ -388,7 +393,7 @@ def evaluate_against_truth(result: FitResult, data: SyntheticData, *, horizon: i
         "drift_correlation_oracle": path.get("oracle_correlation"),
         "interval_coverage": None if draws is None else {
             f"{key}{suffix}": float(np.mean([out_ch[c][f"{key}_covered{suffix}"] for c in real]))
-            for key in INTERVAL_KEYS for suffix in ("", "_draws")} if real else None,
+            for key in INTERVAL_KEYS for suffix, _ in _INTERVAL_SUFFIXES} if real else None,
         "holdout_r2": result.metrics.get("holdout", {}).get("r2"),
         "holdout_r2_within_region": result.metrics.get("holdout", {}).get("r2_within_region"),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from ._base import add_mapping_args, mapping_from_args
@@ -63,6 +64,12 @@ def print_metrics(metrics: dict, file=None) -> None:
                                       if v.get("roi") is not None), file=file)
     else:
         print("media shares: " + ", ".join(f"{k} {100 * v['share']:.1f}%" for k, v in chans), file=file)
+    ident = metrics.get("identifiability")
+    if ident:
+        print("what the data identify:", file=file)
+        for ch, _ in chans:
+            if ch in ident:
+                print(f"  {ident[ch]['summary']}", file=file)
     t = metrics["timing"]
     mem = ""
     if t.get("peak_rss_mb") is not None:
@@ -88,6 +95,8 @@ def add_fit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, metavar="N", help="override train.epochs")
     p.add_argument("--seed", type=int, metavar="S", help="override train.seed")
     p.add_argument("--seeds", type=int, default=1, metavar="K", help="ensemble size (vmapped seeds S..S+K-1)")
+    p.add_argument("--intervals", type=int, default=None, metavar="K",
+                   help="override train.interval_draws: anchored draws behind the 90 %% intervals (0 = none)")
     add_device_args(p)
     g = p.add_mutually_exclusive_group()
     g.add_argument("--holdout-weeks", type=int, metavar="H", help="override data.holdout_weeks")
@@ -163,6 +172,8 @@ def config_from_args(args: argparse.Namespace):
         over["train"]["epochs"] = args.epochs
     if args.seed is not None:
         over["train"]["seed"] = args.seed
+    if getattr(args, "intervals", None) is not None:
+        over["train"]["interval_draws"] = args.intervals
     if args.holdout_weeks is not None:
         over["data"]["holdout_weeks"] = args.holdout_weeks
     if args.holdout_ratio is not None:
@@ -203,7 +214,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         return 0
     out = write_run(result, args.out)
     if not args.quiet:
-        print_metrics(result.metrics)
+        print_metrics(json.loads((out / "metrics.json").read_text(encoding="utf-8")))  # what was written
         print(f"run written to {out}")
     return 0
 

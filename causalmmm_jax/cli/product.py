@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -85,11 +86,13 @@ def run_demo(out: Path, *, epochs: int | None = None, quick: bool = False) -> Pa
     )
     result = fit(data.panel(), cfg, mapping=m, progress=progress_printer(sys.stderr.isatty()))
     run = write_run(result, out / "run")
-    print_metrics(result.metrics)
-    print(f"\n{'channel':<26}{'share':>8}{'truth':>8}{'ROI':>8}{'truth':>8}")
+    print_metrics(json.loads((run / "metrics.json").read_text(encoding="utf-8")))
+    print(f"\n{'channel':<26}{'share':>8}{'truth':>8}{'ROI':>8}{'90 % interval':>16}{'truth':>8}")
     for ch, v in result.metrics["channels"].items():
+        lo_hi = v.get("interval", {}).get("roi")
+        band = f"[{lo_hi[0]:.2f}, {lo_hi[1]:.2f}]" if lo_hi else "-"
         print(f"{ch:<26}{v['share']:>8.1%}{data.truth.shares[ch]:>8.1%}{v.get('roi', float('nan')):>8.2f}"
-              f"{data.truth.roi[ch]:>8.2f}")
+              f"{band:>16}{data.truth.roi[ch]:>8.2f}")
     weeks = min(52, result.split.n_train)
     start = result.split.n_train - weeks
     spend = result.panel.spend if result.panel.spend is not None else result.panel.media  # the generator has spend

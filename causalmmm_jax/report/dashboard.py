@@ -226,6 +226,7 @@ def dashboard_sections(result: FitResult, *, metrics: dict, history: pd.DataFram
                        "contribution of each channel over the training weeks.",
                        F.channel_effectiveness(disp, bt.mean(0), bt.std(0), ch_tot, ccol), group="Channels"))
     out.append(_roi_section(metrics, chans, disp, ccol))
+    out.append(_identifiability_section(metrics, result, chans, disp))
 
     # DAG
     W = _dag_matrix(result)
@@ -301,6 +302,32 @@ def _roi_section(metrics: dict, chans: list[str], disp: list[str], ccol: list[st
             "No spend columns were given, so the panel shows the contribution per 1,000 exposure units")
     desc += bars
     return Section("roi", "ROI per channel", desc, FM.roi_bars(disp, vals, lo, hi, label, ccol), group="Channels")
+
+
+def _identifiability_section(metrics: dict, result: FitResult, chans: list[str], disp: list[str]) -> Section:
+    """What the data identify per channel (metrics.json's ``identifiability``; computed when absent)."""
+    ident = metrics.get("identifiability")
+    if not ident:
+        from ..run import identifiability_dict
+
+        ident = identifiability_dict(result)
+    rows = [ident.get(c, {}) for c in chans]
+
+    def pct(v):
+        return "-" if v is None or not np.isfinite(v) else f"±{50 * v:.0f} %"
+
+    cells = [disp, [r.get("level", "-") for r in rows], [pct(r.get("response_width")) for r in rows],
+             [f"{r['collinearity_r2']:.2f} ({r.get('moves_with', '')})" if r.get("collinearity_r2") is not None
+              else "-" for r in rows],
+             [r.get("summary", "").split(": ", 1)[-1] for r in rows]]
+    fig = FM.text_table(["channel", "total effect from", "±50 % response interval", "collinearity R² (with)",
+                         "in words"], cells)
+    desc = ("Whether the data or the priors set each channel's numbers. 'prior': the data never see the "
+            "channel's spend near zero, or the 90 % interval of its incremental effect is wider than ±25 %, so its "
+            "total effect and ROI rest on the priors; 'data': spend seen from near zero and the interval within "
+            "±25 %. Collinearity: R² of the channel's within-region spend on the other channels, controls, trend "
+            "and season.")
+    return Section("identifiability", "What the data identify", desc, fig, group="Channels")
 
 
 # --------------------------------------------------------------------------- header

@@ -243,3 +243,11 @@ def plan_regions(regions: Sequence[str], channels: Sequence[str], values: np.nda
     fig.update_xaxes(title_text="region", type="category")
     title = "Plan by region: " + ("change against the current plan" if change else "planned spend")
     return _base_layout(fig, title, height=max(320, 60 + 28 * len(channels)))
+
+
+def text_table(header: list[str], columns: list[list[str]]) -> go.Figure:
+    """A plain table (``columns``: one list of cell texts per column)."""
+    fig = go.Figure(go.Table(header=dict(values=header, align="left", font=dict(size=12)),
+                             cells=dict(values=columns, align="left", font=dict(size=11), height=24)))
+    fig.update_layout(height=80 + 30 * max((len(c) for c in columns), default=1), margin=dict(l=10, r=10, t=10, b=10))
+    return fig

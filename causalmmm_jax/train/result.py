@@ -34,32 +34,52 @@ __all__ = ["FitResult", "member_mean", "member_bands", "with_member_axis", "QUAN
 QUANTILES = (0.05, 0.95)
 #: the intervals' level (the anchored draws' 5 % and 95 % quantiles, carried to the estimate)
 INTERVAL_LEVEL = 0.9
-INTERVAL_METHODS = ("ratio", "draws")
+INTERVAL_METHODS = ("ratio", "draws", "quantile")
 
 
 def carry_interval(point, per_draw, level: float = INTERVAL_LEVEL, method: str = "ratio"):
     """``(lo, hi)``: the ``level`` interval of a quantity whose fitted estimate is ``point [...]`` and
     whose anchored draws are ``per_draw [K, ...]``.
 
-    ``"ratio"``: the draws' relative spread around their median, carried to the estimate,
-    ``point·Q_α(q_k)/median(q_k)`` to ``point·Q_1−α(q_k)/median(q_k)``; where the draws' median is 0 or
-    their interval changes sign, the spread is carried additively (``point + Q(q_k) − median``).
-    ``"draws"``: the draws' own quantiles."""
+    The draws' spread is read on the log scale (a quantity whose draws share one sign): sd ``s`` of
+    ``log|q_k|``, and the interval is the normal predictive one for a new draw, ``± t·s·√(1 + 1/K)``
+    with ``t`` Student's quantile at ``(1 + level)/2`` on K − 1 degrees of freedom (K draws'
+    sample quantiles would cover less than ``level`` even for exact posterior draws: the 5 %–95 %
+    range of 16 draws holds about 79 % of new ones).  ``"ratio"`` (default) centres it on the
+    estimate (``point·exp(±half)``: the draws' relative uncertainty around the fitted model's
+    number), ``"draws"`` on the draws' own centre (``exp(mean log|q_k| ± half)``); a quantity whose
+    draws change sign (or whose estimate has the other sign) takes the same rule on the linear scale.
+    ``"quantile"``: the draws' sample quantiles."""
     if method not in INTERVAL_METHODS:
         raise ValueError(f"method must be one of {INTERVAL_METHODS}, got {method!r}")
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be strictly between 0 and 1, e.g. 0.9, got {level}")
     a = np.asarray(per_draw, np.float64)
-    alpha = (1.0 - level) / 2.0
-    lo, med, hi = np.quantile(a, [alpha, 0.5, 1.0 - alpha], axis=0)
-    if method == "draws":
+    k = a.shape[0]
+    if k < 2:
+        raise ValueError(f"an interval needs at least 2 draws, got {k}")
+    if method == "quantile":
+        alpha = (1.0 - level) / 2.0
+        lo, hi = np.quantile(a, [alpha, 1.0 - alpha], axis=0)
         return lo, hi
-    p = np.asarray(point, np.float64)
-    ratio = (med != 0) & (np.sign(lo) == np.sign(med)) & (np.sign(hi) == np.sign(med))
-    safe = np.where(ratio, med, 1.0)
-    r_lo, r_hi = p * lo / safe, p * hi / safe
-    return (np.where(ratio, np.minimum(r_lo, r_hi), p + lo - med),
-            np.where(ratio, np.maximum(r_lo, r_hi), p + hi - med))
+    from scipy.stats import t as student_t
+
+    factor = float(student_t.ppf((1.0 + level) / 2.0, k - 1)) * np.sqrt(1.0 + 1.0 / k)
+    p = np.broadcast_to(np.asarray(point, np.float64), a.shape[1:])
+    sign = np.sign(np.median(a, axis=0))
+    centre_ok = (sign != 0) & np.all(np.sign(a) == sign, axis=0)
+    log_ok = centre_ok & ((np.sign(p) == sign) if method == "ratio" else True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.log(np.where(log_ok, np.abs(a), 1.0))
+        half_log = factor * logs.std(axis=0, ddof=1)
+        centre_log = np.where(method == "ratio", np.log(np.where(log_ok, np.abs(p), 1.0)), logs.mean(axis=0))
+        lo_log = sign * np.exp(centre_log - half_log)
+        hi_log = sign * np.exp(centre_log + half_log)
+    half_lin = factor * a.std(axis=0, ddof=1)
+    centre_lin = p if method == "ratio" else a.mean(axis=0)
+    lo = np.where(log_ok, np.minimum(lo_log, hi_log), centre_lin - half_lin)
+    hi = np.where(log_ok, np.maximum(lo_log, hi_log), centre_lin + half_lin)
+    return lo, hi
 
 
 def with_member_axis(tree):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 #: the fit used for the truth-recovery checks (see the task: 10 regions × 104 weeks, hidden 32, 1500 epochs)
-FIT_CONFIG = {"model": {"hidden_dim": 32}, "train": {"epochs": 1500, "chunk_epochs": 250}}
+FIT_CONFIG = {"model": {"hidden_dim": 32}, "train": {"epochs": 1500, "chunk_epochs": 250, "interval_draws": 0}}
 
 
 @pytest.fixture(scope="session")

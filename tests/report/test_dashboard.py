@@ -16,7 +16,8 @@ from causalmmm_jax.report import DASHBOARD_FILE, build_dashboard, dashboard_sect
 from causalmmm_jax.cli.report import add_report
 
 BASE_SECTIONS = ["training", "fit", "holdout", "stacked", "channels", "donut", "waterfall", "coefficients",
-                 "effectiveness", "roi", "dag_network", "dag_heatmap", "media_inputs", "control_inputs"]
+                 "effectiveness", "roi", "identifiability", "dag_network", "dag_heatmap", "media_inputs",
+                 "control_inputs"]
 ALL_SECTIONS = BASE_SECTIONS + ["curves", "budget", "plan_weekly", "plan_regions"]
 
 

@@ -1,0 +1,139 @@
+"""Intervals from the anchored draws: the carry rule, every output that shows them, persistence, and
+the identifiability report's columns and words (the statistics are in test_interval_coverage.py)."""
+
+import dataclasses
+import json
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+
+import causalmmm_jax as cm
+from causalmmm_jax.analysis.curves import response_curves, roi_table
+from causalmmm_jax.analysis.identifiability import identifiability
+from causalmmm_jax.analysis.intervals import carry_interval, draw_quantities
+from causalmmm_jax.errors import ConfigError
+from causalmmm_jax.modelfile import load_model
+from train_config import small_config
+
+
+def test_carry_interval_log_normal_predictive_around_the_estimate():
+    draws = np.array([[1.0, -1.0], [2.0, 1.0], [4.0, 3.0]])  # channel 0 positive, channel 1 straddles 0
+    # level 0.5, K = 3: half-width = t(0.75; 2 df)·sd·sqrt(1 + 1/3) = 0.8165·1.1547 = 0.9428 sd
+    f = 0.8164966 * np.sqrt(4.0 / 3.0)
+    lo, hi = carry_interval(np.array([10.0, 5.0]), draws, level=0.5)
+    # channel 0: sd of log(1, 2, 4) = log 2, around the estimate 10; channel 1 on the linear scale: sd 2
+    np.testing.assert_allclose(lo, [10.0 * 2.0 ** -f, 5.0 - 2.0 * f], rtol=1e-6)
+    np.testing.assert_allclose(hi, [10.0 * 2.0 ** f, 5.0 + 2.0 * f], rtol=1e-6)
+    assert 10.0 * 2.0 ** -f == pytest.approx(5.2022, abs=1e-4)  # the numbers, by hand
+    # a negative quantity keeps lo <= hi
+    lo, hi = carry_interval(-10.0, -draws[:, 0], level=0.5)
+    assert (float(lo), float(hi)) == pytest.approx((-10.0 * 2.0 ** f, -10.0 * 2.0 ** -f))
+    # centred on the draws (geometric mean 2), and their sample quantiles
+    lo, hi = carry_interval(10.0, draws[:, 0], level=0.5, method="draws")
+    assert (float(lo), float(hi)) == pytest.approx((2.0 * 2.0 ** -f, 2.0 * 2.0 ** f))
+    lo, hi = carry_interval(10.0, draws[:, 0], level=0.5, method="quantile")
+    assert (float(lo), float(hi)) == pytest.approx((1.5, 3.0))
+    # identical draws (a channel without spend): a zero-width interval at the estimate, not NaN
+    lo, hi = carry_interval(0.0, np.zeros((4, 1)))
+    assert lo[0] == hi[0] == 0.0
+    with pytest.raises(ValueError, match="level"):
+        carry_interval(1.0, draws, level=1.0)
+    with pytest.raises(ValueError, match="method"):
+        carry_interval(1.0, draws, method="normal")
+    with pytest.raises(ValueError, match="2 draws"):
+        carry_interval(1.0, draws[:1])
+
+
+@pytest.fixture(scope="module")
+def drawn(synthetic):
+    """A small fit with 4 anchored draws (the suite's training settings; statistics elsewhere)."""
+    panel = synthetic.panel()
+    return cm.fit(panel, config=small_config(interval_draws=4).updated(data={"holdout_weeks": 12}))
+
+
+def test_a_fit_with_draws_holds_them_and_metrics_carry_intervals_around_each_estimate(drawn):
+    assert drawn.n_draws == 4 and drawn.n_seeds == 1
+    for leaf in jax.tree_util.tree_leaves(drawn.draws):
+        assert np.shape(leaf)[0] == 4
+    assert drawn.draw_spec.constant_coefficients
+    assert {"draws_seconds", "draws_compile_seconds"} <= set(drawn.timing)
+    m = drawn.metrics
+    assert m["intervals"] == {"level": 0.9, "draws": 4, "method": "ratio"}
+    for ch, row in m["channels"].items():
+        for key in ("contribution", "share", "roi"):
+            lo, hi = row["interval"][key]
+            assert lo <= row[key] <= hi, (ch, key)
+
+
+def test_roi_table_and_curves_show_the_draws_intervals(drawn):
+    roi = roi_table(drawn)
+    for name in ("contribution", "incremental", "marginal_kpi", "share", "roi", "mroi", "incremental_roi"):
+        lo, hi = roi[f"{name}_q05"].to_numpy(), roi[f"{name}_q95"].to_numpy()
+        assert np.all(lo <= roi[name].to_numpy() + 1e-9) and np.all(roi[name].to_numpy() <= hi + 1e-9), name
+    assert roi["share"].sum() == pytest.approx(1.0)
+    # the metrics' intervals and the table's are the same rule on the same draws
+    first = roi.iloc[0]
+    assert drawn.metrics["channels"][first["channel"]]["interval"]["roi"] == pytest.approx(
+        [first["roi_q05"], first["roi_q95"]], rel=1e-6)
+    curves = response_curves(drawn, [0.0, 0.5, 1.0, 1.5])
+    for name in ("incremental", "change"):
+        assert np.all(curves[f"{name}_q05"] <= curves[name] + 1e-9)
+        assert np.all(curves[name] <= curves[f"{name}_q95"] + 1e-9)
+    at_one = curves[curves["multiplier"] == 1.0]
+    np.testing.assert_allclose(at_one["change"], 0.0, atol=1e-6)
+    q = draw_quantities(drawn, [0.0, 1.0])
+    assert q["curve"].shape == (4, drawn.panel.n_channels, 2) and q["contribution"].shape == (4, drawn.panel.n_channels)
+
+
+def test_draws_survive_save_and_load(drawn, tmp_path):
+    cm.save(drawn, tmp_path)
+    assert (tmp_path / "model" / "draws.msgpack").exists()
+    loaded = load_model(tmp_path)
+    for a, b in zip(jax.tree_util.tree_leaves(drawn.draws), jax.tree_util.tree_leaves(loaded.draws)):
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+    pd.testing.assert_frame_equal(roi_table(drawn), roi_table(loaded))
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["intervals"]["draws"] == 4
+
+
+def test_without_draws_there_is_no_interval_and_a_clear_error(fitted):
+    assert fitted.draws is None and "intervals" not in fitted.metrics
+    assert "roi_q05" not in roi_table(fitted)
+    with pytest.raises(ConfigError, match="interval_draws"):
+        draw_quantities(fitted)
+
+
+def test_identifiability_report_columns_and_words(drawn):
+    rep = identifiability(drawn)
+    assert list(rep["channel"]) == list(drawn.panel.channels)
+    assert set(rep["level"]) <= {"data", "prior"} and set(rep["response"]) <= {"data", "uncertain"}
+    assert rep["collinearity_r2"].between(0.0, 1.0).all()
+    for _, r in rep.iterrows():
+        assert r["summary"].startswith(f"{r['channel']}: total effect ")
+        assert ("set by the prior" in r["summary"]) == (r["level"] == "prior")
+        assert r["wide_range"] == (r["spend_low_high"] <= 0.3)
+    assert np.all(np.isfinite(rep["contraction"])) and np.all(rep["contraction"] <= 1.0)
+
+
+def test_identifiability_without_draws_reads_the_spend_range(fitted):
+    rep = identifiability(fitted)
+    assert rep["contraction"].isna().all() and rep["response"].isna().all()
+    assert list(rep["level"]) == ["data" if w else "prior" for w in rep["wide_range"]]
+
+
+def test_collinear_channels_are_named():
+    """Two channels whose spend moves together: each names the other."""
+    from causalmmm_jax.data.synthetic import generate
+
+    data = generate(2, n_regions=4, n_weeks=60, n_channels=3, n_controls=1)
+    panel = data.panel()
+    media = panel.media.copy()
+    media[..., 1] = media[..., 0] * 2.0 + 0.01 * media[..., 1]  # channel 1 follows channel 0
+    panel = dataclasses.replace(panel, media=media)
+    res = cm.fit(panel, config=small_config(epochs=0, warm_start_epochs=0, static_epochs=0))
+    rep = identifiability(res).set_index("channel")
+    c0, c1 = panel.channels[0], panel.channels[1]
+    assert rep.loc[c0, "collinearity_r2"] > 0.95 and rep.loc[c0, "moves_with"] == c1
+    assert rep.loc[c1, "moves_with"] == c0 and "moves with" in rep.loc[c1, "summary"]
