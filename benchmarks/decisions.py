@@ -141,6 +141,35 @@ def markdown(report: dict) -> str:
             f"{_f(max(x['null_pct_of_kpi'] for x in s), '.2f')} | {_f(med([x['drift_correlation'] for x in s]))}"
             f"{_oracle(med([x.get('drift_correlation_oracle') for x in s]))} | "
             f"{_f(cap('curves 1x'))} / {_f(cap('curves 1.5x'))} | {_f(cap('model 1x'))} / {_f(cap('model 1.5x'))} |")
+    iv = report["aggregate"].get("intervals")
+    if iv:
+        lines += ["", interval_markdown(iv)]
+    return "\n".join(lines)
+
+
+def interval_markdown(iv: dict) -> str:
+    """The intervals' table docs/analysis.md §10 quotes: coverage of the 90 % intervals (default rule;
+    centred on the draws; the draws' sample quantiles), all / always-on / flighted, and median width."""
+    names = {"change_0x": "incremental effect (0×)", "roi": "ROI", "change_0.5x": "response to 0.5×",
+             "change_1.5x": "response to 1.5×", "change_2x": "response to 2×", "mroi": "marginal ROI"}
+    lines = ["| 90 % interval | coverage: all (always-on / flighted) | centred on the draws | draws' quantiles | "
+             "median width / truth: always-on / flighted |", "|---|---|---|---|---|"]
+    pct = lambda v: "–" if v is None else f"{100 * v:.0f} %"  # noqa: E731
+    for key, name in names.items():
+        e = iv.get(key)
+        if e is None:
+            continue
+        c = e["coverage_ratio"]
+        lines.append(f"| {name} | {pct(c['all'])} ({pct(c['always_on'])} / {pct(c['flighted'])}) | "
+                     f"{pct(e['coverage_draws']['all'])} | {pct(e.get('coverage_quantile', {}).get('all'))} | "
+                     f"{_f(e['width_median']['always_on'])} / {_f(e['width_median']['flighted'])} |")
+    ident = iv.get("identifiability")
+    if ident:
+        share = ident["level_prior_share"]
+        lines += ["", f"Level flagged 'set by the prior': {pct(share['always_on'])} of always-on channels, "
+                      f"{pct(share['flighted'])} of flighted ones; incremental effect's median abs. rel. error "
+                      f"{pct(ident['incremental_abs_rel_error_median_level_prior'])} where flagged 'prior', "
+                      f"{pct(ident['incremental_abs_rel_error_median_level_data'])} where 'data'."]
     return "\n".join(lines)
 
 

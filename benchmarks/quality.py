@@ -63,10 +63,16 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def _identifiability(result) -> dict:
+    from causalmmm_jax.run import identifiability_dict
+
+    return identifiability_dict(result)
+
+
 def _metrics_block(result) -> dict:
     m = result.metrics
     keep = ("r2", "rmse", "mae", "mape", "r2_within_region", "n")
-    channels = {ch: {k: v for k, v in row.items() if k in ("share", "contribution", "roi", "mroi")}
+    channels = {ch: {k: v for k, v in row.items() if k in ("share", "contribution", "roi", "mroi", "interval")}
                 for ch, row in m["channels"].items()}
     null = [ch for ch in channels if NULL_TAG in ch.lower()]
     return {
@@ -79,7 +85,11 @@ def _metrics_block(result) -> dict:
         "epochs_run": m["epochs_run"], "best_epoch": m["best_epoch"], "stopped_early": m["stopped_early"],
         "timing": {k: m["timing"][k] for k in ("fit_seconds", "seconds_per_epoch", "compile_seconds",
                                                "static_seconds", "static_epochs", "warm_seconds", "main_seconds",
-                                               "main_epochs") if k in m["timing"]},
+                                               "main_epochs", "draws_seconds", "draws_compile_seconds",
+                                               "draws_members") if k in m["timing"]},
+        # the 90 % intervals' settings and the identifiability report (docs/concepts.md §10)
+        "intervals": m.get("intervals"),
+        "identifiability": _identifiability(result),
         "resolved_model": {k: getattr(result.config.model, k) for k in ("seasonality", "trend", "hidden_dim",
                                                                          "matmul_dtype")},
     }

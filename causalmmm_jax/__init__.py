@@ -3,6 +3,7 @@
 from ._version import __version__
 from .api import (
     fit,
+    identifiability,
     load,
     optimize_budget,
     predict,
@@ -35,6 +36,7 @@ __all__ = [
     "save",
     "predict",
     "response_curves",
+    "identifiability",
     "optimize_budget",
     "report",
     "use_devices",

@@ -16,7 +16,8 @@ from .predict import predict
 from .train.result import FitResult
 from .train.sharding import use_devices
 
-__all__ = ["fit", "sweep", "load", "save", "predict", "response_curves", "optimize_budget", "report", "use_devices"]
+__all__ = ["fit", "sweep", "load", "save", "predict", "response_curves", "identifiability", "optimize_budget", "report",
+           "use_devices"]
 
 
 def _panel(data, mapping: ColumnMapping | None, missing_media: str) -> Panel:
@@ -89,6 +90,14 @@ def response_curves(result: FitResult, multipliers=None):
     from .analysis.curves import response_curves as _rc
 
     return _rc(result, multipliers)
+
+
+def identifiability(result: FitResult):
+    """Per channel: whether the data or the priors set its numbers, in plain words (see
+    :mod:`causalmmm_jax.analysis.identifiability`)."""
+    from .analysis.identifiability import identifiability as _id
+
+    return _id(result)
 
 
 def optimize_budget(result: FitResult, budget: float, **kwargs):

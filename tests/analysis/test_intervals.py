@@ -137,3 +137,38 @@ def test_collinear_channels_are_named():
     c0, c1 = panel.channels[0], panel.channels[1]
     assert rep.loc[c0, "collinearity_r2"] > 0.95 and rep.loc[c0, "moves_with"] == c1
     assert rep.loc[c1, "moves_with"] == c0 and "moves with" in rep.loc[c1, "summary"]
+
+
+def test_degenerate_channels_get_named_warnings_finite_intervals_and_words():
+    """A constant channel and one spent in a single region: a DataWarning naming each, finite intervals
+    (never NaN) in metrics.json's numbers, and the report's words for each."""
+    import math
+    import warnings
+
+    from causalmmm_jax.data.synthetic import generate
+    from causalmmm_jax.data.validate import DataWarning
+    from causalmmm_jax.run import identifiability_dict, json_safe
+
+    data = generate(3, n_regions=4, n_weeks=60, n_channels=4, n_controls=1)
+    panel = data.panel()
+    media = panel.media.copy()
+    media[..., 0] = 2.0  # constant everywhere
+    media[1:, :, 1] = 0.0  # spent in region 0 only
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        panel = dataclasses.replace(panel, media=media)
+        from causalmmm_jax.data.validate import warn_degenerate_media
+
+        warn_degenerate_media(panel.media, panel.mask, panel.regions, panel.channels)
+    text = " ".join(str(w.message) for w in caught if issubclass(w.category, DataWarning))
+    assert panel.channels[0] in text and "same value" in text
+    assert panel.channels[1] in text and "only one of 4 regions" in text
+    res = cm.fit(panel, config=small_config(interval_draws=4))
+    for ch, row in res.metrics["channels"].items():
+        for key in ("contribution", "share"):
+            lo, hi = row["interval"][key]
+            assert math.isfinite(lo) and math.isfinite(hi), (ch, key)
+    ident = json_safe(identifiability_dict(res))
+    assert "never changes within a region" in ident[panel.channels[0]]["summary"]
+    assert ident[panel.channels[0]]["level"] == "prior"
+    json.dumps(ident, allow_nan=False)  # strict JSON: no NaN anywhere

@@ -167,9 +167,16 @@ def test_single_region_single_channel_all_zero_channel_and_api(long_frame, tmp_p
     df2["radio_imps"] = 0.0  # an all-zero channel: contributes exactly 0
     df2["search_imps"] = 5.0  # a constant one: not measurable, but never NaN
     with pytest.warns(DataWarning, match="radio_imps") as caught:
-        r2 = cm.fit(df2, MAPPING, cfg.updated(train={"static_epochs": 0}))  # (one compiled program fewer)
+        r2 = cm.fit(df2, MAPPING, cfg.updated(train={"interval_draws": 4}))
     assert any("search_imps" in str(w.message) and "same value" in str(w.message) for w in caught)
     assert r2.metrics["channels"]["radio_imps"]["contribution"] == pytest.approx(0.0, abs=1e-6)
+    # intervals too: finite for every channel, [0, 0] for the channel without spend, and the constant
+    # channel's words say the baselines can absorb it
+    for ch, row in r2.metrics["channels"].items():
+        assert all(np.isfinite(v) for key in ("contribution", "share") for v in row["interval"][key]), ch
+    assert r2.metrics["channels"]["radio_imps"]["interval"]["contribution"] == pytest.approx([0.0, 0.0], abs=1e-6)
+    words = cm.identifiability(r2).set_index("channel")["summary"]
+    assert "no spend" in words["radio_imps"] and "never changes within a region" in words["search_imps"]
     for block in ("train", "holdout"):
         assert all(np.isfinite(r2.metrics[block][k]) for k in ("r2", "rmse", "mae"))
     assert all(np.isfinite(v["contribution"]) and np.isfinite(v["share"])

@@ -22,7 +22,7 @@ from causalmmm_jax.data.synthetic import generate
 #: (tests/conftest.py FIT_GROUPS), so the compiled programs are shared there too
 pytestmark = pytest.mark.xdist_group("report-fit")
 
-CHANNEL_ROW_FIELDS = 5  # name, share, truth share, ROI, truth ROI
+CHANNEL_ROW_FIELDS = 7  # name, share, truth share, ROI, its interval [lo, hi] (two fields), truth ROI
 
 
 @pytest.fixture(scope="module")
@@ -89,15 +89,18 @@ def test_demo_prints_the_summary_against_the_truth(demo):
     assert "curves.csv" in stdout and "allocation.json" in stdout  # the curves and optimize steps ran
 
     # the estimate-vs-truth table: one row per channel, shares and ROI as in metrics.json / the generator
-    header = next(i for i, line in enumerate(lines) if line.split() == ["channel", "share", "truth", "ROI", "truth"])
+    header = next(i for i, line in enumerate(lines)
+                  if line.split() == ["channel", "share", "truth", "ROI", "90", "%", "interval", "truth"])
     truth = generate(0, n_regions=5, n_weeks=70).truth
     metrics = json.loads((out / "run" / "metrics.json").read_text())
     rows = [line.split() for line in lines[header + 1:header + 1 + len(truth.channels)]]
     assert [r[0] for r in rows] == list(metrics["channels"])
-    for name, share, true_share, roi, true_roi in rows:
+    for name, share, true_share, roi, lo, hi, true_roi in rows:
         est = metrics["channels"][name]
         assert share == f"{est['share']:.1%}" and true_share == f"{truth.shares[name]:.1%}"
         assert roi == f"{est['roi']:.2f}" and true_roi == f"{truth.roi[name]:.2f}"
+        # the default's 90 % interval from the anchored draws, as in metrics.json
+        assert f"{lo} {hi}" == f"[{est['interval']['roi'][0]:.2f}, {est['interval']['roi'][1]:.2f}]"
     assert all(len(r) == CHANNEL_ROW_FIELDS for r in rows)
     shares = np.array([metrics["channels"][r[0]]["share"] for r in rows])
     assert shares.sum() == pytest.approx(1.0, abs=1e-6)

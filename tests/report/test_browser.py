@@ -24,7 +24,7 @@ from causalmmm_jax.report import build_dashboard
 from pngtools import read_png
 from report_helpers import write_analysis_files
 
-N_FIGURES = 16  # every panel, with the curves / optimize files present
+N_FIGURES = 17  # every panel (the identifiability table included), with the curves / optimize files present
 
 
 def _find_chromium() -> str | None:

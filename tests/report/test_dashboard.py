@@ -232,7 +232,8 @@ def test_size_for_190_regions_13_channels(tmp_path):
     sd = generate(0, n_regions=190, n_weeks=109, n_channels=13, n_controls=7, missing_cells=50)
     # the page's size depends on the panel's shape, not on how well the model fits: no training
     # at all (epochs 0: the data-driven start is the model, and no training program is compiled)
-    cfg = Config().updated(model={"hidden_dim": 8}, train={"epochs": 0, "warm_start_epochs": 0, "static_epochs": 0})
+    cfg = Config().updated(model={"hidden_dim": 8}, train={"epochs": 0, "warm_start_epochs": 0, "static_epochs": 0,
+                                                                        "interval_draws": 0})
     result = fit(sd.panel(), cfg, mapping=sd.mapping)
     path = build_dashboard(result, tmp_path / "d.html")
     size = path.stat().st_size

@@ -100,7 +100,8 @@ def test_two_year_fit_resolves_to_fourier(long_panel):
     DAG, trend or controls: the choice does not depend on them, and the model compiles ~2x faster)."""
     cfg = Config().updated(model={"hidden_dim": 8, "dag_mode": "off", "trend": "off"},
                            data={"holdout_weeks": 4, "validation_weeks": 0, "min_train_weeks": 20},
-                           train={"epochs": 10, "chunk_epochs": 10, "warm_start_epochs": 0, "static_epochs": 0})
+                           train={"epochs": 10, "chunk_epochs": 10, "warm_start_epochs": 0, "static_epochs": 0,
+                                  "interval_draws": 0})
     r = fit(long_panel, cfg)
     assert r.split.n_fit == SEASONAL_MIN_FIT_WEEKS
     assert r.config.model.seasonality == "fourier" and r.spec.config.seasonality == "fourier"
