@@ -333,6 +333,8 @@ def _draw_bands(df: pd.DataFrame, q: dict, spend) -> None:
         per.update(roi=contrib / sp, incremental_roi=per["incremental"] / sp, mroi=grads / sp)
     for name, vals in per.items():
         lo, hi = carry_interval(df[name].to_numpy(np.float64), vals)
+        if name == "share":  # a share of media lies in [0, 1] whatever the carried spread
+            lo, hi = np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
         df[f"{name}_q05"], df[f"{name}_q95"] = lo, hi
 
 

@@ -23,7 +23,8 @@ at most :data:`WIDTH_DATA` of the estimate wide (±25 %); otherwise ``"prior"``.
   NaN when the channel's spend never changes within a region (the baselines can absorb it).
 
 ``summary`` says it in words, e.g. ``"search: total effect set by the prior (spend never near zero;
-interval ±38 %); response to ±50 % spend measured by the data (interval ±12 %)"``.
+interval 0.47–2.1× the estimate); response to ±50 % spend uncertain (interval 0.64–1.6× the
+estimate)"``.
 """
 
 from __future__ import annotations
@@ -117,6 +118,14 @@ def _width(lo, hi, point) -> float:
     return float((hi - lo) / abs(point)) if point else float("nan")
 
 
+def _range(lo, hi, point) -> str | None:
+    """``"0.62–1.71× the estimate"``: the interval as multiples of the estimate."""
+    if not point:
+        return None
+    a, b = sorted((lo / point, hi / point))
+    return f"{a:.2g}–{b:.2g}× the estimate"
+
+
 def identifiability(result: FitResult, curves: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per channel (module docstring): ``channel, spend_low_high, wide_range, contraction,
     level, incremental_width, response_width, response, collinearity_r2, moves_with, moves_with_r,
@@ -127,7 +136,7 @@ def identifiability(result: FitResult, curves: pd.DataFrame | None = None) -> pd
     wide = np.nan_to_num(low_high, nan=1.0) <= WIDE_RANGE
     contraction = _contraction(result, cells, wide)
     r2, partner, partner_r = _collinearity(result, cells)
-    widths = {}
+    widths, ranges = {}, {}
     if result.draws is not None:
         if curves is None:
             curves = response_curves(result, [0.0, 0.5, 1.0, 1.5])
@@ -135,8 +144,11 @@ def identifiability(result: FitResult, curves: pd.DataFrame | None = None) -> pd
         for ch in p.channels:
             incr = cv.loc[(ch, 1.0)]
             resp = [cv.loc[(ch, m)] for m in (0.5, 1.5)]
+            wide_resp = max(resp, key=lambda r: _width(r["change_q05"], r["change_q95"], r["change"]))
             widths[ch] = (_width(incr["incremental_q05"], incr["incremental_q95"], incr["incremental"]),
-                          max(_width(r["change_q05"], r["change_q95"], r["change"]) for r in resp))
+                          _width(wide_resp["change_q05"], wide_resp["change_q95"], wide_resp["change"]))
+            ranges[ch] = (_range(incr["incremental_q05"], incr["incremental_q95"], incr["incremental"]),
+                          _range(wide_resp["change_q05"], wide_resp["change_q95"], wide_resp["change"]))
     rows = []
     for c, ch in enumerate(p.channels):
         inc_w, resp_w = widths.get(ch, (float("nan"), float("nan")))
@@ -146,22 +158,22 @@ def identifiability(result: FitResult, curves: pd.DataFrame | None = None) -> pd
                      "contraction": float(contraction[c]), "level": level, "incremental_width": inc_w,
                      "response_width": resp_w, "response": response, "collinearity_r2": float(r2[c]),
                      "moves_with": partner[c], "moves_with_r": float(partner_r[c]),
-                     "summary": _summary(ch, level, wide[c], inc_w, resp_w, r2[c], partner[c], partner_r[c],
-                                         low_high[c])})
+                     "summary": _summary(ch, level, wide[c], ranges.get(ch, (None, None)), resp_w, r2[c], partner[c],
+                                         partner_r[c], low_high[c])})
     return pd.DataFrame(rows)
 
 
-def _summary(ch, level, wide, inc_w, resp_w, r2, partner, partner_r, low_high) -> str:
+def _summary(ch, level, wide, ranges, resp_w, r2, partner, partner_r, low_high) -> str:
     if not np.isfinite(low_high):  # no spend at all over the fit cells
         return f"{ch}: no spend in the fit weeks: no effect can be estimated (contribution 0, ROI undefined)"
     spend = "spend seen from near zero" if wide else "spend never near zero"
     if not np.isfinite(r2):  # nothing moves within a region: the baselines take it
         spend = "spend never changes within a region, so the baselines can absorb it"
-    width = f"; interval ±{50 * inc_w:.0f} %" if np.isfinite(inc_w) else ""
+    width = f"; interval {ranges[0]}" if ranges[0] else ""
     parts = [f"total effect {'set by the prior' if level == 'prior' else 'measured by the data'} ({spend}{width})"]
     if np.isfinite(resp_w):
-        parts.append(f"response to ±50 % spend {'measured by the data' if resp_w <= WIDTH_DATA else 'uncertain'} "
-                     f"(interval ±{50 * resp_w:.0f} %)")
+        parts.append(f"response to ±50 % spend {'measured by the data' if resp_w <= WIDTH_DATA else 'uncertain'}"
+                     + (f" (interval {ranges[1]})" if ranges[1] else ""))
     if np.isfinite(r2) and r2 >= COLLINEAR_R2:
         parts.append(f"moves with {partner} (r = {partner_r:.2f}; R² {r2:.2f} on the other series)")
     return f"{ch}: " + "; ".join(parts)

@@ -81,6 +81,8 @@ def _draw_intervals(out: dict, result: FitResult, table, train_cells) -> None:
         if key not in table:
             continue
         lo, hi = carry_interval(table[key].to_numpy(np.float64), np.stack([d[key].to_numpy(np.float64) for d in per]))
+        if key == "share":  # a share of media lies in [0, 1] whatever the carried spread
+            lo, hi = np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
         for j, ch in enumerate(panel.channels):
             if np.isfinite(lo[j]) and np.isfinite(hi[j]):
                 out["channels"][ch].setdefault("interval", {})[key] = [float(lo[j]), float(hi[j])]

@@ -65,6 +65,7 @@ def test_a_fit_with_draws_holds_them_and_metrics_carry_intervals_around_each_est
         for key in ("contribution", "share", "roi"):
             lo, hi = row["interval"][key]
             assert lo <= row[key] <= hi, (ch, key)
+        assert 0.0 <= row["interval"]["share"][0] and row["interval"]["share"][1] <= 1.0
 
 
 def test_roi_table_and_curves_show_the_draws_intervals(drawn):
@@ -73,6 +74,7 @@ def test_roi_table_and_curves_show_the_draws_intervals(drawn):
         lo, hi = roi[f"{name}_q05"].to_numpy(), roi[f"{name}_q95"].to_numpy()
         assert np.all(lo <= roi[name].to_numpy() + 1e-9) and np.all(roi[name].to_numpy() <= hi + 1e-9), name
     assert roi["share"].sum() == pytest.approx(1.0)
+    assert roi["share_q05"].min() >= 0.0 and roi["share_q95"].max() <= 1.0
     # the metrics' intervals and the table's are the same rule on the same draws
     first = roi.iloc[0]
     assert drawn.metrics["channels"][first["channel"]]["interval"]["roi"] == pytest.approx(
