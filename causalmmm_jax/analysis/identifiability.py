@@ -23,8 +23,8 @@ at most :data:`WIDTH_DATA` of the estimate wide (±25 %); otherwise ``"prior"``.
   NaN when the channel's spend never changes within a region (the baselines can absorb it).
 
 ``summary`` says it in words, e.g. ``"search: total effect set by the prior (spend never near zero;
-interval 0.47–2.1× the estimate); response to ±50 % spend uncertain (interval 0.64–1.6× the
-estimate)"``.
+interval 0.47–2.1× the estimate); response to ±50 % spend uncertain (interval 0.67–1.5× the
+estimate)"`` (the demo's planted panel).
 """
 
 from __future__ import annotations
