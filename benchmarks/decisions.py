@@ -267,7 +267,8 @@ def interval_summary(rows: list, panels: list[dict]) -> dict:
                                                                if pred(r) and f"{key}_covered{suffix}" in r])
                                          for kind, pred in kinds.items()}
             entry[f"coverage_{name}_by_design"] = {d: C.mean_or_none([r[f"{key}_covered{suffix}"] for p, _, r in rows
-                                                                      if p["design"] == d])
+                                                                      if p["design"] == d
+                                                                      and f"{key}_covered{suffix}" in r])
                                                    for d in designs}
         entry["width_median"] = {kind: C.median([r[f"{key}_interval_width"] for _, _, r in rows
                                                  if pred(r) and r.get(f"{key}_interval_width") is not None])

@@ -217,7 +217,8 @@ class TrainConfig(_Section):
         channel quantity its interval (``causalmmm_jax.train.draws``): each member is the structural
         pre-fit with its own draw of the priors' centres and its own Bayesian-bootstrap weights of the
         regions and week blocks, all trained side by side as one vmapped program (default 16: one
-        more program of ``static_epochs`` epochs × 16 members); 0 = no intervals.
+        more program of ``static_epochs`` epochs × 16 members); 0 = no intervals.  Setting
+        ``static_epochs = 0`` without naming ``interval_draws`` sets it to 0 too (a draw is a pre-fit).
     interval_block_weeks: the week blocks the bootstrap weights (consecutive weeks share a weight, so
         the draws keep the residuals' autocorrelation).
     """
@@ -338,6 +339,10 @@ class Config:
                 raise ConfigError(f"[{name}] must be a table/object, got {type(given).__name__}.")
             if name == "model":
                 given = _migrate_model_keys(given)
+            if name == "train" and given.get("static_epochs") == 0 and "interval_draws" not in given:
+                # no pre-fit, no draws (each draw is a pre-fit): a configuration or saved model without the
+                # key, or a change of static_epochs alone, keeps working without intervals
+                given = {**given, "interval_draws": 0}
             parts[name] = section.from_dict({**current, **given})
         return cls(**parts)
 

@@ -137,7 +137,7 @@ def identifiability(result: FitResult, curves: pd.DataFrame | None = None) -> pd
     contraction = _contraction(result, cells, wide)
     r2, partner, partner_r = _collinearity(result, cells)
     widths, ranges = {}, {}
-    if result.draws is not None:
+    if result.draws is not None and result.scaler.media_mode == "level":  # share-of-voice runs have no curves
         if curves is None:
             curves = response_curves(result, [0.0, 0.5, 1.0, 1.5])
         cv = curves.set_index(["channel", "multiplier"])

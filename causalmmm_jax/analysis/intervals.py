@@ -1,16 +1,13 @@
 """Intervals for every channel quantity from the anchored draws of the structural model.
 
 A run fitted with ``train.interval_draws = K`` holds K anchored members of its structural model
-(:mod:`causalmmm_jax.train.draws`).  Each channel quantity q (contribution, incremental KPI, marginal
+(:mod:`causalmmm_jax.train.draws`).  Each channel quantity (contribution, incremental KPI, marginal
 KPI, the response at a spend multiplier; ROI and mROI are these over spend) is computed for every
 draw exactly as :func:`~.curves.roi_table` and :func:`~.curves.response_curves` compute it for the
-fitted model, and the draws' spread is carried to the fitted model's estimate q̂ on the ratio scale::
-
-    [lo, hi] = q̂ · [Q_α(q_k), Q_1−α(q_k)] / median_k(q_k)
-
-(the draws' relative uncertainty around the full model's estimate; quantities whose draws change
-sign, or whose median is 0, take the draws' spread additively: q̂ + Q(q_k) − median).  ``method="draws"``
-reports the draws' own quantiles instead.
+fitted model (:func:`draw_quantities`), and :func:`carry_interval` turns the draws' spread into an
+interval: by default the log-normal predictive interval (Student t on K − 1 degrees of freedom)
+centred on the fitted model's estimate; ``method="draws"`` centres it on the draws, ``"quantile"``
+takes their sample quantiles.
 """
 
 from __future__ import annotations

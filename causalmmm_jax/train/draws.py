@@ -14,9 +14,11 @@ epochs from the data-driven start, the pre-fit's schedule) with
   over regions and ``v ~ B·Dirichlet(1)`` over blocks of ``train.interval_block_weeks`` weeks
   (rescaled so the weights sum to the number of fit cells).
 
-For a Gaussian linear model the members are exact posterior draws; here they are an approximation
-whose spread follows the prior where the data are silent (an always-on channel's level) and the
-data's resampling where they speak.  The members are the structural model's, not the full model's:
+For a Gaussian linear model, prior anchors with a plain Bayesian bootstrap give approximate
+posterior draws; here the crossed region × week-block weights (variance 3 per cell instead of 1)
+make the data's part of the spread conservative, and the spread follows the prior where the data
+are silent (an always-on channel's level).  The draws run unsharded on the default device, whatever
+``fit``'s ``devices``.  The members are the structural model's, not the full model's:
 :mod:`causalmmm_jax.analysis.intervals` carries their relative spread to the full model's estimates.
 """
 
@@ -122,6 +124,13 @@ def train_draws(key: jax.Array, params, data: TrainData, spec: ModelSpec, tcfg: 
     compile_s = time.perf_counter() - t0
     wrapped = None if progress is None else (lambda name, done, total, m: progress("draws", done, total, m))
     run = run_phase(states, batched, sspec, static, batched=True, progress=wrapped, compiled=compiled)
+    bad = int(np.asarray(run.states.nonfinite).sum())
+    if bad:
+        import warnings
+
+        warnings.warn(f"{bad} of the {n} interval draws stopped early on a non-finite loss or gradient and keep their "
+                      "last finite parameters; the intervals may be too narrow or too wide. Lower "
+                      "train.static_learning_rate or check the data for extreme values.", RuntimeWarning, stacklevel=3)
     timing = {"draws_compile_seconds": compile_s, "draws_seconds": run.seconds, "draws_epochs": float(run.epochs),
               "draws_members": float(n)}
     return jax.tree_util.tree_map(np.asarray, run.states.params), timing

@@ -104,3 +104,20 @@ def test_train_draws_needs_two_members_and_prior_centres(prepared):
         draws_lib.train_draws(jax.random.PRNGKey(0), params, data, spec, cfg.train, 1)
     with pytest.raises(ValueError, match="prior"):
         draws_lib.anchored_data(jax.random.PRNGKey(0), params, data.replace(prior=None), spec, cfg.train)
+
+
+def test_the_draws_settings_are_checked_and_old_configurations_without_a_pre_fit_still_load():
+    from causalmmm_jax.config import Config
+    from causalmmm_jax.errors import ConfigError
+
+    assert Config().train.interval_draws == 16
+    # no pre-fit and no word on the draws (an older config.json, or a change of static_epochs alone): no draws
+    assert Config.from_dict({"train": {"static_epochs": 0}}).train.interval_draws == 0
+    assert Config().updated(train={"static_epochs": 0}).train.interval_draws == 0
+    with pytest.raises(ConfigError, match="static_epochs"):
+        Config().updated(train={"static_epochs": 0, "interval_draws": 8})
+    with pytest.raises(ConfigError, match="at least 2"):
+        Config().updated(train={"interval_draws": 1})
+    from causalmmm_jax.config import preset
+
+    assert preset("deepcausalmmm-1.0.21").train.interval_draws == 0
