@@ -174,3 +174,16 @@ def test_degenerate_channels_get_named_warnings_finite_intervals_and_words():
     assert "never changes within a region" in ident[panel.channels[0]]["summary"]
     assert ident[panel.channels[0]]["level"] == "prior"
     json.dumps(ident, allow_nan=False)  # strict JSON: no NaN anywhere
+
+
+def test_a_share_of_voice_run_with_draws_writes_its_run_and_report(synthetic, tmp_path):
+    """Share-of-voice scaling has no response curves: the report keeps its spend-range flags and words,
+    and the run directory is written (metrics carry the draws' contribution and share intervals)."""
+    cfg = small_config(interval_draws=4).updated(data={"media_scaling": "sov", "holdout_weeks": 12})
+    res = cm.fit(synthetic.panel(), config=cfg)
+    rep = identifiability(res)
+    assert rep["response"].isna().all() and set(rep["level"]) <= {"data", "prior"}
+    cm.save(res, tmp_path)
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(m["identifiability"]) == set(res.panel.channels)
+    assert all("share" in row["interval"] for row in m["channels"].values())
