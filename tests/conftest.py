@@ -126,3 +126,20 @@ def _compilation_cache(tmp_path_factory):
     cache.mkdir(exist_ok=True)
     os.environ["CAUSALMMM_CACHE_DIR"] = str(cache)
     enable_compilation_cache(cache)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _release_compiled_programs():
+    """Drop the compiled programs after each test module.  Every XLA CPU executable maps many memory
+    regions; a worker that keeps every program of the suite alive came within reach of the kernel's
+    ``vm.max_map_count`` (65,530; 49,018 maps measured in one worker) and then crashed inside LLVM
+    (segfaults and aborts while compiling, or reading and writing the compilation cache).  The
+    persistent cache makes the programs a later module needs again cheap to load."""
+    yield
+    import jax
+
+    from causalmmm_jax.train import draws, ensemble
+
+    ensemble.batched_runner.cache_clear()
+    draws._runner.cache_clear()
+    jax.clear_caches()
