@@ -59,7 +59,7 @@ def curves(fitted):
 
 
 def test_curve_table_shape(fitted, curves):
-    assert list(curves.columns) == ["channel", "multiplier", "spend", "exposure", "kpi", "incremental"]
+    assert list(curves.columns) == ["channel", "multiplier", "spend", "exposure", "kpi", "incremental", "change"]
     assert len(curves) == 5 * fitted.panel.n_channels
     one = curves[curves.multiplier == 1.0].set_index("channel")
     # at 1× every channel's scenario is the fitted model itself

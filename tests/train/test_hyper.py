@@ -34,14 +34,16 @@ def trace_count(monkeypatch):
 
 def test_new_seed_learning_rate_and_loss_weights_reuse_the_compiled_programs(small_fit, small_panel, small_data,
                                                                              trace_count):
-    # small_fit (same structure, other values) has traced and compiled the pre-fit and the
-    # warm/main programs on this worker
+    # a fit of small_fit's configuration (same structure, other values) traces and compiles the pre-fit
+    # and the warm/main programs here (the suite drops compiled programs between modules)
+    fit(small_panel, small_fit.config, mapping=small_data.mapping)
+    traced = len(trace_count)
     cfg = small_config(seed=7, learning_rate=0.02, huber_delta=0.5, transform_prior_weight=2.0, l2_weight=1e-3,
                        epochs=30, warm_start_epochs=3, patience=5, static_learning_rate=0.01, plateau_factor=0.5,
                        weight_decay=1e-4, coeff_clip=0.5)
     assert chunk_length(cfg.train, "main") == chunk_length(small_fit.config.train, "main")
     r = fit(small_panel, cfg, mapping=small_data.mapping)
-    assert trace_count == []  # no retrace, so no recompilation
+    assert len(trace_count) == traced  # no retrace, so no recompilation
     assert r.history["lr"][0] == pytest.approx(0.02)
     assert r.history["warm_lr"][0] == pytest.approx(0.02 * cfg.train.warm_start_lr_factor)
     assert r.history["static_lr"][0] == pytest.approx(0.01)
@@ -52,7 +54,7 @@ def test_new_seed_learning_rate_and_loss_weights_reuse_the_compiled_programs(sma
     state = init_state(small_fit.member(0), jax.random.PRNGKey(0), cfg.train)
     data = train_data_for(small_fit.prepared(), small_fit.split, small_panel.mask)
     batched_runner(small_fit.spec, length=3, batched=False).lower(state, data)
-    assert len(trace_count) == 1
+    assert len(trace_count) == traced + 1
 
 
 def test_warm_start_and_main_phase_share_one_program(small_fit):
