@@ -34,7 +34,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..train.fit import WIDE_RANGE
+from ..train.fit import WIDE_RANGE, spend_low_high
 from ..train.result import FitResult
 from .curves import response_curves
 
@@ -104,14 +104,7 @@ def _contraction(result: FitResult, cells: np.ndarray, wide: np.ndarray) -> np.n
 
 def _spend_range(result: FitResult, cells: np.ndarray) -> np.ndarray:
     """10th over 90th percentile of each channel's scaled spend over ``cells`` (NaN without spend)."""
-    media = np.asarray(result.prepared().inputs.media, np.float64)[:, result.pad:]
-    out = np.full(result.panel.n_channels, np.nan)
-    for c in range(out.size):
-        v = media[..., c][cells > 0]
-        if v.size and v.max() > 0:
-            lo, hi = np.percentile(v, [10, 90])
-            out[c] = lo / hi if hi > 0 else 0.0
-    return out
+    return spend_low_high(np.asarray(result.prepared().inputs.media, np.float64)[:, result.pad:], cells)
 
 
 def _width(lo, hi, point) -> float:
@@ -164,7 +157,7 @@ def identifiability(result: FitResult, curves: pd.DataFrame | None = None) -> pd
 
 
 def _summary(ch, level, wide, ranges, resp_w, r2, partner, partner_r, low_high) -> str:
-    if not np.isfinite(low_high):  # no spend at all over the fit cells
+    if np.isnan(low_high):  # no spend at all over the fit cells
         return f"{ch}: no spend in the fit weeks: no effect can be estimated (contribution 0, ROI undefined)"
     spend = "spend seen from near zero" if wide else "spend never near zero"
     if not np.isfinite(r2):  # nothing moves within a region: the baselines take it

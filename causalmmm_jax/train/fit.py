@@ -36,7 +36,8 @@ from .phases import (
 from .result import FitResult, with_member_axis
 from .sharding import Devices
 
-__all__ = ["FitResult", "fit", "train_data_for", "prepare_data", "initial_params", "finish_result", "peak_rss_mb",
+__all__ = ["FitResult", "fit", "spend_low_high", "wide_range_channels",
+           "train_data_for", "prepare_data", "initial_params", "finish_result", "peak_rss_mb",
            "with_static_coefficients",
            "chunk_length"]  # the last two re-exported from .phases
 
@@ -91,14 +92,20 @@ WIDE_RANGE = 0.3
 def wide_range_channels(media, fit_w) -> np.ndarray:
     """``[C]`` bool: channels whose spend the fit cells show over a wide range (10th percentile of the
     scaled spend at most :data:`WIDE_RANGE` of the 90th); a channel without spend is not."""
+    return np.nan_to_num(spend_low_high(media, fit_w), nan=1.0) <= WIDE_RANGE
+
+
+def spend_low_high(media, fit_w) -> np.ndarray:
+    """``[C]``: the 10th over the 90th percentile of each channel's scaled spend over the cells where
+    ``fit_w > 0`` (inf when the 90th is 0 but some spend exists; NaN for a channel without spend)."""
     x = np.asarray(media, np.float64)
     on = np.asarray(fit_w, np.float64) > 0
-    out = np.zeros(x.shape[-1], bool)
+    out = np.full(x.shape[-1], np.nan)
     for c in range(x.shape[-1]):
         v = x[..., c][on]
         if v.size and v.max() > 0:
             lo, hi = np.percentile(v, [10, 90])
-            out[c] = hi > 0 and lo <= WIDE_RANGE * hi
+            out[c] = lo / hi if hi > 0 else np.inf
     return out
 
 
