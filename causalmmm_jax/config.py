@@ -13,6 +13,7 @@ dynamic attribution prior, 6 padding weeks).
 from __future__ import annotations
 
 import json
+import math
 import os
 import tomllib
 import warnings
@@ -175,6 +176,61 @@ class ModelConfig(_Section):
                               " (strictly inside under the smooth parameterization); widen the range or move it.")
 
 
+#: z of the two-sided 90 % interval of a normal: a ``{"low", "high"}`` ROI prior is a 90 % interval
+_Z90 = 1.6448536269514722
+
+
+def normalise_roi_prior(v: Any) -> Any:
+    """``train.roi_prior`` as a tuple of ``(channel, median, sd)`` (from a mapping of channel to
+    ``{"median", "sd"}``, ``{"low", "high"}`` or ``[median, sd]``, or from that tuple form); a value it
+    cannot read is returned unchanged for :func:`_check_roi_prior` to name."""
+    if isinstance(v, dict):
+        items = list(v.items())
+    elif isinstance(v, (list, tuple)) and all(isinstance(x, (list, tuple)) and len(x) == 3 for x in v):
+        items = [(x[0], (x[1], x[2])) for x in v]
+    else:
+        return v
+    out = []
+    for ch, spec in items:
+        if isinstance(spec, dict) and set(spec) == {"median", "sd"}:
+            m, s = spec["median"], spec["sd"]
+        elif isinstance(spec, dict) and set(spec) == {"low", "high"}:
+            lo, hi = spec["low"], spec["high"]
+            if not all(_positive_number(x) for x in (lo, hi)) or not hi > lo:
+                raise ConfigError(f"train.roi_prior[{ch!r}]: low and high must be numbers with 0 < low < high, got "
+                                  f"low={lo!r}, high={hi!r}.")
+            m, s = math.sqrt(lo * hi), math.log(hi / lo) / (2 * _Z90)
+        elif isinstance(spec, (list, tuple)) and len(spec) == 2:
+            m, s = spec
+        else:
+            raise ConfigError(f"train.roi_prior[{ch!r}]={spec!r}: give {{median = m, sd = s}} (a log-normal: median "
+                              "ROI and log-scale sd), {low = a, high = b} (a 90 % interval) or [m, s].")
+        out.append((ch, m, s))
+    return tuple(out)
+
+
+def _positive_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
+
+
+def _check_roi_prior(key: str, v: Any) -> None:
+    if not isinstance(v, tuple):
+        raise ConfigError(f"{key} must be a table of channel = {{median = m, sd = s}}, got {v!r}.")
+    seen = set()
+    for ch, m, s in v:
+        if not isinstance(ch, str) or not ch.strip():
+            raise ConfigError(f"{key}: channel names must be non-empty text, got {ch!r}.")
+        if ch in seen:
+            raise ConfigError(f"{key}: channel {ch!r} is given twice.")
+        seen.add(ch)
+        if not _positive_number(m):
+            raise ConfigError(f"{key}[{ch!r}]: median ROI {m!r} must be a finite number > 0 (a log-normal prior; "
+                              "a channel believed to do nothing needs no ROI prior).")
+        if not _positive_number(s):
+            raise ConfigError(f"{key}[{ch!r}]: sd {s!r} must be a finite number > 0 (the log-scale sd: 0.3 means "
+                              "about ±35 %).")
+
+
 @dataclass(frozen=True)
 class TrainConfig(_Section):
     """Objective, optimiser and loop.
@@ -187,8 +243,9 @@ class TrainConfig(_Section):
         changing them compiles new programs.
     media_l1_weight: shrinkage toward zero effect: weight·Σ_c mean over fit cells of channel c's
         (scaled) contribution; a channel whose data support is weaker than the weight ends at ~0.
-    calibration_weight: weight of the lift-test term (mean z²); the default 1e-5 is near the
-        likelihood-consistent σ²/N_cells of a ~1,000-cell panel; scale it with the panel size.
+    calibration_weight: weight of the lift-test term, which is counted on the likelihood's scale
+        (σ̂²/2N·Σ_e z_e², z_e = (model lift − measured lift)/se, σ̂² as for the priors): 1 (default)
+        = each experiment counts as one measurement with its stated standard error, on any panel size.
     prior_mode: ``"quadratic"`` (default: weight·(media share − target)²) or ``"dynamic"`` (the
         original's gradient-rescaled prior that imposes the share).
     transform_prior_weight: weight of the Gaussian priors on each channel's Hill curve, centred on
@@ -221,6 +278,14 @@ class TrainConfig(_Section):
         ``static_epochs = 0`` without naming ``interval_draws`` sets it to 0 too (a draw is a pre-fit).
     interval_block_weeks: the week blocks the bootstrap weights (consecutive weeks share a weight, so
         the draws keep the residuals' autocorrelation).
+    roi_prior: priors a user states on channels' ROI (KPI per unit of spend, or per unit of the media
+        column for a panel without spend columns, over the fit weeks), each a log-normal with a median
+        and a log-scale sd, counted on the likelihood's scale like the other priors
+        (``causalmmm_jax.train.objective.roi_prior``).  A mapping ``{channel: {"median": m, "sd": s}}``
+        (or ``[m, s]``, or ``{"low": a, "high": b}``: a 90 % interval), channel = a media or spend
+        column; ``"*"`` gives every channel not named its prior.  Empty (default): no ROI prior, no
+        channel favoured; the level of a channel the data do not identify then rests on the Hill
+        priors (see the identifiability report).
     """
 
     _section = "train"
@@ -271,9 +336,19 @@ class TrainConfig(_Section):
     notears_dual_factor: float = field(default=3.0, metadata=_num(1.0))
     notears_warmup_epochs: int = field(default=500, metadata=_num(0, integer=True))
     regularize_transforms: bool = field(default=False, metadata=_bool())
-    calibration_weight: float = field(default=1e-5, metadata=_num(0.0))
+    calibration_weight: float = field(default=1.0, metadata=_num(0.0))
     interval_draws: int = field(default=16, metadata=_num(0, integer=True))
     interval_block_weeks: int = field(default=8, metadata=_num(1, integer=True))
+    roi_prior: tuple = field(default=(), metadata={"check": _check_roi_prior})
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "roi_prior", normalise_roi_prior(self.roi_prior))
+        super().__post_init__()
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["roi_prior"] = {ch: {"median": m, "sd": s} for ch, m, s in self.roi_prior}
+        return out
 
     def _check_cross(self) -> None:
         if self.interval_draws == 1:

@@ -34,7 +34,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..train.fit import WIDE_RANGE, spend_low_high
+from ..train.fit import WIDE_RANGE, spend_low_high, stated_roi_priors
 from ..train.result import FitResult
 from .curves import response_curves
 
@@ -122,13 +122,16 @@ def _range(lo, hi, point) -> str | None:
 def identifiability(result: FitResult, curves: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per channel (module docstring): ``channel, spend_low_high, wide_range, contraction,
     level, incremental_width, response_width, response, collinearity_r2, moves_with, moves_with_r,
-    summary``.  ``curves``: :func:`~.curves.response_curves` at 0, 0.5, 1, 1.5 (computed if None)."""
+    roi_prior, summary`` (``roi_prior``: the ROI prior the user stated, ``"median M, sd S"``, or ``""``;
+    a level the prior sets is then "set by your ROI prior").  ``curves``: :func:`~.curves.response_curves`
+    at 0, 0.5, 1, 1.5 (computed if None)."""
     p = result.panel
     cells = result.split.fit_mask(p.mask).astype(np.float64)
     low_high = _spend_range(result, cells)
     wide = np.nan_to_num(low_high, nan=1.0) <= WIDE_RANGE
     contraction = _contraction(result, cells, wide)
     r2, partner, partner_r = _collinearity(result, cells)
+    stated = {p.channels[c]: f"median {m:.3g}, sd {s:.3g}" for c, (m, s) in stated_roi_priors(result.config, p).items()}
     widths, ranges = {}, {}
     if result.draws is not None and result.scaler.media_mode == "level":  # share-of-voice runs have no curves
         if curves is None:
@@ -151,19 +154,21 @@ def identifiability(result: FitResult, curves: pd.DataFrame | None = None) -> pd
                      "contraction": float(contraction[c]), "level": level, "incremental_width": inc_w,
                      "response_width": resp_w, "response": response, "collinearity_r2": float(r2[c]),
                      "moves_with": partner[c], "moves_with_r": float(partner_r[c]),
+                     "roi_prior": stated.get(ch, ""),
                      "summary": _summary(ch, level, wide[c], ranges.get(ch, (None, None)), resp_w, r2[c], partner[c],
-                                         partner_r[c], low_high[c])})
+                                         partner_r[c], low_high[c], stated.get(ch, ""))})
     return pd.DataFrame(rows)
 
 
-def _summary(ch, level, wide, ranges, resp_w, r2, partner, partner_r, low_high) -> str:
+def _summary(ch, level, wide, ranges, resp_w, r2, partner, partner_r, low_high, roi_prior="") -> str:
     if np.isnan(low_high):  # no spend at all over the fit cells
         return f"{ch}: no spend in the fit weeks: no effect can be estimated (contribution 0, ROI undefined)"
     spend = "spend seen from near zero" if wide else "spend never near zero"
     if not np.isfinite(r2):  # nothing moves within a region: the baselines take it
         spend = "spend never changes within a region, so the baselines can absorb it"
     width = f"; interval {ranges[0]}" if ranges[0] else ""
-    parts = [f"total effect {'set by the prior' if level == 'prior' else 'measured by the data'} ({spend}{width})"]
+    prior = f"set by your ROI prior ({roi_prior})" if roi_prior else "set by the prior"
+    parts = [f"total effect {prior if level == 'prior' else 'measured by the data'} ({spend}{width})"]
     if np.isfinite(resp_w):
         parts.append(f"response to ±50 % spend {'measured by the data' if resp_w <= WIDTH_DATA else 'uncertain'}"
                      + (f" (interval {ranges[1]})" if ranges[1] else ""))

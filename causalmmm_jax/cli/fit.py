@@ -102,8 +102,29 @@ def add_fit(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--holdout-weeks", type=int, metavar="H", help="override data.holdout_weeks")
     g.add_argument("--holdout-ratio", type=float, metavar="F", help="override data.holdout_ratio")
     p.add_argument("--lift-tests", metavar="FILE.csv", help="lift-test results for calibration")
+    p.add_argument("--roi-prior", action="append", type=roi_prior_arg, default=[], metavar="CHANNEL=M:SD|LOW..HIGH",
+                   help="a prior on a channel's ROI (KPI per unit of spend): log-normal with median M and log-scale "
+                        "sd SD, or a 90 %% interval LOW..HIGH; CHANNEL is a media or spend column, '*' every other "
+                        "channel; repeatable (adds to or replaces train.roi_prior of the config)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=_cmd_fit)
+
+
+def roi_prior_arg(text: str) -> tuple[str, dict]:
+    """``"tv=2:0.5"`` → ``("tv", {"median": 2.0, "sd": 0.5})``; ``"tv=1..4"`` → ``("tv", {"low": 1.0,
+    "high": 4.0})``."""
+    name, sep, value = text.rpartition("=")
+    try:
+        if not sep or not name.strip():
+            raise ValueError
+        if ".." in value:
+            lo, hi = (float(v) for v in value.split(".."))
+            return name.strip(), {"low": lo, "high": hi}
+        m, sd = (float(v) for v in value.split(":"))
+        return name.strip(), {"median": m, "sd": sd}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give CHANNEL=MEDIAN:SD (e.g. tv=2:0.5) or CHANNEL=LOW..HIGH "
+                                         "(a 90 % interval, e.g. tv=1..4)") from None
 
 
 def _mesh_shape(text: str) -> tuple[int, int]:
@@ -180,6 +201,9 @@ def config_from_args(args: argparse.Namespace):
         over["data"].update(holdout_ratio=args.holdout_ratio, holdout_weeks=None)
     if getattr(args, "missing_media", None):
         over["data"]["missing_media"] = args.missing_media
+    if getattr(args, "roi_prior", None):
+        stated = {ch: {"median": m, "sd": sd} for ch, m, sd in cfg.train.roi_prior}
+        over["train"]["roi_prior"] = {**stated, **dict(args.roi_prior)}
     return cfg.updated(**over)
 
 

@@ -324,7 +324,8 @@ def _identifiability_section(metrics: dict, result: FitResult, chans: list[str],
                          "in words"], cells)
     desc = ("Whether the data or the priors set each channel's numbers. 'prior': the data never see the "
             "channel's spend near zero, or the 90 % interval of its incremental effect is wider than ±25 %, so its "
-            "total effect and ROI rest on the priors; 'data': spend seen from near zero and the interval within "
+            "total effect and ROI rest on the priors (a ROI prior you stated, where you stated one, is named); 'data': "
+            "spend seen from near zero and the interval within "
             "±25 %. Collinearity: R² of the channel's within-region spend on the other channels, controls, trend "
             "and season.")
     return Section("identifiability", "What the data identify", desc, fig, group="Channels")

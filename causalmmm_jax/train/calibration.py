@@ -9,8 +9,11 @@ the window::
     model_lift_e = Σ_{r ∈ regions_e, t ∈ window_e, observed} (ŷ_rt(scaled media) − ŷ_rt(media)) · ȳ_r
     L_calibration = mean_e ((model_lift_e − lift_e) / se_e)²
 
-and ``fit(..., lift=rows)`` adds ``train.calibration_weight · L_calibration`` to the loss (it runs
-inside the jitted training step; ``vmap`` over experiments).  Needs ``media_scaling = "level"``
+and ``fit(..., lift=rows)`` adds ``train.calibration_weight · σ̂²/(2N) · E · L_calibration`` to the loss:
+the experiments on the likelihood's scale, like the priors (N fit cells, σ̂² the within-region variance
+of the scaled KPI, E experiments), so weight 1 counts each test as one measurement with its standard
+error (it runs inside the jitted training step; ``vmap`` over experiments).  In the anchored draws
+(:mod:`.draws`) each member sees its own draw lift + se·ε of every measured lift.  Needs ``media_scaling = "level"``
 (scaling raw media by m scales the model input by m).
 
 The measured-versus-model comparison of a fitted run is
@@ -21,7 +24,8 @@ accepted too), ``start``, ``end`` (inclusive, in the panel's time values: intege
 ``multiplier`` (≥ 0; 0 = channel switched off) **or** ``spend_change`` (absolute change of the
 channel's total spend over the window and regions; exposure units without spend columns;
 multiplier = 1 + spend_change / actual spend), ``lift`` (KPI units), ``se`` (> 0), optional
-``region`` (one region id per row; empty = all regions).  Windows must lie in the training weeks.
+``region`` (one region id, or several separated by ``;`` for a test over a set of regions; empty = all
+regions).  Windows must lie in the training weeks.
 """
 
 from __future__ import annotations
@@ -186,10 +190,12 @@ def lift_data(rows, panel, scaler, split, pad_weeks: int) -> LiftData:
                             "weeks only.")
         if _region_value(row["region"]) is None:
             region[e] = 1.0
-        elif str(row["region"]) in reg_names:
-            region[e, reg_names.index(str(row["region"]))] = 1.0
-        else:
-            raise DataError(f"lift tests row {e + 1}: unknown region {row['region']!r}")
+        else:  # one region id, or several separated by ';' (a geo test over a set of regions)
+            for part in (row["region"].split(";") if isinstance(row["region"], str) else [row["region"]]):
+                name = str(_region_value(part.strip() if isinstance(part, str) else part))
+                if name not in reg_names:
+                    raise DataError(f"lift tests row {e + 1}: unknown region {name!r}")
+                region[e, reg_names.index(name)] = 1.0
         if np.isnan(row["multiplier"]):
             src = panel.spend if panel.spend is not None else panel.media
             actual = float((src[:, :, c] * weeks[None, :] * region[e][:, None] * panel.mask).sum())

@@ -8,8 +8,9 @@ epochs from the data-driven start, the pre-fit's schedule) with
 
 * the Hill priors' centres drawn from the priors themselves: ``log(g/Ā)`` centre + sd_g,c·ε and
   slope centre + sd_a·ε (sd / √``transform_prior_weight``: the prior's effective sd);
-* the Gaussian priors on the knot trend's steps, the seasonal and media region offsets and the drift
-  steps anchored at ε (``TransformPrior.shift``);
+* the Gaussian priors on the knot trend's steps, the seasonal and media region offsets, the drift
+  steps and the stated ROI priors (log median + sd·ε) anchored at ε (``TransformPrior.shift``);
+* each lift test's measured lift redrawn as lift + se·ε (a test is a noisy measurement, as a datum);
 * the fit cells reweighted by a Bayesian bootstrap: ``w_rt = u_r·v_b(t)``, ``u ~ R·Dirichlet(1)``
   over regions and ``v ~ B·Dirichlet(1)`` over blocks of ``train.interval_block_weeks`` weeks
   (rescaled so the weights sum to the number of fit cells).
@@ -35,6 +36,7 @@ import numpy as np
 
 from ..config import TrainConfig
 from ..model.mmm import ModelSpec
+from .calibration import LiftData
 from .ensemble import stack_trees
 from .loop import make_chunk
 from .objective import TrainData, TransformPrior
@@ -65,7 +67,8 @@ def _bootstrap_weights(key, fit_w, block_weeks: int):
 
 def _anchors(key, params, prior: TransformPrior, spec: ModelSpec, tcfg: TrainConfig) -> TransformPrior:
     """The prior centres of one member: Hill centres moved by a draw from their priors, the other
-    Gaussian priors anchored at standard-normal draws (shapes of their ``z``)."""
+    Gaussian priors (the stated ROI priors among them) anchored at standard-normal draws (shapes of
+    their ``z``)."""
     kg, ka, ks = jax.random.split(key, 3)
     c = prior.log_ratio0.shape[0]
     scale = 1.0 / math.sqrt(tcfg.transform_prior_weight) if tcfg.transform_prior_weight > 0 else 0.0
@@ -78,28 +81,38 @@ def _anchors(key, params, prior: TransformPrior, spec: ModelSpec, tcfg: TrainCon
             if name in ("trend_knots", "media_drift"):  # a random walk: one anchor per step
                 shape = (shape[0] - 1,) + shape[1:]
             shift[name] = jax.random.normal(jax.random.fold_in(ks, i), shape)
+    if prior.roi is not None:
+        shift["roi"] = jax.random.normal(jax.random.fold_in(ks, len(ANCHORED)), (c,))
     return prior.replace(log_ratio0=prior.log_ratio0 + sd_g * jax.random.normal(kg, (c,)),
                          a0=prior.a0 + tcfg.hill_a_prior_sd * scale * jax.random.normal(ka, (c,)),
                          shift=shift or None)
 
 
 def anchored_data(key, params, data: TrainData, spec: ModelSpec, tcfg: TrainConfig) -> TrainData:
-    """One member's data: ``data`` with its bootstrap weights on the fit cells and its prior anchors
-    (``data.prior`` must hold the priors' centres, see :func:`~.fit.initial_params`)."""
+    """One member's data: ``data`` with its bootstrap weights on the fit cells, its prior anchors
+    (``data.prior`` must hold the priors' centres, see :func:`~.fit.initial_params`) and, with lift tests,
+    its draw of the measured lifts (lift + se·ε)."""
     if data.prior is None:
         raise ValueError("anchored draws need the priors' centres: data.prior is None")
-    kw, kp = jax.random.split(key)
-    return data.replace(fit_w=_bootstrap_weights(kw, data.fit_w, tcfg.interval_block_weeks),
-                        prior=_anchors(kp, params, data.prior, spec, tcfg))
+    kw, kp, kl = jax.random.split(key, 3)
+    out = data.replace(fit_w=_bootstrap_weights(kw, data.fit_w, tcfg.interval_block_weeks),
+                       prior=_anchors(kp, params, data.prior, spec, tcfg))
+    if data.lift is not None:
+        lift = data.lift
+        out = out.replace(lift=lift.replace(lift=lift.lift + lift.se * jax.random.normal(kl, lift.lift.shape)))
+    return out
 
 
 @functools.lru_cache(maxsize=8)
-def _runner(spec: ModelSpec, length: int):
-    """A jitted chunk of the structural phase, vmapped over members whose fit weights and prior
-    centres differ (the inputs and targets are shared)."""
+def _runner(spec: ModelSpec, length: int, with_lift: bool = False):
+    """A jitted chunk of the structural phase, vmapped over members whose fit weights, prior centres
+    and (``with_lift``) measured lifts differ (the inputs and targets are shared)."""
     chunk = make_chunk(spec, length=length)
     # vmap's in_axes for the data: a TrainData-shaped prefix (0 = a member axis, None = shared)
-    axes = TrainData(inputs=None, target=None, fit_w=0, val_w=None, lift=None, prior=0,  # type: ignore[arg-type]
+    shared: dict = {**dict.fromkeys(("channel", "window", "multiplier", "region", "observed", "target_mean", "se")),
+                    "lift": 0}
+    lift_axes = LiftData(**shared) if with_lift else None
+    axes = TrainData(inputs=None, target=None, fit_w=0, val_w=None, lift=lift_axes, prior=0,  # type: ignore[arg-type]
                      region_w=None)
     return jax.jit(jax.vmap(chunk, in_axes=(0, axes)))
 
@@ -117,10 +130,12 @@ def train_draws(key: jax.Array, params, data: TrainData, spec: ModelSpec, tcfg: 
     per_member = [anchored_data(k, params, data, spec, tcfg) for k in keys]
     batched = data.replace(fit_w=jnp.stack([d.fit_w for d in per_member]),
                            prior=stack_trees([d.prior for d in per_member]))
+    if data.lift is not None:
+        batched = batched.replace(lift=data.lift.replace(lift=jnp.stack([d.lift.lift for d in per_member])))
     states = init_members(static, [params] * n, list(jax.random.split(jax.random.fold_in(key, 1), n)))
     sspec = draw_spec(spec)
     t0 = time.perf_counter()
-    compiled = _runner(sspec, static.chunk_epochs).lower(states, batched).compile()
+    compiled = _runner(sspec, static.chunk_epochs, data.lift is not None).lower(states, batched).compile()
     compile_s = time.perf_counter() - t0
     wrapped = None if progress is None else (lambda name, done, total, m: progress("draws", done, total, m))
     run = run_phase(states, batched, sspec, static, batched=True, progress=wrapped, compiled=compiled)

@@ -22,10 +22,10 @@ from ..data.prepare import Prepared, prepare, slice_inputs
 from ..data.scaling import ScalerState, fit_scaler
 from ..data.seasonality import SeasonalProfile, fit_seasonality
 from ..data.split import Split, temporal_split
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..model.data_init import init_from_data, within_region_variance
 from ..model.mmm import ModelSpec, apply, knot_count, transform_params
-from .objective import TrainData, TransformPrior
+from .objective import RoiPrior, TrainData, TransformPrior
 from .phases import (
     Phase,
     chunk_length,
@@ -36,7 +36,7 @@ from .phases import (
 from .result import FitResult, with_member_axis
 from .sharding import Devices
 
-__all__ = ["FitResult", "fit", "spend_low_high", "wide_range_channels",
+__all__ = ["FitResult", "fit", "spend_low_high", "wide_range_channels", "make_roi_prior", "stated_roi_priors",
            "train_data_for", "prepare_data", "initial_params", "finish_result", "peak_rss_mb",
            "with_static_coefficients",
            "chunk_length"]  # the last two re-exported from .phases
@@ -77,11 +77,68 @@ def prepare_data(panel: Panel, cfg: Config, lift=None):
     return split, scaler, seasonal, prep, spec, train_data_for(prep, split, panel.mask, lift)
 
 
-def initial_params(keys, spec: ModelSpec, data: TrainData, cfg: Config) -> tuple[list[dict], TrainData]:
-    """Data-driven initial parameters per seed key, and ``data`` with the priors' centres attached."""
+def initial_params(keys, spec: ModelSpec, data: TrainData, cfg: Config,
+                   roi: RoiPrior | None = None) -> tuple[list[dict], TrainData]:
+    """Data-driven initial parameters per seed key, and ``data`` with the priors' centres attached
+    (``roi``: the stated ROI priors, :func:`make_roi_prior`)."""
     inits = [init_from_data(jax.random.fold_in(k, 0), spec, data.inputs, data.target, data.fit_w,
                             cfg.model.init_media_share) for k in keys]
-    return inits, data.replace(prior=make_transform_prior(inits[0], spec, data))
+    return inits, data.replace(prior=make_transform_prior(inits[0], spec, data).replace(roi=roi))
+
+
+def stated_roi_priors(cfg: Config, panel: Panel) -> dict[int, tuple[float, float]]:
+    """``{channel index: (median, sd)}`` of ``train.roi_prior`` on ``panel`` (a channel named by its
+    media or spend column; ``"*"`` for every channel not named).  Raises :class:`ConfigError` for a
+    name the panel does not have."""
+    channels, spend_cols = list(panel.channels), list(panel.spend_columns or ())
+    out: dict[int, tuple[float, float]] = {}
+    wildcard = None
+    for name, median, s in cfg.train.roi_prior:
+        if name == "*":
+            wildcard = (median, s)
+            continue
+        if name in channels:
+            c = channels.index(name)
+        elif name in spend_cols:
+            c = spend_cols.index(name)
+        else:
+            raise ConfigError(f"train.roi_prior names channel {name!r}, which the panel does not have; channels are "
+                              f"{', '.join(channels)}" + (f" (spend columns {', '.join(spend_cols)})" if spend_cols
+                                                          else ""))
+        out[c] = (median, s)
+    if wildcard is not None:
+        out.update({c: wildcard for c in range(len(channels)) if c not in out})
+    return dict(sorted(out.items()))
+
+
+def make_roi_prior(cfg: Config, panel: Panel, scaler: ScalerState, split: Split) -> RoiPrior | None:
+    """``train.roi_prior`` resolved against the panel (None when no prior is stated).
+
+    A channel is named by its media or its spend column; ``"*"`` covers every channel not named.
+    Raises :class:`ConfigError` for an unknown channel or share-of-voice scaling, :class:`DataError`
+    for a named channel without spend (or media) over the fit weeks."""
+    stated = cfg.train.roi_prior
+    if not stated:
+        return None
+    if scaler.media_mode != "level":
+        raise ConfigError("train.roi_prior needs data.media_scaling = 'level' (under share-of-voice scaling a "
+                          "channel's contribution does not follow its spend level, so it has no ROI).")
+    channels = list(panel.channels)
+    c_n = len(channels)
+    log_median, sd, on = np.zeros(c_n), np.ones(c_n), np.zeros(c_n)
+    for c, (median, s) in stated_roi_priors(cfg, panel).items():
+        log_median[c], sd[c], on[c] = np.log(median), s, 1.0
+    src = panel.spend if panel.spend is not None else panel.media
+    cells = split.fit_mask(panel.mask).astype(np.float64)
+    spend = (np.nan_to_num(np.asarray(src, np.float64)) * cells[..., None]).sum((0, 1))
+    empty = [channels[c] for c in range(c_n) if on[c] and not spend[c] > 0]
+    if empty:
+        what = "spend" if panel.spend is not None else "media"
+        raise DataError(f"train.roi_prior: {', '.join(empty)} has no {what} in the fit weeks, so it has no ROI; "
+                        "drop its ROI prior (or the channel).")
+    f32 = lambda a: jnp.asarray(a, jnp.float32)  # noqa: E731
+    return RoiPrior(log_median=f32(log_median), sd=f32(sd), on=f32(on), spend=f32(np.where(on > 0, spend, 1.0)),
+                    target_mean=f32(scaler.target_mean))
 
 
 #: a channel is seen over a wide range when the 10th percentile of its scaled spend over the fit
@@ -161,7 +218,7 @@ def fit(panel: Panel, config: Config | None = None, *, seeds: int = 1, seed: int
 
     t_start = time.perf_counter()
     keys = [jax.random.PRNGKey(s) for s in seed_list]
-    inits, data = initial_params(keys, spec, data, cfg)
+    inits, data = initial_params(keys, spec, data, cfg, make_roi_prior(cfg, panel, scaler, split))
     run = run_phases(inits, keys, data, spec, phases, devices=devices, mesh_shape=mesh_shape, progress=progress)
     timing = dict(run.timing)
     timing["fit_seconds"] = time.perf_counter() - t_start

@@ -2,10 +2,11 @@
 
     L = Huber_δ(ŷ, y | fit cells) + w_dag·L_dag + w_sparse·L_sparse + w_l1·Σ|θ| + w_l2·Σθ²
         + L_media_prior + L_seasonal_prior + w_media·Σ_c mean(M_c) + w_cal·L_calibration
-        + L_hill_prior + L_seasonal_offsets + L_trend + w_pool·L_pool
+        + L_hill_prior + L_seasonal_offsets + L_trend + L_roi + w_pool·L_pool
 
-``L_hill_prior``, ``L_seasonal_offsets`` and ``L_trend`` (random walk on the trend knots) are
-Gaussian priors on the likelihood's scale (σ̂²/2N·Σz², see :func:`transform_prior`); ``L_pool``
+``L_hill_prior``, ``L_seasonal_offsets``, ``L_trend`` (random walk on the trend knots) and ``L_roi``
+(the ROI priors a user states, :func:`roi_prior`) are Gaussian priors on the likelihood's scale
+(σ̂²/2N·Σz², see :func:`transform_prior`), and so is the lift-test term; ``L_pool``
 pools the GRU's coefficients (:func:`coef_pooling`, weight 0 by default).
 
 Only observed cells of the fit block count (``TrainData.fit_w``): no padding, validation or
@@ -37,9 +38,9 @@ from ..model.mmm import Decomposition, ModelInputs, ModelSpec, apply, transform_
 if TYPE_CHECKING:
     from .hyper import Hyper
 
-__all__ = ["TrainData", "TransformPrior", "transform_prior", "seasonal_offset_prior", "media_region_prior",
-           "media_drift_prior", "trend_prior", "coef_pooling", "STRUCTURAL_PARAMS", "is_structural", "masked_mean",
-           "regularizers", "objective"]
+__all__ = ["TrainData", "TransformPrior", "RoiPrior", "transform_prior", "roi_prior", "seasonal_offset_prior",
+           "media_region_prior", "media_drift_prior", "trend_prior", "coef_pooling", "STRUCTURAL_PARAMS",
+           "is_structural", "masked_mean", "regularizers", "objective"]
 
 #: Parameters excluded from L1/L2 and weight decay by default (transform and level scalars): the
 #: model's structural groups (:mod:`causalmmm_jax.model.groups`)
@@ -77,16 +78,53 @@ class TransformPrior:
     ``hill_g_prior_sd_flighted``), 0 elsewhere (sd ``hill_g_prior_sd``); None: 0 everywhere.
     ``shift``: None, or the anchors of an anchored draw (:mod:`.draws`): ``{name: ε}`` moves the centre of
     the Gaussian prior on parameter ``name`` (``"trend_knots"``, ``"seasonal_fourier_region"``,
-    ``"media_region"``, ``"media_drift"``) by ε prior sds (the prior reads ``(z − ε)²`` for its ``z²``)."""
+    ``"media_region"``, ``"media_drift"``, ``"roi"``) by ε prior sds (the prior reads ``(z − ε)²`` for its
+    ``z²``).  ``roi``: the stated ROI priors (:class:`RoiPrior`) or None."""
 
     log_ratio0: jnp.ndarray
     a0: jnp.ndarray
     var: jnp.ndarray
     wide: Any = None
     shift: Any = None
+    roi: Any = None
 
     if TYPE_CHECKING:  # flax.struct adds replace(); declared for the type checker
         def replace(self, **changes: Any) -> "TransformPrior": ...
+
+
+@struct.dataclass
+class RoiPrior:
+    """The ROI priors a user states (``train.roi_prior``), resolved against the panel: per channel
+    ``log_median [C]`` and ``sd [C]`` of the log-normal (0 and 1 where no prior is stated), ``on [C]``
+    (1 where one is), ``spend [C]`` (the channel's spend over the fit cells, or its media where the panel
+    has no spend columns; 1 where no prior is stated) and ``target_mean [R]`` (ȳ_r, so that the scaled
+    contribution becomes KPI)."""
+
+    log_median: jnp.ndarray
+    sd: jnp.ndarray
+    on: jnp.ndarray
+    spend: jnp.ndarray
+    target_mean: jnp.ndarray
+
+    if TYPE_CHECKING:  # flax.struct adds replace(); declared for the type checker
+        def replace(self, **changes: Any) -> "RoiPrior": ...
+
+
+def roi_prior(d: Decomposition, prior: TransformPrior | None, w):
+    """Log-normal priors on the channels' ROI over the fit cells, on the likelihood's scale:
+    ``σ̂²/(2N)·Σ_c on_c·((log ROI_c − log median_c)/sd_c)²`` with
+    ``ROI_c = Σ_{r,t: w>0} contribution_rtc·ȳ_r / spend_c`` (KPI per unit of spend; every fit cell counts
+    once, whatever its bootstrap weight in an anchored draw).  0 without stated ROI priors."""
+    if prior is None or prior.roi is None:
+        return jnp.float32(0.0)
+    rp: RoiPrior = prior.roi
+    cells = (w > 0).astype(d.media.dtype)
+    kpi = (d.media * cells[..., None] * rp.target_mean[:, None, None]).sum((0, 1))
+    roi = kpi / rp.spend
+    # a tiny floor keeps log finite for a channel at zero effect (its z is then large: pulled up)
+    z = jnp.where(rp.on > 0, (jnp.log(jnp.maximum(roi, 0.0) + 1e-6 * jnp.exp(rp.log_median)) - rp.log_median)
+                  / rp.sd, 0.0)
+    return _gaussian_prior(z, prior, w, "roi", on=rp.on)
 
 
 def transform_prior(params, d: Decomposition, spec: ModelSpec, prior: TransformPrior | None, tcfg: TrainConfig | Hyper,
@@ -155,11 +193,14 @@ def _random_walk_prior(knots, sd, prior: TransformPrior, w, name: str):
     return _gaussian_prior((knots[1:] - knots[:-1]) / sd, prior, w, name)
 
 
-def _gaussian_prior(z, prior: TransformPrior, w, name: str):
+def _gaussian_prior(z, prior: TransformPrior, w, name: str, on=None):
     """``σ̂²/(2N)·Σ(z − ε)²``: a standard-normal prior on ``z`` counted on the likelihood's scale (N fit
-    cells), centred on the anchor ε of parameter ``name`` in an anchored draw (``prior.shift``; 0 otherwise)."""
+    cells), centred on the anchor ε of parameter ``name`` in an anchored draw (``prior.shift``; 0 otherwise);
+    ``on``: where the prior applies (elsewhere z − ε counts 0)."""
     if prior.shift is not None and name in prior.shift:
         z = z - prior.shift[name]
+    if on is not None:
+        z = jnp.where(on > 0, z, 0.0)
     return prior.var / (2.0 * jnp.maximum(w.sum(), 1.0)) * (z * z).sum()
 
 
@@ -276,17 +317,21 @@ def objective(params, data: TrainData, spec: ModelSpec, tcfg: TrainConfig | Hype
     trend_pr = trend_prior(params, spec, data.prior, data.fit_w)
     region_pr = media_region_prior(params, spec, data.prior, data.fit_w)
     drift_pr = media_drift_prior(params, spec, data.prior, data.fit_w)
-    total = total + hill_prior + season_prior + trend_pr + region_pr + drift_pr
+    roi_pr = roi_prior(d, data.prior, data.fit_w)
+    total = total + hill_prior + season_prior + trend_pr + region_pr + drift_pr + roi_pr
     cal = jnp.float32(0.0)
     if data.lift is not None:
         from .calibration import lift_loss
 
         cal = lift_loss(params, data, spec)
-        total = total + tcfg.calibration_weight * cal
+        # on the likelihood's scale: σ̂²/(2N)·Σ_e z_e² (σ̂² = 1 without the priors' data)
+        var = data.prior.var if data.prior is not None else 1.0
+        total = total + tcfg.calibration_weight * var / (2.0 * jnp.maximum(data.fit_w.sum(), 1.0)) * (
+            cal * data.lift.lift.shape[0])
     sq = err * err
     aux = {"loss": total, "base": base, "coef_pooling": pool, "hill_prior": hill_prior,
            "seasonal_offset_prior": season_prior, "trend_prior": trend_pr, "media_region_prior": region_pr,
-           "media_drift_prior": drift_pr,
+           "media_drift_prior": drift_pr, "roi_prior": roi_pr,
            "media_prior": media_prior,
            "seasonal_prior": seas_prior,
            "calibration": cal, **reg,

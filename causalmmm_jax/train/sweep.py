@@ -31,7 +31,7 @@ import pandas as pd
 from ..config import Config, TrainConfig
 from ..data.panel import ColumnMapping, Panel
 from ..errors import ConfigError
-from .fit import FitResult, finish_result, initial_params, prepare_data
+from .fit import FitResult, finish_result, initial_params, make_roi_prior, prepare_data
 from .phases import default_phases, run_phases, stack_phases
 from .result import with_member_axis
 from .sharding import Devices
@@ -42,7 +42,8 @@ __all__ = ["sweep", "SweepResult", "grid_points"]
 _STRUCTURAL = {"schedule": "the learning-rate schedule kind", "prior_mode": "the prior's form",
                "regularize_transforms": "the weight-decay mask", "seed": "use seeds= (members per point)",
                "interval_draws": "the interval draws (a sweep trains none: fit the chosen point)",
-               "interval_block_weeks": "the interval draws (a sweep trains none: fit the chosen point)"}
+               "interval_block_weeks": "the interval draws (a sweep trains none: fit the chosen point)",
+               "roi_prior": "the data the ROI priors are resolved against (every point shares them)"}
 
 
 @dataclass
@@ -146,7 +147,8 @@ def sweep(panel: Panel, config: Config | None = None, *, over: Mapping[str, Sequ
 
     t_start = time.perf_counter()
     keys = [jax.random.PRNGKey(s) for s in seed_list]
-    inits, data = initial_params(keys, spec, data, cfg)  # the same starts (and prior centres) at every point
+    # the same starts (and prior centres, the stated ROI priors among them) at every point
+    inits, data = initial_params(keys, spec, data, cfg, make_roi_prior(cfg, panel, scaler, split))
     member_keys = keys * len(points)
     run = run_phases(inits * len(points), member_keys, data, spec, phases, devices=devices, progress=progress)
     timing = dict(run.timing)
