@@ -35,6 +35,16 @@ fits 15 panels (5 designs × seeds 0, 1, 2; about 20 minutes on 2 cores: fits an
 file is rewritten after every panel); with every panel present it fits nothing and only
 re-summarises (the aggregate and the targets).  ``--set SECTION.KEY=VALUE`` (repeatable) fits a candidate configuration instead of
 the defaults (``--resume`` then keeps only panels fitted with the same changes).
+
+What a user's outside knowledge does (issue #17): ``--roi-prior SD`` states a **correct ROI prior** on
+every channel with an effect: a log-normal of log-scale sd ``SD`` whose median is the channel's true
+ROI times exp(SD·ε), ε ~ N(0, 1) drawn per panel and channel (the truth is a draw from the stated
+prior, as it would be for a well-calibrated belief); the null channel gets none.  ``--lift-tests``
+gives every channel (the null one too) **one lift test**: the channel switched off for the 8 training
+weeks of its largest spend, in the first half of the regions (the one region of a single-region
+panel), measured as the true KPI change plus noise of the standard error σ·√(2·cells), σ the planted
+noise's sd (a geo test against matched control regions); ``train.calibration_weight`` stays 1.
+``--compare A.json B.json ...`` prints the docs table of runs side by side.
 """
 
 from __future__ import annotations
@@ -97,6 +107,11 @@ def parse_args(argv=None):
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="change one configuration key from the default (e.g. model.gru_inputs=context; "
                         "VALUE read as JSON, else as text); repeatable: scores a candidate configuration")
+    p.add_argument("--roi-prior", type=float, default=None, metavar="SD",
+                   help="state a correct ROI prior of log-scale sd SD on every channel with an effect (see above)")
+    p.add_argument("--lift-tests", action="store_true", help="give every channel one lift test (see above)")
+    p.add_argument("--compare", type=Path, nargs="+", default=None, metavar="JSON",
+                   help="print the docs table comparing earlier runs' JSONs (fits nothing) and exit")
     p.add_argument("--markdown", type=Path, default=None, metavar="JSON",
                    help="print the docs tables (markdown) of an earlier run's JSON and exit (fits nothing)")
     return p.parse_args(argv)
@@ -173,6 +188,41 @@ def interval_markdown(iv: dict) -> str:
     return "\n".join(lines)
 
 
+def _arm(report: dict) -> str:
+    o = report.get("settings", {}).get("outside") or {}
+    parts = ([f"correct ROI prior (sd {o['roi_prior_sd']:g})"] if "roi_prior_sd" in o else []) + (
+        ["one lift test per channel"] if o.get("lift_tests") else [])
+    return " + ".join(parts) or "default (no outside knowledge)"
+
+
+def compare_markdown(reports: list[dict]) -> str:
+    """The docs table of runs side by side (issue #17): per run, the 90 % intervals' coverage and
+    median width over the truth (always-on / flighted) for the incremental effect and ROI, the
+    incremental effect's median abs. rel. error (always-on / flighted), ROI's, and the plans' captured
+    share of the achievable gain (model route, 1×: median and worst quartile)."""
+    pct = lambda v: "–" if v is None else f"{100 * v:.0f} %"  # noqa: E731
+    lines = ["| run | panels | coverage, incremental: always-on / flighted | width / truth, incremental: always-on / "
+             "flighted | coverage, ROI | incremental error: always-on / flighted | ROI error | flag 'prior': always-on "
+             "/ flighted | captured 1× (median / worst quartile) |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in reports:
+        a = r["aggregate"]
+        iv = a.get("intervals") or {}
+        inc, roi = iv.get("change_0x") or {}, iv.get("roi") or {}
+        cov = inc.get("coverage_ratio") or {}
+        wid = inc.get("width_median") or {}
+        flag = (iv.get("identifiability") or {}).get("level_prior_share") or {}
+        cap = a[f"captured {DEFAULT_ROUTE} 1x"]
+        lines.append(
+            f"| {_arm(r)} | {len(r['panels'])} | {pct(cov.get('always_on'))} / {pct(cov.get('flighted'))} | "
+            f"{_f(wid.get('always_on'))} / {_f(wid.get('flighted'))} | "
+            f"{pct((roi.get('coverage_ratio') or {}).get('all'))} | "
+            f"{pct(a['incremental_abs_rel_error_always_on']['median'])} / "
+            f"{pct(a['incremental_abs_rel_error_flighted']['median'])} | {pct(a['roi_abs_rel_error']['median'])} | "
+            f"{pct(flag.get('always_on'))} / {pct(flag.get('flighted'))} | "
+            f"{_f(cap['median'], '.3f')} / {_f(cap['worst_quartile'], '.3f')} |")
+    return "\n".join(lines)
+
+
 def _oracle(v) -> str:
     return "" if v is None else f" (oracle {v:.2f})"
 
@@ -205,22 +255,99 @@ def config_for(quick: bool, overrides: dict[str, dict] | None = None):
     return cfg.updated(**overrides) if overrides else cfg
 
 
-def fit_generated(design: str, seed: int, quick: bool, overrides: dict[str, dict] | None = None):
-    """``(generator kwargs, SyntheticData, FitResult, fit seconds)`` of one panel of the family."""
+LIFT_WEEKS = 8
+
+
+def planted_roi_prior(data, sd: float, seed: int) -> dict[str, list[float]]:
+    """A correct ROI prior per channel with an effect: median true ROI × exp(sd·ε), log-scale sd ``sd``."""
+    import numpy as np
+
+    truth = data.truth
+    rng = np.random.default_rng([seed, 17])
+    eps = rng.standard_normal(len(truth.channels))
+    return {ch: [float(truth.roi[ch] * np.exp(sd * e)), sd] for ch, e in zip(truth.channels, eps)
+            if ch != truth.null_channel and truth.roi[ch] > 0}
+
+
+def planted_lift_tests(data, n_train: int, seed: int):
+    """One go-dark test per channel: its 8 training weeks of largest spend in the first half of the
+    regions, lift = true KPI change + se·ε, se = σ_noise·√(2·cells) (see the module docstring)."""
+    import numpy as np
+
+    from causalmmm_jax.data.synthetic import true_kpi
+
+    truth = data.truth
+    spend = np.asarray(truth.spend, np.float64)
+    n_regions = spend.shape[0]
+    regions = np.arange(max(1, n_regions // 2))
+    base = true_kpi(data, spend)
+    rng = np.random.default_rng([seed, 29])
+    sigma = float(np.std(truth.noise))
+    times = np.asarray(truth.times)
+    out = []
+    for c, ch in enumerate(truth.channels):
+        per_week = spend[regions, :n_train, c].sum(0)
+        totals = np.convolve(per_week, np.ones(LIFT_WEEKS), mode="valid")  # window sums, start 0..n_train-8
+        start = int(np.argmax(totals))
+        off = spend.copy()
+        off[np.ix_(regions, np.arange(start, start + LIFT_WEEKS), [c])] = 0.0
+        true_lift = float((true_kpi(data, off) - base)[regions, start:start + LIFT_WEEKS].sum())
+        se = sigma * float(np.sqrt(2.0 * len(regions) * LIFT_WEEKS))
+        out.append({"channel": ch, "start": _plain(times[start]), "end": _plain(times[start + LIFT_WEEKS - 1]),
+                    "multiplier": 0.0, "lift": true_lift + se * float(rng.standard_normal()), "se": se,
+                    "true_lift": true_lift, "regions": [_plain(truth.regions[r]) for r in regions]})
+    return out
+
+
+def _plain(v):
+    """A numpy scalar as a JSON-able Python value (dates as ISO text)."""
+    import numpy as np
+
+    if isinstance(v, np.datetime64):
+        return str(v.astype("datetime64[D]"))
+    return v.item() if hasattr(v, "item") else v
+
+
+def fit_generated(design: str, seed: int, quick: bool, overrides: dict[str, dict] | None = None,
+                  roi_prior_sd: float | None = None, lift_tests: bool = False):
+    """``(generator kwargs, SyntheticData, FitResult, fit seconds, outside knowledge)`` of one panel of
+    the family (``outside``: the stated ROI priors and lift tests, see the module docstring)."""
+    from causalmmm_jax.data.split import temporal_split
     from causalmmm_jax.data.synthetic import generate
     from causalmmm_jax.train.fit import fit
 
     kw = QUICK_DESIGN if quick else DESIGNS[design]
     data = generate(seed, **kw)
+    cfg = config_for(quick, overrides)
+    outside: dict = {}
+    if roi_prior_sd is not None:
+        outside["roi_prior"] = planted_roi_prior(data, roi_prior_sd, seed)
+        cfg = cfg.updated(train={"roi_prior": outside["roi_prior"]})
+    lift = None
+    if lift_tests:
+        panel = data.panel()
+        n_train = temporal_split(panel.n_weeks, cfg.data).n_train
+        outside["lift_tests"] = planted_lift_tests(data, n_train, seed)
+        lift = _lift_rows(outside["lift_tests"])
     t0 = time.perf_counter()
-    result = fit(data.panel(), config_for(quick, overrides), mapping=data.mapping)
-    return kw, data, result, time.perf_counter() - t0
+    result = fit(data.panel(), cfg, mapping=data.mapping, lift=lift)
+    return kw, data, result, time.perf_counter() - t0, outside
 
 
-def run_panel(design: str, seed: int, quick: bool, overrides: dict[str, dict] | None = None) -> dict:
+def _lift_rows(tests: list[dict]):
+    """The lift tests as ``fit``'s rows (a test over several regions: their ids joined by ';')."""
+    import pandas as pd
+
+    return pd.DataFrame([{"channel": t["channel"], "start": t["start"], "end": t["end"], "multiplier": t["multiplier"],
+                          "lift": t["lift"], "se": t["se"], "region": ";".join(str(r) for r in t["regions"])}
+                         for t in tests])
+
+
+def run_panel(design: str, seed: int, quick: bool, overrides: dict[str, dict] | None = None,
+              roi_prior_sd: float | None = None, lift_tests: bool = False) -> dict:
     from causalmmm_jax.analysis.recovery import evaluate_against_truth
 
-    kw, data, result, fit_s = fit_generated(design, seed, quick, overrides)
+    kw, data, result, fit_s, outside = fit_generated(design, seed, quick, overrides, roi_prior_sd, lift_tests)
     t1 = time.perf_counter()
     ev = evaluate_against_truth(result, data, horizon=8 if quick else HORIZON_WEEKS, budget_factors=BUDGET_FACTORS,
                                 routes=ROUTES, seed=seed)
@@ -230,7 +357,7 @@ def run_panel(design: str, seed: int, quick: bool, overrides: dict[str, dict] | 
             "fit": {"seconds": fit_s, "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
                     "stopped_early": result.stopped_early, "holdout": result.metrics["holdout"],
                     "resolved_model": {k: getattr(result.config.model, k) for k in ("seasonality", "trend")}},
-            "evaluate_seconds": time.perf_counter() - t1, **ev}
+            "evaluate_seconds": time.perf_counter() - t1, **({"outside": outside} if outside else {}), **ev}
 
 
 def _quantile(xs, q):
@@ -376,6 +503,12 @@ def main(argv=None) -> int:
     if args.markdown is not None:
         print(markdown(json.loads(args.markdown.read_text(encoding="utf-8"))))
         return 0
+    if args.compare:
+        print(compare_markdown([json.loads(p.read_text(encoding="utf-8")) for p in args.compare]))
+        return 0
+    if args.roi_prior is not None and not args.roi_prior > 0:
+        print(f"--roi-prior {args.roi_prior}: the sd must be > 0", file=sys.stderr)
+        return 2
     chosen = C.designs_and_seeds(args, DESIGNS)
     if chosen is None:
         return 2
@@ -392,21 +525,25 @@ def main(argv=None) -> int:
         print(e, file=sys.stderr)
         return 2
     C.setup_cache()
+    outside = {k: v for k, v in (("roi_prior_sd", args.roi_prior), ("lift_tests", args.lift_tests)) if v}
     done, old = {}, {}
     if args.resume and args.out.is_file():
         old = json.loads(args.out.read_text(encoding="utf-8"))
-        same = old.get("quick") == args.quick and old.get("settings", {}).get("overrides", {}) == overrides
+        same = (old.get("quick") == args.quick and old.get("settings", {}).get("overrides", {}) == overrides
+                and old.get("settings", {}).get("outside", {}) == outside)
         done = {(p["design"], p["seed"]): p for p in old.get("panels", []) if same}
     report_machine = C.machine_info()
     report = {"benchmark": "decisions", "schema": C.SCHEMA_VERSION, "quick": args.quick,
               "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
               "machine": report_machine,
               "command": "benchmarks/decisions.py" + (" --quick" if args.quick else "")
-                         + "".join(f" --set {o}" for o in args.overrides),
+                         + "".join(f" --set {o}" for o in args.overrides)
+                         + (f" --roi-prior {args.roi_prior:g}" if args.roi_prior is not None else "")
+                         + (" --lift-tests" if args.lift_tests else ""),
               "settings": {"holdout_weeks": 8 if args.quick else HOLDOUT_WEEKS,
                            "horizon_weeks": 8 if args.quick else HORIZON_WEEKS, "budget_factors": BUDGET_FACTORS,
                            "config": "tests' small configuration" if args.quick else "Config() defaults",
-                           "overrides": overrides},
+                           "overrides": overrides, "outside": outside},
               "designs": {"quick": QUICK_DESIGN} if args.quick else {d: DESIGNS[d] for d in designs}}
     if args.quick:
         report["warning"] = "--quick: tiny panels and 40-epoch fits, the figures mean nothing"
@@ -417,7 +554,7 @@ def main(argv=None) -> int:
                 panels.append(done[(d, seed)])
                 continue
             print(f"[decisions] {d} seed {seed} ...", flush=True)
-            p = run_panel(d, seed, args.quick, overrides)
+            p = run_panel(d, seed, args.quick, overrides, args.roi_prior, args.lift_tests)
             panels.append(p)
             s = p["summary"]
             cap = ", ".join(f"{k} {C.fmt(v, '.2f')}" for k, v in s["captured"].items())
