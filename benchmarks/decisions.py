@@ -269,43 +269,15 @@ def planted_roi_prior(data, sd: float, seed: int) -> dict[str, list[float]]:
             if ch != truth.null_channel and truth.roi[ch] > 0}
 
 
-def planted_lift_tests(data, n_train: int, seed: int):
-    """One go-dark test per channel: its 8 training weeks of largest spend in the first half of the
-    regions, lift = true KPI change + se·ε, se = σ_noise·√(2·cells) (see the module docstring)."""
+def planted_lift_tests(data, n_train: int, seed: int) -> list[dict]:
+    """One go-dark test per channel (:func:`causalmmm_jax.data.synthetic.planted_lift_test`: its 8
+    training weeks of largest spend in the first half of the regions, measured with noise)."""
     import numpy as np
 
-    from causalmmm_jax.data.synthetic import true_kpi
+    from causalmmm_jax.data.synthetic import planted_lift_test
 
-    truth = data.truth
-    spend = np.asarray(truth.spend, np.float64)
-    n_regions = spend.shape[0]
-    regions = np.arange(max(1, n_regions // 2))
-    base = true_kpi(data, spend)
     rng = np.random.default_rng([seed, 29])
-    sigma = float(np.std(truth.noise))
-    times = np.asarray(truth.times)
-    out = []
-    for c, ch in enumerate(truth.channels):
-        per_week = spend[regions, :n_train, c].sum(0)
-        totals = np.convolve(per_week, np.ones(LIFT_WEEKS), mode="valid")  # window sums, start 0..n_train-8
-        start = int(np.argmax(totals))
-        off = spend.copy()
-        off[np.ix_(regions, np.arange(start, start + LIFT_WEEKS), [c])] = 0.0
-        true_lift = float((true_kpi(data, off) - base)[regions, start:start + LIFT_WEEKS].sum())
-        se = sigma * float(np.sqrt(2.0 * len(regions) * LIFT_WEEKS))
-        out.append({"channel": ch, "start": _plain(times[start]), "end": _plain(times[start + LIFT_WEEKS - 1]),
-                    "multiplier": 0.0, "lift": true_lift + se * float(rng.standard_normal()), "se": se,
-                    "true_lift": true_lift, "regions": [_plain(truth.regions[r]) for r in regions]})
-    return out
-
-
-def _plain(v):
-    """A numpy scalar as a JSON-able Python value (dates as ISO text)."""
-    import numpy as np
-
-    if isinstance(v, np.datetime64):
-        return str(v.astype("datetime64[D]"))
-    return v.item() if hasattr(v, "item") else v
+    return [planted_lift_test(data, ch, n_train, weeks=LIFT_WEEKS, rng=rng) for ch in data.truth.channels]
 
 
 def fit_generated(design: str, seed: int, quick: bool, overrides: dict[str, dict] | None = None,
@@ -335,12 +307,10 @@ def fit_generated(design: str, seed: int, quick: bool, overrides: dict[str, dict
 
 
 def _lift_rows(tests: list[dict]):
-    """The lift tests as ``fit``'s rows (a test over several regions: their ids joined by ';')."""
+    """The lift tests as ``fit``'s rows (without the truth)."""
     import pandas as pd
 
-    return pd.DataFrame([{"channel": t["channel"], "start": t["start"], "end": t["end"], "multiplier": t["multiplier"],
-                          "lift": t["lift"], "se": t["se"], "region": ";".join(str(r) for r in t["regions"])}
-                         for t in tests])
+    return pd.DataFrame(tests).drop(columns=["true_lift"])
 
 
 def run_panel(design: str, seed: int, quick: bool, overrides: dict[str, dict] | None = None,

@@ -64,3 +64,21 @@ def test_prior_sensitivity(tmp_path):
     sw, table, summary = load("prior_sensitivity").main(small=True, out=str(tmp_path))
     assert len(sw) == 2 and len(table) == 2 * len(summary)
     assert {p.name for p in tmp_path.iterdir()} == {"sweep.csv", "sensitivity.csv", "sensitivity_summary.csv"}
+
+
+def test_roi_priors():
+    rep = load("roi_priors").main(small=True)
+    cases = rep["cases"]
+    assert len(cases) == 4
+    search = "impressions_search"
+    for entry in cases.values():
+        lo, hi = entry[search]["roi_interval"]
+        assert 0 < lo <= entry[search]["roi"] <= hi
+    # a stated prior is named in the report's words where it sets the level
+    for name, entry in cases.items():
+        if "prior on search" in name and entry[search]["level"] == "prior":
+            assert "your ROI prior" in entry[search]["summary"]
+    # the wrong prior (90 % in 4-6) pulls search's ROI above the right one's (1.5-2.5)
+    right = cases["right ROI prior on search (90 % in 1.5-2.5)"][search]["roi"]
+    wrong = cases["wrong ROI prior on search (90 % in 4-6)"][search]["roi"]
+    assert wrong > right
