@@ -30,7 +30,8 @@ def main(small: bool = False, out: str | None = None) -> dict:
     cfg = cm.Config().updated(
         model={"hidden_dim": 8 if small else 64},
         train={"epochs": 30 if small else 800, "chunk_epochs": 30 if small else 100,
-               "warm_start_epochs": 5 if small else 50, **({"static_epochs": 100, "interval_draws": 4} if small else {})},
+               "warm_start_epochs": 5 if small else 50,
+               **({"static_epochs": 100, "interval_draws": 4} if small else {})},
         data={"holdout_weeks": 8 if small else 13},
     )
     n_train = temporal_split(data.panel().n_weeks, cfg.data).n_train
@@ -39,8 +40,8 @@ def main(small: bool = False, out: str | None = None) -> dict:
         "no outside knowledge": (cfg, None),
         "right ROI prior on search (90 % in 1.5-2.5)": (
             cfg.updated(train={"roi_prior": {SEARCH: {"low": 1.5, "high": 2.5}}}), None),
-        "wrong ROI prior on search (90 % in 4-6)": (cfg.updated(train={"roi_prior": {SEARCH: {"low": 4.0, "high": 6.0}}}),
-                                                   None),
+        "wrong ROI prior on search (90 % in 4-6)": (
+            cfg.updated(train={"roi_prior": {SEARCH: {"low": 4.0, "high": 6.0}}}), None),
         "one lift test on search": (cfg, pd.DataFrame([{k: v for k, v in test.items() if k != "true_lift"}])),
     }
     report: dict = {"command": "examples/roi_priors.py" + (" --small" if small else ""),
@@ -55,8 +56,8 @@ def main(small: bool = False, out: str | None = None) -> dict:
         entry = {ch: {"roi": chans[ch]["roi"], "roi_interval": chans[ch]["interval"]["roi"],
                       "level": ident.loc[ch, "level"], "summary": ident.loc[ch, "summary"]} for ch in (SEARCH, TV)}
         report["cases"][name] = entry
-        band = lambda ch: "[{:.2f}, {:.2f}]".format(*entry[ch]["roi_interval"])  # noqa: E731
-        print(f"{name:<46}{entry[SEARCH]['roi']:>11.2f}{band(SEARCH):>16}{entry[TV]['roi']:>9.2f}{band(TV):>16}")
+        band = {ch: "[{:.2f}, {:.2f}]".format(*entry[ch]["roi_interval"]) for ch in (SEARCH, TV)}
+        print(f"{name:<46}{entry[SEARCH]['roi']:>11.2f}{band[SEARCH]:>16}{entry[TV]['roi']:>9.2f}{band[TV]:>16}")
         print(f"    {entry[SEARCH]['summary']}")
     if out:
         atomic_write_text(out, json.dumps(report, indent=2, default=float) + "\n")
