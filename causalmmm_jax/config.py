@@ -206,7 +206,7 @@ def normalise_roi_prior(v: Any) -> Any:
             raise ConfigError(f"train.roi_prior[{ch!r}]={spec!r}: give {{median = m, sd = s}} (a log-normal: median "
                               "ROI and log-scale sd), {low = a, high = b} (a 90 % interval) or [m, s].")
         out.append((ch, m, s))
-    return tuple(out)
+    return tuple(sorted(out, key=lambda x: str(x[0])))  # order-free: the same priors give the same config
 
 
 def _positive_number(x: Any) -> bool:
@@ -214,7 +214,7 @@ def _positive_number(x: Any) -> bool:
 
 
 def _check_roi_prior(key: str, v: Any) -> None:
-    if not isinstance(v, tuple):
+    if not isinstance(v, tuple) or not all(isinstance(x, (tuple, list)) and len(x) == 3 for x in v):
         raise ConfigError(f"{key} must be a table of channel = {{median = m, sd = s}}, got {v!r}.")
     seen = set()
     for ch, m, s in v:
@@ -245,7 +245,9 @@ class TrainConfig(_Section):
         (scaled) contribution; a channel whose data support is weaker than the weight ends at ~0.
     calibration_weight: weight of the lift-test term, which is counted on the likelihood's scale
         (σ̂²/2N·Σ_e z_e², z_e = (model lift − measured lift)/se, σ̂² as for the priors): 1 (default)
-        = each experiment counts as one measurement with its stated standard error, on any panel size.
+        = each experiment counts as (at least) one measurement with its stated standard error, on any
+        panel size (σ̂² is at least the noise variance).  Configurations written when the term was
+        ``weight·mean z²`` carry that form's default 1e-5, which is read as 1.
     prior_mode: ``"quadratic"`` (default: weight·(media share − target)²) or ``"dynamic"`` (the
         original's gradient-rescaled prior that imposes the share).
     transform_prior_weight: weight of the Gaussian priors on each channel's Hill curve, centred on
@@ -414,6 +416,10 @@ class Config:
                 raise ConfigError(f"[{name}] must be a table/object, got {type(given).__name__}.")
             if name == "model":
                 given = _migrate_model_keys(given)
+            if name == "train" and given.get("calibration_weight") == 1e-5:
+                # before the lift term was counted on the likelihood's scale its default weight was 1e-5
+                # (about that scale on a ~1,000-cell panel); files written then carry it: the same intent
+                given = {**given, "calibration_weight": 1.0}
             if name == "train" and given.get("static_epochs") == 0 and "interval_draws" not in given:
                 # no pre-fit, no draws (each draw is a pre-fit): a configuration or saved model without the
                 # key, or a change of static_epochs alone, keeps working without intervals

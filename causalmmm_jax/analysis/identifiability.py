@@ -131,7 +131,8 @@ def identifiability(result: FitResult, curves: pd.DataFrame | None = None) -> pd
     wide = np.nan_to_num(low_high, nan=1.0) <= WIDE_RANGE
     contraction = _contraction(result, cells, wide)
     r2, partner, partner_r = _collinearity(result, cells)
-    stated = {p.channels[c]: f"median {m:.3g}, sd {s:.3g}" for c, (m, s) in stated_roi_priors(result.config, p).items()}
+    stated = {p.channels[c]: f"median {m:.3g}, sd {s:.3g}"
+              for c, (m, s) in stated_roi_priors(result.config, p, active=~np.isnan(low_high)).items()}
     widths, ranges = {}, {}
     if result.draws is not None and result.scaler.media_mode == "level":  # share-of-voice runs have no curves
         if curves is None:

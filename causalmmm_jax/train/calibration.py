@@ -191,7 +191,10 @@ def lift_data(rows, panel, scaler, split, pad_weeks: int) -> LiftData:
         if _region_value(row["region"]) is None:
             region[e] = 1.0
         else:  # one region id, or several separated by ';' (a geo test over a set of regions)
-            for part in (row["region"].split(";") if isinstance(row["region"], str) else [row["region"]]):
+            parts = row["region"].split(";") if isinstance(row["region"], str) else [row["region"]]
+            for part in parts:
+                if isinstance(part, str) and not part.strip():
+                    continue  # "a;b;": a trailing separator
                 name = str(_region_value(part.strip() if isinstance(part, str) else part))
                 if name not in reg_names:
                     raise DataError(f"lift tests row {e + 1}: unknown region {name!r}")

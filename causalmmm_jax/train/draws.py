@@ -94,7 +94,8 @@ def anchored_data(key, params, data: TrainData, spec: ModelSpec, tcfg: TrainConf
     its draw of the measured lifts (lift + se·ε)."""
     if data.prior is None:
         raise ValueError("anchored draws need the priors' centres: data.prior is None")
-    kw, kp, kl = jax.random.split(key, 3)
+    kw, kp = jax.random.split(key)
+    kl = jax.random.fold_in(key, 2)  # its own stream: runs without lift tests keep their draws
     out = data.replace(fit_w=_bootstrap_weights(kw, data.fit_w, tcfg.interval_block_weeks),
                        prior=_anchors(kp, params, data.prior, spec, tcfg))
     if data.lift is not None:

@@ -86,10 +86,11 @@ def initial_params(keys, spec: ModelSpec, data: TrainData, cfg: Config,
     return inits, data.replace(prior=make_transform_prior(inits[0], spec, data).replace(roi=roi))
 
 
-def stated_roi_priors(cfg: Config, panel: Panel) -> dict[int, tuple[float, float]]:
+def stated_roi_priors(cfg: Config, panel: Panel, active=None) -> dict[int, tuple[float, float]]:
     """``{channel index: (median, sd)}`` of ``train.roi_prior`` on ``panel`` (a channel named by its
-    media or spend column; ``"*"`` for every channel not named).  Raises :class:`ConfigError` for a
-    name the panel does not have."""
+    media or spend column; ``"*"`` for every channel not named, among the ``active`` ones (``[C]`` bool:
+    channels with spend; None: all)).  Raises :class:`ConfigError` for a name the panel does not have
+    and for a channel named twice (by its media and its spend column)."""
     channels, spend_cols = list(panel.channels), list(panel.spend_columns or ())
     out: dict[int, tuple[float, float]] = {}
     wildcard = None
@@ -105,9 +106,13 @@ def stated_roi_priors(cfg: Config, panel: Panel) -> dict[int, tuple[float, float
             raise ConfigError(f"train.roi_prior names channel {name!r}, which the panel does not have; channels are "
                               f"{', '.join(channels)}" + (f" (spend columns {', '.join(spend_cols)})" if spend_cols
                                                           else ""))
+        if c in out:
+            raise ConfigError(f"train.roi_prior names channel {channels[c]!r} twice (by its media and its spend "
+                              "column); keep one.")
         out[c] = (median, s)
     if wildcard is not None:
-        out.update({c: wildcard for c in range(len(channels)) if c not in out})
+        out.update({c: wildcard for c in range(len(channels))
+                    if c not in out and (active is None or bool(active[c]))})
     return dict(sorted(out.items()))
 
 
@@ -116,7 +121,9 @@ def make_roi_prior(cfg: Config, panel: Panel, scaler: ScalerState, split: Split)
 
     A channel is named by its media or its spend column; ``"*"`` covers every channel not named.
     Raises :class:`ConfigError` for an unknown channel or share-of-voice scaling, :class:`DataError`
-    for a named channel without spend (or media) over the fit weeks."""
+    for a named channel without spend (or media) over the training weeks (``"*"`` skips those).
+    With ``model.attribution = "target"`` a channel's contribution includes what the DAG passes to it
+    from its parents, and so does the ROI the prior is stated on (as ``roi_table``'s)."""
     stated = cfg.train.roi_prior
     if not stated:
         return None
@@ -125,16 +132,16 @@ def make_roi_prior(cfg: Config, panel: Panel, scaler: ScalerState, split: Split)
                           "channel's contribution does not follow its spend level, so it has no ROI).")
     channels = list(panel.channels)
     c_n = len(channels)
-    log_median, sd, on = np.zeros(c_n), np.ones(c_n), np.zeros(c_n)
-    for c, (median, s) in stated_roi_priors(cfg, panel).items():
-        log_median[c], sd[c], on[c] = np.log(median), s, 1.0
     src = panel.spend if panel.spend is not None else panel.media
-    cells = split.fit_mask(panel.mask).astype(np.float64)
+    cells = split.train_mask(panel.mask).astype(np.float64)  # the weeks roi_table's ROI covers
     spend = (np.nan_to_num(np.asarray(src, np.float64)) * cells[..., None]).sum((0, 1))
+    log_median, sd, on = np.zeros(c_n), np.ones(c_n), np.zeros(c_n)
+    for c, (median, s) in stated_roi_priors(cfg, panel, active=spend > 0).items():
+        log_median[c], sd[c], on[c] = np.log(median), s, 1.0
     empty = [channels[c] for c in range(c_n) if on[c] and not spend[c] > 0]
     if empty:
         what = "spend" if panel.spend is not None else "media"
-        raise DataError(f"train.roi_prior: {', '.join(empty)} has no {what} in the fit weeks, so it has no ROI; "
+        raise DataError(f"train.roi_prior: {', '.join(empty)} has no {what} in the training weeks, so it has no ROI; "
                         "drop its ROI prior (or the channel).")
     f32 = lambda a: jnp.asarray(a, jnp.float32)  # noqa: E731
     return RoiPrior(log_median=f32(log_median), sd=f32(sd), on=f32(on), spend=f32(np.where(on > 0, spend, 1.0)),

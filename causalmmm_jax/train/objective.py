@@ -96,9 +96,9 @@ class TransformPrior:
 class RoiPrior:
     """The ROI priors a user states (``train.roi_prior``), resolved against the panel: per channel
     ``log_median [C]`` and ``sd [C]`` of the log-normal (0 and 1 where no prior is stated), ``on [C]``
-    (1 where one is), ``spend [C]`` (the channel's spend over the fit cells, or its media where the panel
-    has no spend columns; 1 where no prior is stated) and ``target_mean [R]`` (ȳ_r, so that the scaled
-    contribution becomes KPI)."""
+    (1 where one is), ``spend [C]`` (the channel's spend over the observed training cells, fit and
+    validation, or its media where the panel has no spend columns; 1 where no prior is stated) and
+    ``target_mean [R]`` (ȳ_r, so that the scaled contribution becomes KPI)."""
 
     log_median: jnp.ndarray
     sd: jnp.ndarray
@@ -110,17 +110,24 @@ class RoiPrior:
         def replace(self, **changes: Any) -> "RoiPrior": ...
 
 
-def roi_prior(d: Decomposition, prior: TransformPrior | None, w):
-    """Log-normal priors on the channels' ROI over the fit cells, on the likelihood's scale:
+def stated_roi(d: Decomposition, rp: RoiPrior, w, val_w=None):
+    """``[C]`` the ROI the stated priors judge (see :func:`roi_prior`; channels without one: KPI per 1)."""
+    cells = ((w > 0) | (val_w > 0) if val_w is not None else w > 0).astype(d.media.dtype)
+    kpi = (d.media * cells[..., None] * rp.target_mean[:, None, None]).sum((0, 1))
+    return kpi / rp.spend
+
+
+def roi_prior(d: Decomposition, prior: TransformPrior | None, w, val_w=None):
+    """Log-normal priors on the channels' ROI over the training cells, on the likelihood's scale:
     ``σ̂²/(2N)·Σ_c on_c·((log ROI_c − log median_c)/sd_c)²`` with
-    ``ROI_c = Σ_{r,t: w>0} contribution_rtc·ȳ_r / spend_c`` (KPI per unit of spend; every fit cell counts
-    once, whatever its bootstrap weight in an anchored draw).  0 without stated ROI priors."""
+    ``ROI_c = Σ_{r,t: w>0 or val_w>0} contribution_rtc·ȳ_r / spend_c`` (KPI per unit of spend over the
+    observed training weeks, fit and validation: the ROI ``roi_table`` reports; every cell counts once,
+    whatever its bootstrap weight in an anchored draw; N = the fit cells, as for the other priors).
+    0 without stated ROI priors."""
     if prior is None or prior.roi is None:
         return jnp.float32(0.0)
     rp: RoiPrior = prior.roi
-    cells = (w > 0).astype(d.media.dtype)
-    kpi = (d.media * cells[..., None] * rp.target_mean[:, None, None]).sum((0, 1))
-    roi = kpi / rp.spend
+    roi = stated_roi(d, rp, w, val_w)
     # a tiny floor keeps log finite for a channel at zero effect (its z is then large: pulled up)
     z = jnp.where(rp.on > 0, (jnp.log(jnp.maximum(roi, 0.0) + 1e-6 * jnp.exp(rp.log_median)) - rp.log_median)
                   / rp.sd, 0.0)
@@ -202,6 +209,13 @@ def _gaussian_prior(z, prior: TransformPrior, w, name: str, on=None):
     if on is not None:
         z = jnp.where(on > 0, z, 0.0)
     return prior.var / (2.0 * jnp.maximum(w.sum(), 1.0)) * (z * z).sum()
+
+
+def _within_region_var(y, w):
+    """The within-region variance of ``y [R,T]`` over the cells ``w`` (jnp; ``within_region_variance``)."""
+    w = (w > 0).astype(y.dtype)
+    mean = (y * w).sum(1, keepdims=True) / jnp.maximum(w.sum(1, keepdims=True), 1.0)
+    return jax.lax.stop_gradient((((y - mean) ** 2) * w).sum() / jnp.maximum(w.sum(), 1.0))
 
 
 def is_structural(path) -> bool:
@@ -317,15 +331,15 @@ def objective(params, data: TrainData, spec: ModelSpec, tcfg: TrainConfig | Hype
     trend_pr = trend_prior(params, spec, data.prior, data.fit_w)
     region_pr = media_region_prior(params, spec, data.prior, data.fit_w)
     drift_pr = media_drift_prior(params, spec, data.prior, data.fit_w)
-    roi_pr = roi_prior(d, data.prior, data.fit_w)
+    roi_pr = roi_prior(d, data.prior, data.fit_w, data.val_w)
     total = total + hill_prior + season_prior + trend_pr + region_pr + drift_pr + roi_pr
     cal = jnp.float32(0.0)
     if data.lift is not None:
         from .calibration import lift_loss
 
         cal = lift_loss(params, data, spec)
-        # on the likelihood's scale: σ̂²/(2N)·Σ_e z_e² (σ̂² = 1 without the priors' data)
-        var = data.prior.var if data.prior is not None else 1.0
+        # on the likelihood's scale: σ̂²/(2N)·Σ_e z_e² (σ̂² from the data when no prior centres are attached)
+        var = data.prior.var if data.prior is not None else _within_region_var(data.target, data.fit_w)
         total = total + tcfg.calibration_weight * var / (2.0 * jnp.maximum(data.fit_w.sum(), 1.0)) * (
             cal * data.lift.lift.shape[0])
     sq = err * err

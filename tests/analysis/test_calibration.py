@@ -97,7 +97,7 @@ def test_lift_data_resolution(fitted):
     assert float(d.multiplier[1]) == pytest.approx(1 + 1000.0 / actual, rel=1e-6)
     assert np.asarray(d.observed)[:, :3].sum() == 0  # padding never counts
     # a geo test over a set of regions: their ids in one row, separated by ';'
-    both = lift_data(_row(region=f"{panel.regions[1]}; {panel.regions[3]}"), panel, fitted.scaler, fitted.split, 0)
+    both = lift_data(_row(region=f"{panel.regions[1]}; {panel.regions[3]};"), panel, fitted.scaler, fitted.split, 0)
     assert np.flatnonzero(np.asarray(both.region[0])).tolist() == [1, 3]
 
 

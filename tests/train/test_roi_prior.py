@@ -31,9 +31,13 @@ def test_the_three_forms_normalise_round_trip_and_bad_values_are_named(tmp_path)
         assert Config.load(path).train.roi_prior == cfg.train.roi_prior
     assert Config().train.roi_prior == () and Config().to_dict()["train"]["roi_prior"] == {}
     hash(cfg.train)  # still hashable (programs are cached on it)
+    flipped = Config().updated(train={"roi_prior": {"*": [1.5, 1.0], "search": {"low": 1.0, "high": 4.0},
+                                                    "tv": {"median": 2.0, "sd": 0.5}}})
+    assert flipped.train == cfg.train  # the order the priors are given in does not matter
     bad = [({"tv": [0.0, 1.0]}, "median ROI 0"), ({"tv": [1.0, -1.0]}, "sd -1"),
            ({"tv": {"low": 3.0, "high": 1.0}}, "0 < low < high"), ({"tv": 5}, "median = m"),
-           ("tv", "must be a table"), ({"": [1.0, 1.0]}, "non-empty")]
+           ("tv", "must be a table"), ({"": [1.0, 1.0]}, "non-empty"), (["tv", 2.0, 0.3], "must be a table"),
+           ([["tv", 2.0]], "must be a table")]
     for value, words in bad:
         with pytest.raises(ConfigError, match=words):
             Config().updated(train={"roi_prior": value})
@@ -55,7 +59,7 @@ def test_priors_resolve_by_media_or_spend_column_and_the_wildcard_covers_the_res
     np.testing.assert_allclose(rp.log_median, np.log([2.0, 0.5] + [1.0] * (len(media) - 2)), rtol=1e-6)
     np.testing.assert_allclose(rp.sd, [0.5, 0.3] + [2.0] * (len(media) - 2), rtol=1e-6)
     assert np.all(np.asarray(rp.on) == 1.0)
-    cells = split.fit_mask(small_panel.mask)
+    cells = split.train_mask(small_panel.mask)  # fit and validation weeks: the ROI roi_table reports
     want = (np.nan_to_num(small_panel.spend) * cells[..., None]).sum((0, 1))
     np.testing.assert_allclose(rp.spend, want, rtol=1e-5)
     np.testing.assert_allclose(rp.target_mean, scaler.target_mean, rtol=1e-6)
@@ -75,6 +79,14 @@ def test_an_unknown_channel_share_of_voice_and_a_channel_without_spend_are_refus
     split, scaler, *_ = prepare_data(small_panel, cfg)
     with pytest.raises(DataError, match=f"{small_panel.channels[0]} has no spend"):
         make_roi_prior(cfg, silent, scaler, split)
+    # the wildcard covers the channels with spend only; naming one channel twice is refused
+    wild = small_config().updated(train={"roi_prior": {"*": [1.0, 1.0]}})
+    assert np.asarray(make_roi_prior(wild, silent, scaler, split).on).tolist() == [0.0] + [1.0] * (len(
+        small_panel.channels) - 1)
+    twice = small_config().updated(train={"roi_prior": {small_panel.channels[1]: [1.0, 1.0],
+                                                        small_panel.spend_columns[1]: [2.0, 1.0]}})
+    with pytest.raises(ConfigError, match="twice"):
+        make_roi_prior(twice, small_panel, scaler, split)
 
 
 def test_the_term_is_the_log_normal_prior_on_the_likelihood_scale_and_an_anchor_moves_its_centre(small_panel,
@@ -84,18 +96,19 @@ def test_the_term_is_the_log_normal_prior_on_the_likelihood_scale_and_an_anchor_
     inits, data = initial_params([jax.random.PRNGKey(0)], spec, data, cfg, rp)
     d = apply(inits[0], data.inputs, spec)
     w = np.asarray(data.fit_w)
-    kpi = (np.asarray(d.media)[..., 0] * (w > 0) * np.asarray(scaler.target_mean)[:, None]).sum()
+    cells = (w > 0) | (np.asarray(data.val_w) > 0)
+    kpi = (np.asarray(d.media)[..., 0] * cells * np.asarray(scaler.target_mean)[:, None]).sum()
     z = (np.log(kpi / float(rp.spend[0])) - np.log(2.0)) / 0.4
     var, n = float(data.prior.var), w.sum()
-    assert float(roi_prior(d, data.prior, data.fit_w)) == pytest.approx(var / (2 * n) * z * z, rel=1e-4)
+    assert float(roi_prior(d, data.prior, data.fit_w, data.val_w)) == pytest.approx(var / (2 * n) * z * z, rel=1e-4)
     # the objective counts it (and reports it), the same value
     _, aux = objective(inits[0], data, spec, cfg.train)
     assert float(aux["roi_prior"]) == pytest.approx(var / (2 * n) * z * z, rel=1e-4)
     # an anchored draw's ε moves the centre to log 2 + 0.4·ε; channels without a prior stay at 0
     eps = jnp.asarray([0.7, -3.0, 5.0][:spec.n_channels])
-    shifted = float(roi_prior(d, data.prior.replace(shift={"roi": eps}), data.fit_w))
+    shifted = float(roi_prior(d, data.prior.replace(shift={"roi": eps}), data.fit_w, data.val_w))
     assert shifted == pytest.approx(var / (2 * n) * (z - 0.7) ** 2, rel=1e-4)
-    assert float(roi_prior(d, data.prior.replace(roi=None), data.fit_w)) == 0.0
+    assert float(roi_prior(d, data.prior.replace(roi=None), data.fit_w, data.val_w)) == 0.0
 
 
 def test_the_draws_anchor_the_roi_priors_and_redraw_each_measured_lift(small_panel, resolved):
@@ -140,3 +153,23 @@ def test_a_stated_prior_pulls_the_fitted_roi_toward_its_median_the_more_the_tigh
             train={"roi_prior": {ch: [median, sd]}})), ch) / median)) for sd in (0.05, 1.0)}
         assert dist[0.05] < dist[1.0] <= math.log(2.0) + 1e-6, (factor, plain, dist)
         assert dist[0.05] < 0.8 * math.log(2.0), (factor, plain, dist)  # a real move, not a nudge
+
+
+def test_the_roi_the_prior_judges_is_the_roi_the_run_reports(small_panel, small_fit):
+    """The prior is stated on the number the user reads: roi_table's ROI (training weeks, KPI per unit of spend)."""
+    from causalmmm_jax.analysis.curves import roi_table
+    from causalmmm_jax.train.objective import stated_roi
+
+    cfg = small_fit.config.updated(train={"roi_prior": {"*": [1.0, 1.0]}})
+    split, scaler, _, _, spec, data = prepare_data(small_panel, cfg)
+    rp = make_roi_prior(cfg, small_panel, scaler, split)
+    params = jax.tree_util.tree_map(lambda a: a[0], small_fit.params)
+    d = apply(params, data.inputs, small_fit.spec)
+    got = np.asarray(stated_roi(d, rp, data.fit_w, data.val_w))
+    want = roi_table(small_fit)["roi"].to_numpy()
+    np.testing.assert_allclose(got, want, rtol=2e-3)
+
+
+def test_old_configurations_keep_their_lift_weighting():
+    assert Config.from_dict({"train": {"calibration_weight": 1e-5}}).train.calibration_weight == 1.0
+    assert Config.from_dict({"train": {"calibration_weight": 0.5}}).train.calibration_weight == 0.5
