@@ -5,7 +5,8 @@ zero spend, so its total effect and ROI are set by the priors, and the identifia
 so.  Four fits of the same panel: no outside knowledge; a ROI prior that is right (a 90 % interval
 1.5–2.5 around the true 1.92, as a past experiment might give); one that is wrong (4–6); and one
 go-dark geo test on search (8 weeks in half the regions, measured with noise against the planted
-truth).  Where the data are silent the number follows what you state, and the report names it.
+truth).  Where the data are silent the number follows what you state, and the report names it; the
+holdout fit cannot tell the right prior from the wrong one.
 
     .venv/bin/python examples/roi_priors.py --out benchmarks/recorded/roi_priors.json   # ~2 min, 2 CPU cores
     .venv/bin/python examples/roi_priors.py --small                                      # seconds (the tests)
@@ -44,10 +45,11 @@ def main(small: bool = False, out: str | None = None) -> dict:
             cfg.updated(train={"roi_prior": {SEARCH: {"low": 4.0, "high": 6.0}}}), None),
         "one lift test on search": (cfg, pd.DataFrame([{k: v for k, v in test.items() if k != "true_lift"}])),
     }
+    truth = {ch: {"roi": data.truth.roi[ch], "share": data.truth.shares[ch]} for ch in (SEARCH, TV)}
     report: dict = {"command": "examples/roi_priors.py" + (" --small" if small else ""),
-                    "truth": {ch: {"roi": data.truth.roi[ch], "share": data.truth.shares[ch]} for ch in (SEARCH, TV)},
+                    "truth": {**truth, "media_share_of_kpi": data.truth.media_share},
                     "lift_test": test, "cases": {}}
-    print(f"{'':<46}{'search ROI':>11}{'90 % interval':>16}{'tv ROI':>9}{'90 % interval':>16}")
+    print(f"{'':<46}{'search ROI':>11}{'90 % interval':>16}{'tv ROI':>9}{'90 % interval':>16}{'holdout R²':>12}")
     print(f"{'truth':<46}{data.truth.roi[SEARCH]:>11.2f}{'':>16}{data.truth.roi[TV]:>9.2f}")
     for name, (c, lift) in cases.items():
         result = cm.fit(data.frame, data.mapping, c, lift_tests=lift)
@@ -55,9 +57,12 @@ def main(small: bool = False, out: str | None = None) -> dict:
         chans = result.metrics["channels"]
         entry = {ch: {"roi": chans[ch]["roi"], "roi_interval": chans[ch]["interval"]["roi"],
                       "level": ident.loc[ch, "level"], "summary": ident.loc[ch, "summary"]} for ch in (SEARCH, TV)}
+        entry["holdout_r2"] = result.metrics["holdout"]["r2"]
+        entry["media_share_of_kpi"] = result.metrics.get("attribution", {}).get("media")
         report["cases"][name] = entry
         band = {ch: "[{:.2f}, {:.2f}]".format(*entry[ch]["roi_interval"]) for ch in (SEARCH, TV)}
-        print(f"{name:<46}{entry[SEARCH]['roi']:>11.2f}{band[SEARCH]:>16}{entry[TV]['roi']:>9.2f}{band[TV]:>16}")
+        print(f"{name:<46}{entry[SEARCH]['roi']:>11.2f}{band[SEARCH]:>16}{entry[TV]['roi']:>9.2f}{band[TV]:>16}"
+              f"{entry['holdout_r2']:>12.4f}")
         print(f"    {entry[SEARCH]['summary']}")
     if out:
         atomic_write_text(out, json.dumps(report, indent=2, default=float) + "\n")
