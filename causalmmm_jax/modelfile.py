@@ -113,6 +113,7 @@ def save_model(result: FitResult, run_dir: str | os.PathLike) -> Path:
         "scaler": result.scaler.to_dict(), "seasonal": result.seasonal.to_dict(),
         "epochs_run": result.epochs_run, "best_epoch": result.best_epoch, "stopped_early": result.stopped_early,
         "timing": {k: float(v) for k, v in result.timing.items()},
+        "lift_tests": result.lift_tests,
         "files": files,
     }
     tmp = Path(tempfile.mkdtemp(prefix=f".{MODEL_DIR}.", suffix=".tmp", dir=run_dir))
@@ -193,7 +194,7 @@ def load_model(run_dir: str | os.PathLike):
             timing=meta["timing"], epochs_run=meta["epochs_run"], best_epoch=meta["best_epoch"],
             stopped_early=meta["stopped_early"],
             mapping=None if meta["mapping"] is None else ColumnMapping.from_dict(meta["mapping"]),
-            version=meta["version"],
+            version=meta["version"], lift_tests=meta.get("lift_tests"),
             draws=(jax.tree_util.tree_map(np.asarray, serialization.msgpack_restore(blobs["draws.msgpack"]))
                    if "draws.msgpack" in blobs else None))
     except (KeyError, TypeError, ValueError) as e:

@@ -15,7 +15,9 @@
 
 ``level`` (the total effect: incremental KPI, ROI, share) is ``"data"`` when the data see the
 channel's spend from near zero (wide range) and, with draws, its incremental effect's interval is
-at most :data:`WIDTH_DATA` of the estimate wide (±25 %); otherwise ``"prior"``.  ``response`` (to
+at most :data:`WIDTH_DATA` of the estimate wide (±25 %); ``"lift test"`` when the spend range is
+narrow but a lift test of the run measured the channel and the interval is that narrow; otherwise
+``"prior"`` (with a ROI prior the user stated, the summary names it).  ``response`` (to
 ±50 % spend) is ``"data"`` when ``response_width`` is at most :data:`WIDTH_DATA`, else ``"uncertain"``.
 * **collinearity**: R² of the channel's within-region spend (scaled, fit cells) regressed on every
   other channel, the controls, a linear trend and a two-harmonic annual cycle
@@ -133,6 +135,7 @@ def identifiability(result: FitResult, curves: pd.DataFrame | None = None) -> pd
     r2, partner, partner_r = _collinearity(result, cells)
     stated = {p.channels[c]: f"median {m:.3g}, sd {s:.3g}"
               for c, (m, s) in stated_roi_priors(result.config, p, active=~np.isnan(low_high)).items()}
+    tested = result.lift_tests or {}
     widths, ranges = {}, {}
     if result.draws is not None and result.scaler.media_mode == "level":  # share-of-voice runs have no curves
         if curves is None:
@@ -150,6 +153,8 @@ def identifiability(result: FitResult, curves: pd.DataFrame | None = None) -> pd
     for c, ch in enumerate(p.channels):
         inc_w, resp_w = widths.get(ch, (float("nan"), float("nan")))
         level = "data" if wide[c] and not (inc_w > WIDTH_DATA) else "prior"  # a NaN width (no draws): the range
+        if level == "prior" and tested.get(ch) and inc_w <= WIDTH_DATA:
+            level = "lift test"
         response = ("data" if resp_w <= WIDTH_DATA else "uncertain") if np.isfinite(resp_w) else None
         rows.append({"channel": ch, "spend_low_high": float(low_high[c]), "wide_range": bool(wide[c]),
                      "contraction": float(contraction[c]), "level": level, "incremental_width": inc_w,
@@ -157,19 +162,20 @@ def identifiability(result: FitResult, curves: pd.DataFrame | None = None) -> pd
                      "moves_with": partner[c], "moves_with_r": float(partner_r[c]),
                      "roi_prior": stated.get(ch, ""),
                      "summary": _summary(ch, level, wide[c], ranges.get(ch, (None, None)), resp_w, r2[c], partner[c],
-                                         partner_r[c], low_high[c], stated.get(ch, ""))})
+                                         partner_r[c], low_high[c], stated.get(ch, ""), tested.get(ch, 0))})
     return pd.DataFrame(rows)
 
 
-def _summary(ch, level, wide, ranges, resp_w, r2, partner, partner_r, low_high, roi_prior="") -> str:
+def _summary(ch, level, wide, ranges, resp_w, r2, partner, partner_r, low_high, roi_prior="", tests=0) -> str:
     if np.isnan(low_high):  # no spend at all over the fit cells
         return f"{ch}: no spend in the fit weeks: no effect can be estimated (contribution 0, ROI undefined)"
     spend = "spend seen from near zero" if wide else "spend never near zero"
     if not np.isfinite(r2):  # nothing moves within a region: the baselines take it
         spend = "spend never changes within a region, so the baselines can absorb it"
     width = f"; interval {ranges[0]}" if ranges[0] else ""
-    prior = f"set by your ROI prior ({roi_prior})" if roi_prior else "set by the prior"
-    parts = [f"total effect {prior if level == 'prior' else 'measured by the data'} ({spend}{width})"]
+    source = {"prior": f"set by your ROI prior ({roi_prior})" if roi_prior else "set by the prior",
+              "lift test": f"measured by your lift test{'s' if tests > 1 else ''}", "data": "measured by the data"}
+    parts = [f"total effect {source[level]} ({spend}{width})"]
     if np.isfinite(resp_w):
         parts.append(f"response to ±50 % spend {'measured by the data' if resp_w <= WIDTH_DATA else 'uncertain'}"
                      + (f" (interval {ranges[1]})" if ranges[1] else ""))

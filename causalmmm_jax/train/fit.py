@@ -246,6 +246,9 @@ def fit(panel: Panel, config: Config | None = None, *, seeds: int = 1, seed: int
         timing["fit_seconds"] += time.perf_counter() - t_draws
     result = finish_result(cfg, spec, params, states, run.history, timing, phases, scaler=scaler,
                            seasonal=seasonal, split=split, panel=panel, seeds=seed_list, mapping=mapping, draws=draws)
+    if data.lift is not None:  # which channels a lift test measured (the identifiability report says so)
+        counts = np.bincount(np.asarray(data.lift.channel), minlength=panel.n_channels)
+        result.lift_tests = {ch: int(n) for ch, n in zip(panel.channels, counts) if n}
     return result
 
 

@@ -115,7 +115,8 @@ def _transforms(params, spec: ModelSpec) -> dict:
 class FitResult:
     """Everything a fitted run holds.  ``params``: the members' parameters, leading axis ``[N, ...]``
     (N = ``n_seeds`` ≥ 1); ``seeds`` the members' seeds; ``history`` per-epoch metrics (``[N, epochs]``
-    for ensembles, ``[epochs]`` for one member); ``metrics`` the evaluation (``metrics.json``)."""
+    for ensembles, ``[epochs]`` for one member); ``metrics`` the evaluation (``metrics.json``);
+    ``lift_tests``: ``{channel: number of lift tests}`` the fit was calibrated on, or None."""
 
     config: Config
     spec: ModelSpec
@@ -134,6 +135,7 @@ class FitResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     version: str = __version__
     draws: dict | None = None
+    lift_tests: dict[str, int] | None = None
 
     def __post_init__(self):
         n = {int(np.shape(a)[0]) for a in jax.tree_util.tree_leaves(self.params)}

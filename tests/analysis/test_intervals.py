@@ -119,6 +119,21 @@ def test_identifiability_report_columns_and_words(drawn):
     assert np.all(np.isfinite(rep["contraction"])) and np.all(rep["contraction"] <= 1.0)
 
 
+def test_the_report_names_a_lift_test_that_measured_a_channel_and_it_survives_save_and_load(drawn, tmp_path):
+    import dataclasses
+
+    base = identifiability(drawn).set_index("channel")
+    narrow_prior = [ch for ch, r in base.iterrows() if r["level"] == "prior" and r["incremental_width"] <= 0.5]
+    tested = dataclasses.replace(drawn, lift_tests={ch: 1 for ch in drawn.panel.channels})
+    rep = identifiability(tested).set_index("channel")
+    for ch, r in rep.iterrows():  # the flag moves only where the interval is narrow and the spend range is not
+        want = "lift test" if ch in narrow_prior else base.loc[ch, "level"]
+        assert r["level"] == want
+        assert ("measured by your lift test" in r["summary"]) == (want == "lift test")
+    cm.save(tested, tmp_path)
+    assert load_model(tmp_path).lift_tests == tested.lift_tests
+
+
 def test_identifiability_without_draws_reads_the_spend_range(fitted):
     rep = identifiability(fitted)
     assert rep["contraction"].isna().all() and rep["response"].isna().all()
