@@ -44,7 +44,8 @@ gives every channel (the null one too) **one lift test**: the channel switched o
 weeks of its largest spend, in the first half of the regions (the one region of a single-region
 panel), measured as the true KPI change plus noise of the standard error σ·√(2·cells), σ the planted
 noise's sd (a geo test against matched control regions); ``train.calibration_weight`` stays 1.
-``--compare A.json B.json ...`` prints the docs table of runs side by side.
+``--compare A.json B.json ...`` prints the docs table of runs side by side (over their panels of
+``--seeds``).
 """
 
 from __future__ import annotations
@@ -473,8 +474,14 @@ def main(argv=None) -> int:
     if args.markdown is not None:
         print(markdown(json.loads(args.markdown.read_text(encoding="utf-8"))))
         return 0
-    if args.compare:
-        print(compare_markdown([json.loads(p.read_text(encoding="utf-8")) for p in args.compare]))
+    if args.compare:  # over the panels of --seeds (default all three) each run holds
+        seeds = set(C.int_list(args.seeds))
+        reports = []
+        for path in args.compare:
+            rep = json.loads(path.read_text(encoding="utf-8"))
+            panels = [p for p in rep["panels"] if p["seed"] in seeds]
+            reports.append({**rep, "panels": panels, **summarise(panels, rep.get("quick", False))})
+        print(compare_markdown(reports))
         return 0
     if args.roi_prior is not None and not args.roi_prior > 0:
         print(f"--roi-prior {args.roi_prior}: the sd must be > 0", file=sys.stderr)
