@@ -198,7 +198,7 @@ def run_panel(design: str, seed: int, quick: bool, only=OBJECTIVES, old: dict | 
     from causalmmm_jax.analysis.planning import optimize_plan
     from causalmmm_jax.analysis.plans import spread_plan, window_spend
 
-    _, data, result, fit_s = fit_generated(design, seed, quick)
+    _, data, result, fit_s, _ = fit_generated(design, seed, quick)
     n = result.split.n_train
     weeks = result.panel.n_weeks - n
     assert weeks == (8 if quick else WEEKS)
