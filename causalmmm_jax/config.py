@@ -13,15 +13,22 @@ dynamic attribution prior, 6 padding weeks).
 from __future__ import annotations
 
 import json
-import math
 import os
 import tomllib
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._config_fields import _bool, _choice, _floats, _num, _Section
+from ._config_fields import (
+    _bool,
+    _check_roi_prior,
+    _choice,
+    _floats,
+    _migrate_model_keys,
+    _num,
+    _Section,
+    normalise_roi_prior,
+)
 from .errors import ConfigError
 
 __all__ = [
@@ -176,61 +183,6 @@ class ModelConfig(_Section):
                               " (strictly inside under the smooth parameterization); widen the range or move it.")
 
 
-#: z of the two-sided 90 % interval of a normal: a ``{"low", "high"}`` ROI prior is a 90 % interval
-_Z90 = 1.6448536269514722
-
-
-def normalise_roi_prior(v: Any) -> Any:
-    """``train.roi_prior`` as a tuple of ``(channel, median, sd)`` (from a mapping of channel to
-    ``{"median", "sd"}``, ``{"low", "high"}`` or ``[median, sd]``, or from that tuple form); a value it
-    cannot read is returned unchanged for :func:`_check_roi_prior` to name."""
-    if isinstance(v, dict):
-        items = list(v.items())
-    elif isinstance(v, (list, tuple)) and all(isinstance(x, (list, tuple)) and len(x) == 3 for x in v):
-        items = [(x[0], (x[1], x[2])) for x in v]
-    else:
-        return v
-    out = []
-    for ch, spec in items:
-        if isinstance(spec, dict) and set(spec) == {"median", "sd"}:
-            m, s = spec["median"], spec["sd"]
-        elif isinstance(spec, dict) and set(spec) == {"low", "high"}:
-            lo, hi = spec["low"], spec["high"]
-            if not all(_positive_number(x) for x in (lo, hi)) or not hi > lo:
-                raise ConfigError(f"train.roi_prior[{ch!r}]: low and high must be numbers with 0 < low < high, got "
-                                  f"low={lo!r}, high={hi!r}.")
-            m, s = math.sqrt(lo * hi), math.log(hi / lo) / (2 * _Z90)
-        elif isinstance(spec, (list, tuple)) and len(spec) == 2:
-            m, s = spec
-        else:
-            raise ConfigError(f"train.roi_prior[{ch!r}]={spec!r}: give {{median = m, sd = s}} (a log-normal: median "
-                              "ROI and log-scale sd), {low = a, high = b} (a 90 % interval) or [m, s].")
-        out.append((ch, m, s))
-    return tuple(sorted(out, key=lambda x: str(x[0])))  # order-free: the same priors give the same config
-
-
-def _positive_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
-
-
-def _check_roi_prior(key: str, v: Any) -> None:
-    if not isinstance(v, tuple) or not all(isinstance(x, (tuple, list)) and len(x) == 3 for x in v):
-        raise ConfigError(f"{key} must be a table of channel = {{median = m, sd = s}}, got {v!r}.")
-    seen = set()
-    for ch, m, s in v:
-        if not isinstance(ch, str) or not ch.strip():
-            raise ConfigError(f"{key}: channel names must be non-empty text, got {ch!r}.")
-        if ch in seen:
-            raise ConfigError(f"{key}: channel {ch!r} is given twice.")
-        seen.add(ch)
-        if not _positive_number(m):
-            raise ConfigError(f"{key}[{ch!r}]: median ROI {m!r} must be a finite number > 0 (a log-normal prior; "
-                              "a channel believed to do nothing needs no ROI prior).")
-        if not _positive_number(s):
-            raise ConfigError(f"{key}[{ch!r}]: sd {s!r} must be a finite number > 0 (the log-scale sd: 0.3 means "
-                              "about ±35 %).")
-
-
 @dataclass(frozen=True)
 class TrainConfig(_Section):
     """Objective, optimiser and loop.
@@ -243,11 +195,9 @@ class TrainConfig(_Section):
         changing them compiles new programs.
     media_l1_weight: shrinkage toward zero effect: weight·Σ_c mean over fit cells of channel c's
         (scaled) contribution; a channel whose data support is weaker than the weight ends at ~0.
-    calibration_weight: weight of the lift-test term, which is counted on the likelihood's scale
-        (σ̂²/2N·Σ_e z_e², z_e = (model lift − measured lift)/se, σ̂² as for the priors): 1 (default)
-        = each experiment counts as (at least) one measurement with its stated standard error, on any
-        panel size (σ̂² is at least the noise variance).  Configurations written when the term was
-        ``weight·mean z²`` carry that form's default 1e-5, which is read as 1.
+    calibration_weight: weight of the lift-test term σ̂²/2N·Σ_e z_e² (z_e = (model − measured lift)/se,
+        σ̂² as for the priors): 1 (default) = each test counts as (at least) one measurement on any panel
+        size.  Older files' 1e-5 (the default of the former ``weight·mean z²``) is read as 1.
     prior_mode: ``"quadratic"`` (default: weight·(media share − target)²) or ``"dynamic"`` (the
         original's gradient-rescaled prior that imposes the share).
     transform_prior_weight: weight of the Gaussian priors on each channel's Hill curve, centred on
@@ -278,16 +228,11 @@ class TrainConfig(_Section):
         regions and week blocks, all trained side by side as one vmapped program (default 16: one
         more program of ``static_epochs`` epochs × 16 members); 0 = no intervals.  Setting
         ``static_epochs = 0`` without naming ``interval_draws`` sets it to 0 too (a draw is a pre-fit).
-    interval_block_weeks: the week blocks the bootstrap weights (consecutive weeks share a weight, so
-        the draws keep the residuals' autocorrelation).
-    roi_prior: priors a user states on channels' ROI (KPI per unit of spend, or per unit of the media
-        column for a panel without spend columns, over the fit weeks), each a log-normal with a median
-        and a log-scale sd, counted on the likelihood's scale like the other priors
-        (``causalmmm_jax.train.objective.roi_prior``).  A mapping ``{channel: {"median": m, "sd": s}}``
+    interval_block_weeks: the bootstrap's week blocks (consecutive weeks share a weight: autocorrelation).
+    roi_prior: log-normal priors a user states on channels' ROI over the training weeks (roi_table's),
+        on the likelihood's scale (``train.objective.roi_prior``): ``{channel: {"median": m, "sd": s}}``
         (or ``[m, s]``, or ``{"low": a, "high": b}``: a 90 % interval), channel = a media or spend
-        column; ``"*"`` gives every channel not named its prior.  Empty (default): no ROI prior, no
-        channel favoured; the level of a channel the data do not identify then rests on the Hill
-        priors (see the identifiability report).
+        column, ``"*"`` = every other channel with spend.  Empty (default): none, no channel favoured.
     """
 
     _section = "train"
@@ -465,23 +410,6 @@ class Config:
             raise ConfigError(f"config file {p} must end in .toml or .json.")
         atomic_write_text(p, text)
         return p
-
-
-def _migrate_model_keys(given: dict[str, Any]) -> dict[str, Any]:
-    """0.1 configuration files: ``learn_trend`` (bool, default false) is now ``trend``."""
-    if "learn_trend" not in given:
-        return given
-    given = dict(given)
-    legacy = given.pop("learn_trend")
-    if "trend" in given:
-        raise ConfigError("[model] sets both learn_trend (causalmmm-jax 0.1) and trend; "
-                          "delete learn_trend and keep trend.")
-    if not isinstance(legacy, bool):
-        raise ConfigError(f"model.learn_trend={legacy!r} must be true or false (or use model.trend).")
-    given["trend"] = "linear" if legacy else "off"
-    warnings.warn(f"model.learn_trend is from causalmmm-jax 0.1; read as trend = {given['trend']!r} "
-                  "(the default is now 'knots'). Replace it with model.trend.", FutureWarning, stacklevel=3)
-    return given
 
 
 def resolve_model_config(cfg: ModelConfig, n_fit_weeks: int) -> ModelConfig:

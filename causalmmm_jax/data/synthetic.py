@@ -59,9 +59,8 @@ Truth
     noise stay fixed), for ``m ∈ {0, 0.5, 1, 1.5, 2}``; :func:`counterfactual` gives the ``[R,T]``
     KPI for any ``m``; :func:`true_kpi` gives the ``[R,T]`` KPI of any spend plan ``[R,T,C]``
     (impressions follow spend at each cell's cost per mille; NumPy or ``jax.numpy``, so a plan can
-    be optimised against the truth); :func:`planted_lift_test` gives a geo lift test measured
-    against the truth, with the standard error of a matched-control design.  Truth arrays cover the
-    full ``R × T`` grid even when ``missing_cells`` rows are dropped from the frame.
+    be optimised against the truth); :func:`planted_lift_test` a geo lift test measured against it.
+    Truth arrays cover the full ``R × T`` grid even when ``missing_cells`` rows are dropped.
 """
 
 from __future__ import annotations
