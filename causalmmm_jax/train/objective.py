@@ -128,9 +128,9 @@ def roi_prior(d: Decomposition, prior: TransformPrior | None, w, val_w=None):
         return jnp.float32(0.0)
     rp: RoiPrior = prior.roi
     roi = stated_roi(d, rp, w, val_w)
-    # a tiny floor keeps log finite for a channel at zero effect (its z is then large: pulled up)
-    z = jnp.where(rp.on > 0, (jnp.log(jnp.maximum(roi, 0.0) + 1e-6 * jnp.exp(rp.log_median)) - rp.log_median)
-                  / rp.sd, 0.0)
+    # a tiny floor keeps log finite for a channel at zero effect (its z is then large: pulled up);
+    # channels without a stated prior (log median 0, sd 1, spend 1) are masked by ``on`` after the anchor
+    z = (jnp.log(jnp.maximum(roi, 0.0) + 1e-6 * jnp.exp(rp.log_median)) - rp.log_median) / rp.sd
     return _gaussian_prior(z, prior, w, "roi", on=rp.on)
 
 
