@@ -22,13 +22,22 @@ def test_bootstrap_weights_keep_the_cells_and_the_total_and_share_a_weight_per_r
     w = np.asarray(draws_lib._bootstrap_weights(jax.random.PRNGKey(0), jnp.asarray(fit_w), 8))
     assert np.all(w[fit_w == 0] == 0) and np.all(w[fit_w > 0] > 0)
     assert w.sum() == pytest.approx(fit_w.sum(), rel=1e-5)
-    # w_rt = c·u_r·v_b(t): within a block every region's weights are proportional to one another
-    ratio = w[0, 3:8] / w[1, 3:8]
-    assert np.allclose(ratio, ratio[0])
-    assert np.allclose(w[0, 8:16] / w[0, 8], 1.0)  # one weight per block of 8 weeks
-    assert not np.allclose(w[0, 8], w[0, 16])  # ... and blocks differ
+    assert np.allclose(w[0, 8:16] / w[0, 8], 1.0)  # one weight per region and block of 8 weeks
+    assert not np.allclose(w[0, 8], w[0, 16])  # ... blocks differ
+    # ... and regions differ within a block, independently: not one region factor times one block factor
+    assert not np.allclose(w[0, 3:8] / w[1, 3:8], (w[0, 8:16] / w[1, 8:16])[0])
     other = np.asarray(draws_lib._bootstrap_weights(jax.random.PRNGKey(1), jnp.asarray(fit_w), 8))
     assert not np.allclose(w, other)
+
+
+def test_bootstrap_weights_have_the_variance_of_a_bayesian_bootstrap_over_cells():
+    """One Exp(1) per region × block cell: each cell's weight (relative to the mean) has variance ≈ 1,
+    not the 3 of crossed region × block weights (which over-covered the responses)."""
+    fit_w = jnp.ones((40, 80), jnp.float32)
+    w = np.stack([np.asarray(draws_lib._bootstrap_weights(k, fit_w, 8)) for k in jax.random.split(
+        jax.random.PRNGKey(5), 200)])
+    per_cell = w[:, :, ::8]  # one value per region × block cell
+    assert per_cell.var() == pytest.approx(1.0, abs=0.08)
 
 
 @pytest.fixture(scope="module")
