@@ -186,6 +186,15 @@ def interval_markdown(iv: dict) -> str:
                       f"{pct(share['flighted'])} of flighted ones; incremental effect's median abs. rel. error "
                       f"{pct(ident['incremental_abs_rel_error_median_level_prior'])} where flagged 'prior', "
                       f"{pct(ident['incremental_abs_rel_error_median_level_data'])} where 'data'."]
+    pred = iv.get("prediction")
+    if pred:
+        cp, npp = pred["coverage_cells_per_panel"], pred["coverage_national_per_panel"]
+        lines += ["", f"90 % prediction intervals on the holdout weeks ({pred['cells']} cells of {pred['panels']} "
+                      f"panels): {pct(pred['coverage_cells'])} of the cells inside (per panel median "
+                      f"{pct(cp['median'])}, range {pct(cp['worst_low'])}–{pct(cp['worst_high'])}); the weeks' "
+                      f"totals over the regions {pct(pred['coverage_national'])} (per panel "
+                      f"{pct(npp['worst_low'])}–{pct(npp['worst_high'])}); median width "
+                      f"{pct(pred['relative_width_median'])} of the prediction; κ median {pred['inflation_median']:.2f}."]
     return "\n".join(lines)
 
 
@@ -327,6 +336,7 @@ def run_panel(design: str, seed: int, quick: bool, overrides: dict[str, dict] | 
             "truth_media_share": data.truth.media_share,
             "fit": {"seconds": fit_s, "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
                     "stopped_early": result.stopped_early, "holdout": result.metrics["holdout"],
+                    "prediction_interval": result.metrics.get("prediction_interval"),
                     "resolved_model": {k: getattr(result.config.model, k) for k in ("seasonality", "trend")}},
             "evaluate_seconds": time.perf_counter() - t1, **({"outside": outside} if outside else {}), **ev}
 
@@ -394,10 +404,42 @@ def interval_summary(rows: list, panels: list[dict]) -> dict:
                                     for kind, pred in kinds.items()},
             "n": {kind: sum(1 for r, _ in ident if pred(r)) for kind, pred in kinds.items()},
         }
+    pred = prediction_summary(panels, designs)
+    if pred:
+        out["prediction"] = pred
     # the null channel: how far its interval reaches above 0 (ROI: KPI per unit of spend)
     nulls = [r for p in panels for r in p["channels"].values() if r["is_null"] and "roi_interval" in r]
     out["null_roi_interval_covers_zero"] = C.mean_or_none([r["roi_interval"][0] <= 0.0 for r in nulls])
     return out
+
+
+def prediction_summary(panels: list[dict], designs: list[str]) -> dict | None:
+    """The 90 % prediction intervals on the holdout weeks (metrics.json's ``prediction_interval``): the
+    share of holdout cells inside (pooled over the panels, by design, and per panel: median and
+    worst), the same for the weeks' totals over the regions, the median relative width and κ."""
+    got = [(p["design"], p["fit"]["prediction_interval"]) for p in panels
+           if (p["fit"].get("prediction_interval") or {}).get("holdout")]
+    if not got:
+        return None
+
+    def pooled(items, cov, n):
+        total = sum(h["holdout"][n] for _, h in items)
+        return sum(h["holdout"][cov] * h["holdout"][n] for _, h in items) / total if total else None
+
+    per_panel = [h["holdout"]["coverage"] for _, h in got]
+    per_panel_nat = [h["holdout"]["coverage_national"] for _, h in got]
+    return {"coverage_cells": pooled(got, "coverage", "cells"),
+            "coverage_cells_by_design": {d: pooled([g for g in got if g[0] == d], "coverage", "cells")
+                                         for d in designs},
+            "coverage_cells_per_panel": {"median": C.median(per_panel), "worst_low": min(per_panel),
+                                         "worst_high": max(per_panel)},
+            "coverage_national": pooled(got, "coverage_national", "weeks"),
+            "coverage_national_per_panel": {"median": C.median(per_panel_nat), "worst_low": min(per_panel_nat),
+                                            "worst_high": max(per_panel_nat)},
+            "relative_width_median": C.median([h["holdout"]["relative_width_median"] for _, h in got]),
+            "inflation_median": C.median([h["inflation"] for _, h in got]),
+            "source": sorted({h["source"] for _, h in got}),
+            "cells": sum(h["holdout"]["cells"] for _, h in got), "panels": len(got)}
 
 
 def summarise(panels: list[dict], quick: bool) -> dict:

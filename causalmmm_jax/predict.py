@@ -15,7 +15,8 @@ import pandas as pd
 from .data.load import panel_from_frame
 from .data.panel import ColumnMapping, Panel
 from .errors import DataError
-from .train.result import FitResult, member_bands
+from .train.predictive import prediction_interval
+from .train.result import FitResult
 
 __all__ = ["predict", "week_offsets", "load_prediction_panel"]
 
@@ -99,7 +100,9 @@ def predict(result: FitResult, data, mapping: ColumnMapping | None = None) -> pd
         mapping: column mapping; default: the one used for the fit.
     Returns:
         One row per (region, week): region, time, ``prediction``, one column per media channel and
-        control, ``baseline``, ``seasonality``, ``trend`` (and ``prediction_q05/q95`` for ensembles).
+        control, ``baseline``, ``seasonality``, ``trend``, and ``prediction_q05``/``prediction_q95``: the 90 %
+        prediction interval of the KPI (the model's uncertainty from the interval draws or the seed
+        ensemble, and the noise around the model; :mod:`causalmmm_jax.train.predictive`).
     """
     mapping = mapping or result.mapping
     if mapping is None and not isinstance(data, Panel):
@@ -127,7 +130,6 @@ def predict(result: FitResult, data, mapping: ColumnMapping | None = None) -> pd
     for i, k in enumerate(fp.control_names):
         out[k] = point.controls[gr, gt, i]
     out.update(baseline=point.baseline[gr, gt], seasonality=point.seasonality[gr, gt], trend=point.trend[gr, gt])
-    bands = member_bands(comps.prediction[:, gr, gt])
-    if bands is not None:
-        out["prediction_q05"], out["prediction_q95"] = bands
+    pi = prediction_interval(result, comb, point=point.prediction)
+    out["prediction_q05"], out["prediction_q95"] = pi.lo[gr, gt], pi.hi[gr, gt]
     return pd.DataFrame(out)

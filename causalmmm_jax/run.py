@@ -3,6 +3,8 @@
     RUN_DIR/metrics.json        metrics, attribution, channels (with intervals), identifiability, epochs,
                                 timing, seed, version
     RUN_DIR/contributions.csv   region, time, component, value (KPI units, every observed cell)
+    RUN_DIR/predictions.csv     region, time, split, actual, prediction, prediction_q05/_q95 (the 90 %
+                                prediction interval), every observed cell
     RUN_DIR/history.csv         per-epoch training metrics (main phase; ensemble: member 0)
     RUN_DIR/config.json         the configuration used
     RUN_DIR/model/              the saved model (see causalmmm_jax.modelfile)
@@ -25,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ._io_util import atomic_write_text, writable_dir
-from .analysis.contributions import long_table
+from .analysis.contributions import long_table, prediction_table
 from .modelfile import save_model
 from .train.result import FitResult
 
@@ -76,6 +78,7 @@ def write_run(result: FitResult, out: str | os.PathLike) -> Path:
     atomic_write_text(out / "config.json", json.dumps(result.config.to_dict(), indent=2) + "\n")
     table = long_table(result.point_components(), p.regions, p.times, p.channels, p.control_names, p.mask)
     atomic_write_text(out / "contributions.csv", table.to_csv(index=False))
+    atomic_write_text(out / "predictions.csv", prediction_table(result).to_csv(index=False))
     atomic_write_text(out / "history.csv", history_frame(result).to_csv(index=False))
     save_model(result, out)
     return out

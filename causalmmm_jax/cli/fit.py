@@ -47,6 +47,11 @@ def print_metrics(metrics: dict, file=None) -> None:
     print(f"{'metric':<18}{'train':>14}{'holdout':>14}", file=file)
     for label, k in rows:
         print(f"{label:<18}{tr.get(k, float('nan')):>14.4g}{ho.get(k, float('nan')):>14.4g}", file=file)
+    pi = metrics.get("prediction_interval", {}).get("holdout")
+    if pi:
+        print(f"{100 * metrics['prediction_interval']['level']:.0f} % prediction intervals (predictions.csv) hold "
+              f"{100 * pi['coverage']:.0f} % of the {pi['cells']} holdout cells and "
+              f"{100 * pi['coverage_national']:.0f} % of the {pi['weeks']} holdout weeks' totals", file=file)
     att = metrics["attribution"]
     print("attribution: " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in att.items()), file=file)
     chans = sorted(metrics["channels"].items(), key=lambda kv: -kv[1]["share"])
@@ -86,7 +91,8 @@ def print_metrics(metrics: dict, file=None) -> None:
 def add_fit(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fit", help="fit the model to a CSV and write a run directory",
                        description="Fit the model (optionally an ensemble of seeds) and write metrics.json, "
-                                   "contributions.csv, history.csv, config.json and the saved model into RUN_DIR.")
+                                   "contributions.csv, predictions.csv, history.csv, config.json and the saved model "
+                                   "into RUN_DIR.")
     p.add_argument("data", metavar="DATA.csv", help="the data file")
     add_mapping_args(p)
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="output directory (created if needed)")

@@ -154,10 +154,21 @@ def dashboard_sections(result: FitResult, *, metrics: dict, history: pd.DataFram
 
     # fit
     regions = [str(r) for r in panel.regions]
+    from ..train.predictive import prediction_interval
+
+    cell_pi = prediction_interval(result, point=pred)
+    nat_pi = prediction_interval(result, point=pred, national=True)
+    pi_cov = metrics.get("prediction_interval", {}).get("holdout")
+    pi_text = ("" if not pi_cov else f" On the holdout the band holds {100 * pi_cov['coverage']:.0f} % of the cells "
+               f"and {100 * pi_cov['coverage_national']:.0f} % of the weeks' national totals.")
     out.append(Section("fit", "Actual vs predicted",
                        "Weekly KPI: choose the national total or a region in the menu. Shaded: the holdout weeks, "
-                       "never seen in training. Unobserved cells are gaps.",
-                       F.actual_vs_predicted(times, regions, actual, pred_obs, n_train), group="Fit"))
+                       "never seen in training. Unobserved cells are gaps. The band is the 90 % prediction "
+                       "interval (the model's uncertainty and the noise around it; predictions.csv)." + pi_text,
+                       F.actual_vs_predicted(times, regions, actual, pred_obs, n_train, band=(cell_pi.lo, cell_pi.hi),
+                                             national_band=(np.where(mask.any(0), nat_pi.lo, np.nan),
+                                                            np.where(mask.any(0), nat_pi.hi, np.nan))),
+                       group="Fit"))
     r_idx, t_idx = np.nonzero(hold_cells)
     if len(r_idx):
         labels = [f"region {regions[r]} · {times[t]}" for r, t in zip(r_idx, t_idx)]

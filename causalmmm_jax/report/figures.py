@@ -114,11 +114,14 @@ def training_curves(history: pd.DataFrame) -> go.Figure:
 
 def actual_vs_predicted(times: Sequence, regions: Sequence, actual: np.ndarray, predicted: np.ndarray,
                         n_train: int, national_actual: np.ndarray | None = None,
-                        national_predicted: np.ndarray | None = None) -> go.Figure:
+                        national_predicted: np.ndarray | None = None, band: tuple | None = None,
+                        national_band: tuple | None = None) -> go.Figure:
     """Weekly actual vs predicted KPI with a dropdown: national total first, then each region.
 
     ``actual``/``predicted`` ``[R,T]`` (NaN where the cell is unobserved); the national series
-    default to the sums over observed cells.  Each dropdown entry restyles the same two traces."""
+    default to the sums over observed cells.  ``band``: ``(lo, hi)`` ``[R,T]`` prediction intervals and
+    ``national_band`` ``(lo, hi)`` ``[T]`` the national ones, drawn as a shaded band (both or neither).
+    Each dropdown entry restyles the same traces."""
     actual = np.asarray(actual, dtype=np.float64)
     predicted = np.asarray(predicted, dtype=np.float64)
     obs = np.isfinite(actual)
@@ -126,17 +129,34 @@ def actual_vs_predicted(times: Sequence, regions: Sequence, actual: np.ndarray, 
         national_actual = np.where(obs.any(0), np.where(obs, actual, 0).sum(0), np.nan)
     if national_predicted is None:
         national_predicted = np.where(obs.any(0), np.where(obs, predicted, 0).sum(0), np.nan)
+    if (band is None) != (national_band is None):
+        raise ValueError("pass band and national_band together (the national band is not the sum of the cells')")
     x = list(times)
-    fig = go.Figure([
+    traces = [
         go.Scatter(x=x, y=round_sig(national_actual), name="actual", mode="lines+markers",
                    line=dict(color="#264653", width=1.5), marker=dict(size=3)),
         go.Scatter(x=x, y=round_sig(national_predicted), name="predicted", line=dict(color="#e76f51", width=2)),
-    ])
+    ]
+    if band is not None and national_band is not None:  # lower edge, then the upper filled down to it
+        traces += [go.Scatter(x=x, y=round_sig(national_band[0]), name="90 % prediction interval", mode="lines",
+                              line=dict(width=0), showlegend=False, hoverinfo="skip", legendgroup="band"),
+                   go.Scatter(x=x, y=round_sig(national_band[1]), name="90 % prediction interval", mode="lines",
+                              line=dict(width=0), fill="tonexty", fillcolor="rgba(231,111,81,0.18)",
+                              legendgroup="band", hoverinfo="skip")]
+    fig = go.Figure(traces)
     series = [("National total", national_actual, national_predicted)] + [
         (f"Region {r}", actual[i], predicted[i]) for i, r in enumerate(regions)]
+    bands = [national_band] + ([(band[0][i], band[1][i]) for i in range(len(regions))] if band is not None else [])
+
+    def ys(j, a, p):
+        out = [round_sig(a), round_sig(p)]
+        if band is not None:  # the band where the prediction is shown
+            out += [round_sig(np.where(np.isfinite(p), b, np.nan)) for b in bands[j]]
+        return out
+
     buttons = [dict(label=label, method="update",
-                    args=[{"y": [round_sig(a), round_sig(p)]}, {"title.text": f"Actual vs predicted: {label}"}])
-               for label, a, p in series]
+                    args=[{"y": ys(j, a, p)}, {"title.text": f"Actual vs predicted: {label}"}])
+               for j, (label, a, p) in enumerate(series)]
     fig.update_layout(updatemenus=[dict(buttons=buttons, direction="down", x=0.0, xanchor="left", y=1.13,
                                         yanchor="bottom", showactive=True, active=0, bgcolor="white")])
     add_holdout_shading(fig, x, n_train)

@@ -26,7 +26,8 @@ def evaluate(result: FitResult) -> dict:
     """``metrics.json`` content (see README): train/holdout metrics in KPI units of the point
     estimate (the member mean), attribution shares and per-channel contributions over the training
     weeks, member bands for ensembles, intervals from the anchored draws (``interval`` per channel:
-    contribution, share, ROI, effect per 1,000; ``intervals``: level, draws, method), epochs, timing."""
+    contribution, share, ROI, effect per 1,000; ``intervals``: level, draws, method), the prediction
+    intervals' coverage of the holdout (``prediction_interval``), epochs, timing."""
     panel, split = result.panel, result.split
     comps = result.components()
     point = comps.mean()
@@ -52,6 +53,7 @@ def evaluate(result: FitResult) -> dict:
             out["channels"][ch]["bands"] = bands
     if result.draws is not None:
         _draw_intervals(out, result, table, train_cells)
+    out["prediction_interval"] = _prediction_interval_metrics(result, point.prediction, hold_cells)
     hold = [evaluate_block(y, comps.prediction[i], hold_cells, result.scaler.target_mean)
             for i in range(result.n_seeds)]
     hold_bands = {k: _bands([h[k] for h in hold]) for k in ("r2", "rmse", "mape")}
@@ -86,3 +88,25 @@ def _draw_intervals(out: dict, result: FitResult, table, train_cells) -> None:
         for j, ch in enumerate(panel.channels):
             if np.isfinite(lo[j]) and np.isfinite(hi[j]):
                 out["channels"][ch].setdefault("interval", {})[key] = [float(lo[j]), float(hi[j])]
+
+
+def _prediction_interval_metrics(result: FitResult, point: np.ndarray, hold_cells: np.ndarray) -> dict:
+    """The prediction intervals (:mod:`.predictive`): level, source, inflation κ and, with holdout
+    weeks, the share of holdout cells (and of holdout weeks' totals over the regions) inside them and
+    the intervals' median width relative to the prediction."""
+    from .predictive import prediction_interval
+
+    cell = prediction_interval(result, point=point)
+    out: dict[str, Any] = {"level": cell.level, "source": cell.source, "inflation": cell.inflation}
+    if hold_cells.any():
+        y = np.asarray(result.panel.target, np.float64)
+        inside = (y >= cell.lo) & (y <= cell.hi)
+        rel = (cell.hi - cell.lo) / np.maximum(np.abs(cell.point), 1e-12)
+        nat = prediction_interval(result, point=point, national=True)
+        weeks = hold_cells.any(0)
+        y_nat = np.where(hold_cells, y, 0.0).sum(0)
+        inside_nat = (y_nat >= nat.lo) & (y_nat <= nat.hi)
+        out["holdout"] = {"coverage": float(inside[hold_cells].mean()), "cells": int(hold_cells.sum()),
+                          "relative_width_median": float(np.median(rel[hold_cells])),
+                          "coverage_national": float(inside_nat[weeks].mean()), "weeks": int(weeks.sum())}
+    return out

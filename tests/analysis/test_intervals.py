@@ -1,5 +1,7 @@
-"""Intervals from the anchored draws: the carry rule, every output that shows them, persistence, and
-the identifiability report's columns and words (the statistics are in test_interval_coverage.py)."""
+"""Intervals from the anchored draws: the carry rule, every output that shows them, persistence, the
+identifiability report's columns and words, and the prediction intervals (train.predictive: the
+half-width's two parts, the national total, predictions.csv, predict() on new rows, the holdout
+coverage in metrics.json); the statistics are in test_interval_coverage.py."""
 
 import dataclasses
 import json
@@ -8,13 +10,18 @@ import jax
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import norm
+from scipy.stats import t as student_t
 
 import causalmmm_jax as cm
+from causalmmm_jax.analysis.contributions import prediction_table
 from causalmmm_jax.analysis.curves import response_curves, roi_table
 from causalmmm_jax.analysis.identifiability import identifiability
 from causalmmm_jax.analysis.intervals import carry_interval, draw_quantities
 from causalmmm_jax.errors import ConfigError
 from causalmmm_jax.modelfile import load_model
+from causalmmm_jax.predict import predict
+from causalmmm_jax.train.predictive import SHRINK_CELLS, prediction_interval, residual_scale
 from train_config import small_config
 
 
@@ -50,7 +57,8 @@ def test_carry_interval_log_normal_predictive_around_the_estimate():
 def drawn(synthetic):
     """A small fit with 4 anchored draws (the suite's training settings; statistics elsewhere)."""
     panel = synthetic.panel()
-    return cm.fit(panel, config=small_config(interval_draws=4).updated(data={"holdout_weeks": 12}))
+    return cm.fit(panel, config=small_config(interval_draws=4).updated(data={"holdout_weeks": 12}),
+                  mapping=synthetic.mapping)
 
 
 def test_a_fit_with_draws_holds_them_and_metrics_carry_intervals_around_each_estimate(drawn):
@@ -202,3 +210,80 @@ def test_a_share_of_voice_run_with_draws_writes_its_run_and_report(synthetic, tm
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert set(m["identifiability"]) == set(res.panel.channels)
     assert all("share" in row["interval"] for row in m["channels"].values())
+
+
+Z90 = float(norm.ppf(0.95))
+
+
+def test_residual_scale_is_each_regions_fit_residual_sd_shrunk_to_the_pool_and_inflated_by_validation(drawn):
+    panel, split = drawn.panel, drawn.split
+    point = drawn.point_components().prediction
+    mask = np.asarray(panel.mask, bool)
+    resid = np.where(mask, panel.target - point, 0.0)
+    fit_cells, val_cells = split.fit_mask(mask), split.val_mask(mask)
+    sigma_r, sigma_nat, kappa = residual_scale(drawn)
+    pooled = (resid[fit_cells] ** 2).mean()
+    r = 3
+    own = resid[r][fit_cells[r]]
+    expected = np.sqrt(((own ** 2).sum() + SHRINK_CELLS * pooled) / (own.size + SHRINK_CELLS))
+    assert sigma_r[r] == pytest.approx(expected, rel=1e-9)
+    assert kappa == pytest.approx(max(1.0, np.sqrt((resid[val_cells] ** 2).mean() / pooled)), rel=1e-9)
+    total = (resid * fit_cells).sum(0)[fit_cells.any(0)]
+    assert sigma_nat == pytest.approx(np.sqrt((total ** 2).mean()), rel=1e-9)
+
+
+def test_the_half_width_adds_the_draws_spread_and_the_noise_in_quadrature(drawn):
+    pi = prediction_interval(drawn)
+    sigma_r, _, kappa = residual_scale(drawn)
+    draws = drawn.draws_result().components().prediction
+    k = draws.shape[0]
+    t = float(student_t.ppf(0.95, k - 1)) * np.sqrt(1 + 1 / k)
+    half = np.sqrt((t * draws.std(0, ddof=1)) ** 2 + (Z90 * kappa * sigma_r[:, None]) ** 2)
+    np.testing.assert_allclose(pi.hi - pi.point, half, rtol=1e-9)
+    np.testing.assert_allclose(pi.point - pi.lo, half, rtol=1e-9)
+    np.testing.assert_allclose(pi.point, drawn.point_components().prediction, rtol=1e-12)
+    assert pi.source == "draws" and pi.level == 0.9 and np.all(pi.model_sd > 0)
+    # a wider level, a wider interval; the national total's interval is around the total
+    wide = prediction_interval(drawn, level=0.99)
+    assert np.all(wide.hi - wide.lo > pi.hi - pi.lo)
+    nat = prediction_interval(drawn, national=True)
+    mask = np.asarray(drawn.panel.mask, bool)
+    np.testing.assert_allclose(nat.point, (pi.point * mask).sum(0), rtol=1e-12)
+    assert nat.point.shape == (drawn.panel.n_weeks,) and np.all(nat.lo < nat.point) and np.all(nat.point < nat.hi)
+    with pytest.raises(ValueError, match="level"):
+        prediction_interval(drawn, level=90)
+
+
+def test_without_draws_or_seeds_the_interval_is_the_noise_alone(fitted):
+    pi = prediction_interval(fitted)
+    sigma_r, _, kappa = residual_scale(fitted)
+    assert pi.source == "noise" and np.all(pi.model_sd == 0)
+    np.testing.assert_allclose(pi.hi - pi.point, np.broadcast_to(Z90 * kappa * sigma_r[:, None], pi.point.shape),
+                               rtol=1e-9)
+
+
+def test_a_seed_ensemble_without_draws_takes_the_members_spread(ensemble):
+    pi = prediction_interval(ensemble)
+    members = ensemble.components().prediction
+    assert pi.source == "seeds"
+    np.testing.assert_allclose(pi.model_sd, members.std(0, ddof=1), rtol=1e-9)
+
+
+def test_predictions_csv_predict_and_metrics_agree(drawn, synthetic, tmp_path):
+    table = prediction_table(drawn)
+    cm.save(drawn, tmp_path)
+    on_disk = pd.read_csv(tmp_path / "predictions.csv")
+    np.testing.assert_allclose(on_disk["prediction_q95"], table["prediction_q95"], rtol=1e-9)
+    # predict() on the same rows gives the same intervals (the model file keeps the draws)
+    new = predict(cm.load(tmp_path), synthetic.frame)
+    merged = table.merge(new, on=["region", "time"], suffixes=("", "_new"))
+    assert len(merged) == len(table)
+    np.testing.assert_allclose(merged["prediction_q05_new"], merged["prediction_q05"], rtol=1e-6)
+    np.testing.assert_allclose(merged["prediction_q95_new"], merged["prediction_q95"], rtol=1e-6)
+    # metrics.json's holdout coverage is the share of holdout rows inside their interval
+    hold = table[table["split"] == "holdout"]
+    m = drawn.metrics["prediction_interval"]
+    inside = (hold["actual"] >= hold["prediction_q05"]) & (hold["actual"] <= hold["prediction_q95"])
+    assert m["source"] == "draws" and m["holdout"]["cells"] == len(hold)
+    assert m["holdout"]["coverage"] == pytest.approx(inside.mean())
+    assert m["holdout"]["weeks"] == 12

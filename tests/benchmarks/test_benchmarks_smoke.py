@@ -173,6 +173,9 @@ def test_decisions_quick(tmp_path, bench_env):
               "drift_correlation_oracle", "coefficient_cv_median", "media_total_ratio", "holdout_r2"):
         assert math.isfinite(s[k]), k
     assert d["settings"]["overrides"] == {}
+    pi = d["aggregate"]["intervals"]["prediction"]  # the prediction intervals on the holdout weeks
+    assert pi["cells"] == p["fit"]["prediction_interval"]["holdout"]["cells"] > 0 and pi["source"] == ["draws"]
+    assert 0.0 <= pi["coverage_cells"] <= 1.0 and pi["relative_width_median"] > 0
     assert [r["on"] for r in p["regret"]] == ["curves", "curves", "model", "model"]
     assert set(d["targets"]) >= {"captured_1x_median", "null_pct_of_kpi_max", "drift_correlation_median"}
     assert all(t["met"] is None for t in d["targets"].values())  # --quick: nothing is judged
@@ -182,6 +185,7 @@ def test_decisions_quick(tmp_path, bench_env):
                           env=bench_env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "| target (issue #15) |" in proc.stdout and "| quick | 1 |" in proc.stdout
+    assert "90 % prediction intervals on the holdout weeks" in proc.stdout
 
 
 def test_decisions_candidate_configuration(tmp_path, bench_env):

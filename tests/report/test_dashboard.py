@@ -134,6 +134,9 @@ def test_sections_agree_with_the_decomposition(fitted_run):
     assert len(buttons) == result.panel.n_regions + 1
     nat = np.where(result.panel.mask, result.panel.target, 0).sum(0)
     np.testing.assert_allclose(np.array(secs["fit"].figure.data[0].y, float), nat, rtol=1e-3)
+    # the 90 % prediction interval: a band around the national prediction (lower edge, upper edge)
+    pred, lo, hi = (np.array(secs["fit"].figure.data[i].y, float) for i in (1, 2, 3))
+    assert np.all(lo < pred) and np.all(pred < hi) and "prediction interval" in secs["fit"].description
     # donut shares = attribution in metrics.json
     donut = secs["donut"].figure.data[0]
     vals = dict(zip(donut.labels, np.array(donut.values, float) / np.sum(donut.values)))

@@ -64,6 +64,25 @@ def test_actual_vs_predicted_has_one_menu_entry_per_region_plus_national():
     assert fig.data[0].y[2] == F.round_sig(national)[2]
 
 
+def test_actual_vs_predicted_draws_the_prediction_interval_as_a_band_every_menu_entry_restyles():
+    rng = np.random.default_rng(2)
+    actual = rng.uniform(50, 100, size=(2, 10))
+    pred = actual + 1
+    pred[1, 4] = np.nan  # an unobserved cell: no band there either
+    band = (pred - 5, pred + 5)
+    nat = (np.nansum(pred, 0) - 7, np.nansum(pred, 0) + 7)
+    fig = F.actual_vs_predicted(TIMES, ["r1", "r2"], actual, pred, 7, band=band, national_band=nat)
+    assert len(fig.data) == 4 and fig.data[3].fill == "tonexty"
+    buttons = fig.layout.updatemenus[0].buttons
+    assert all(len(b.args[0]["y"]) == 4 for b in buttons)
+    lo, hi = buttons[2].args[0]["y"][2:]
+    assert lo[0] == F.round_sig(band[0][1])[0] and hi[0] == F.round_sig(band[1][1])[0]
+    assert lo[4] is None and hi[4] is None
+    assert fig.data[3].y[0] == F.round_sig(nat[1])[0]
+    with pytest.raises(ValueError, match="together"):
+        F.actual_vs_predicted(TIMES, ["r1", "r2"], actual, pred, 7, band=band)
+
+
 def test_holdout_scatter_and_waterfall_and_donut():
     fig = F.holdout_scatter(np.array([1.0, 2.0]), np.array([1.1, 1.9]), ["a", "b"], r2=0.9)
     assert "R² 0.900" in fig.layout.title.text

@@ -24,7 +24,7 @@ def run_dir(small_fit, tmp_path_factory):
 
 def test_run_directory_contents(run_dir, small_fit):
     names = {p.name for p in run_dir.iterdir()}
-    assert {"metrics.json", "contributions.csv", "history.csv", "config.json", "model"} <= names
+    assert {"metrics.json", "contributions.csv", "predictions.csv", "history.csv", "config.json", "model"} <= names
     m = json.loads((run_dir / "metrics.json").read_text())
     assert m["holdout"]["r2"] == pytest.approx(small_fit.metrics["holdout"]["r2"])
     c = pd.read_csv(run_dir / "contributions.csv")
@@ -33,6 +33,14 @@ def test_run_directory_contents(run_dir, small_fit):
     parts = wide.drop(columns="prediction").sum(axis=1)
     np.testing.assert_allclose(parts, wide["prediction"], rtol=1e-6)  # additive in KPI units
     assert len(wide) == int(small_fit.panel.mask.sum())  # observed cells only
+    p = pd.read_csv(run_dir / "predictions.csv")
+    assert list(p.columns) == ["region", "time", "split", "actual", "prediction", "prediction_q05", "prediction_q95"]
+    assert len(p) == len(wide) and set(p["split"]) == {"fit", "validation", "holdout"}
+    np.testing.assert_allclose(p["prediction"].sum(), wide["prediction"].sum(), rtol=1e-9)
+    assert np.all(p["prediction_q05"] < p["prediction"]) and np.all(p["prediction"] < p["prediction_q95"])
+    hold = p[p["split"] == "holdout"]
+    inside = ((hold["actual"] >= hold["prediction_q05"]) & (hold["actual"] <= hold["prediction_q95"])).mean()
+    assert inside == pytest.approx(m["prediction_interval"]["holdout"]["coverage"])
 
 
 def test_round_trip_gives_identical_predictions(run_dir, small_fit, small_data):
@@ -43,8 +51,10 @@ def test_round_trip_gives_identical_predictions(run_dir, small_fit, small_data):
     p2 = predict(loaded, small_data.frame)
     pd.testing.assert_frame_equal(p1, p2)
     assert list(p1.columns[:3]) == ["region", "time", "prediction"]
-    comp = p1.drop(columns=["region", "time", "prediction"]).sum(axis=1)
+    comp = p1.drop(columns=["region", "time", "prediction", "prediction_q05", "prediction_q95"]).sum(axis=1)
     np.testing.assert_allclose(comp, p1["prediction"], rtol=1e-9)
+    # a single fit without draws: the interval is the noise around the model, around the prediction
+    assert np.all(p1["prediction_q05"] < p1["prediction"]) and np.all(p1["prediction"] < p1["prediction_q95"])
 
 
 def test_a_format_2_model_loads_with_its_member_axis(run_dir, small_fit, tmp_path):
