@@ -111,6 +111,9 @@ def parse_args(argv=None):
     p.add_argument("--roi-prior", type=float, default=None, metavar="SD",
                    help="state a correct ROI prior of log-scale sd SD on every channel with an effect (see above)")
     p.add_argument("--lift-tests", action="store_true", help="give every channel one lift test (see above)")
+    p.add_argument("--save-models", type=Path, default=None, metavar="DIR",
+                   help="also save each fitted model to DIR/<design>_<seed> (causalmmm_jax.modelfile; read by "
+                        "prediction_intervals.py)")
     p.add_argument("--compare", type=Path, nargs="+", default=None, metavar="JSON",
                    help="print the docs table comparing earlier runs' JSONs (fits nothing) and exit")
     p.add_argument("--markdown", type=Path, default=None, metavar="JSON",
@@ -324,10 +327,14 @@ def _lift_rows(tests: list[dict]):
 
 
 def run_panel(design: str, seed: int, quick: bool, overrides: dict[str, dict] | None = None,
-              roi_prior_sd: float | None = None, lift_tests: bool = False) -> dict:
+              roi_prior_sd: float | None = None, lift_tests: bool = False, save_models: Path | None = None) -> dict:
     from causalmmm_jax.analysis.recovery import evaluate_against_truth
 
     kw, data, result, fit_s, outside = fit_generated(design, seed, quick, overrides, roi_prior_sd, lift_tests)
+    if save_models is not None:
+        from causalmmm_jax.modelfile import save_model
+
+        save_model(result, save_models / f"{design}_{seed}")
     t1 = time.perf_counter()
     ev = evaluate_against_truth(result, data, horizon=8 if quick else HORIZON_WEEKS, budget_factors=BUDGET_FACTORS,
                                 routes=ROUTES, seed=seed)
@@ -573,7 +580,7 @@ def main(argv=None) -> int:
                 panels.append(done[(d, seed)])
                 continue
             print(f"[decisions] {d} seed {seed} ...", flush=True)
-            p = run_panel(d, seed, args.quick, overrides, args.roi_prior, args.lift_tests)
+            p = run_panel(d, seed, args.quick, overrides, args.roi_prior, args.lift_tests, args.save_models)
             panels.append(p)
             s = p["summary"]
             cap = ", ".join(f"{k} {C.fmt(v, '.2f')}" for k, v in s["captured"].items())

@@ -225,8 +225,8 @@ class TrainConfig(_Section):
     interval_draws: members of the anchored ensemble of the structural model that gives every
         channel quantity its interval (``causalmmm_jax.train.draws``): each member is the structural
         pre-fit with its own draw of the priors' centres and its own Bayesian-bootstrap weights of the
-        regions and week blocks, all trained side by side as one vmapped program (default 16: one
-        more program of ``static_epochs`` epochs × 16 members); 0 = no intervals.  Setting
+        region × week-block cells, all trained side by side as one vmapped program (default 12: one
+        more program of ``static_epochs`` epochs × 12 members); 0 = no intervals.  Setting
         ``static_epochs = 0`` without naming ``interval_draws`` sets it to 0 too (a draw is a pre-fit).
     interval_block_weeks: the bootstrap's week blocks (consecutive weeks share a weight: autocorrelation).
     roi_prior: log-normal priors a user states on channels' ROI over the training weeks (roi_table's),
@@ -284,7 +284,7 @@ class TrainConfig(_Section):
     notears_warmup_epochs: int = field(default=500, metadata=_num(0, integer=True))
     regularize_transforms: bool = field(default=False, metadata=_bool())
     calibration_weight: float = field(default=1.0, metadata=_num(0.0))
-    interval_draws: int = field(default=16, metadata=_num(0, integer=True))
+    interval_draws: int = field(default=12, metadata=_num(0, integer=True))
     interval_block_weeks: int = field(default=8, metadata=_num(1, integer=True))
     roi_prior: tuple = field(default=(), metadata={"check": _check_roi_prior})
 
@@ -299,7 +299,7 @@ class TrainConfig(_Section):
 
     def _check_cross(self) -> None:
         if self.interval_draws == 1:
-            raise ConfigError("train.interval_draws=1 cannot give an interval: use at least 2 (default 16), or 0 "
+            raise ConfigError("train.interval_draws=1 cannot give an interval: use at least 2 (default 12), or 0 "
                               "for no intervals.")
         if self.interval_draws > 0 and self.static_epochs == 0:
             raise ConfigError(f"train.interval_draws={self.interval_draws} needs train.static_epochs > 0 (each draw is "

@@ -195,7 +195,7 @@ def draw_quantities(result: FitResult, multipliers=(0.0, 1.0)) -> dict[str, np.n
     ``multipliers [M]``."""
     require_level(result, "intervals")
     if result.draws is None:
-        raise ConfigError("this run has no interval draws: fit with train.interval_draws = K (e.g. 16)")
+        raise ConfigError("this run has no interval draws: fit with train.interval_draws = K (e.g. 12)")
     dr = result.draws_result()
     mults = np.asarray(sorted(set(float(m) for m in multipliers)), np.float64)
     cells = result.split.train_mask(result.panel.mask).astype(np.float64)

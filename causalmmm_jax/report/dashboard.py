@@ -308,7 +308,7 @@ def _roi_section(metrics: dict, chans: list[str], disp: list[str], ccol: list[st
         hi = np.array([b["q95"] for b in bands], dtype=np.float64)
         bars = "; error bars: 5–95 % range over the ensemble members."
     else:
-        bars = ". Fit with train.interval_draws = K (e.g. 16) to see intervals."
+        bars = ". Fit with train.interval_draws = K (e.g. 12) to see intervals."
     desc = ("Contribution over the training weeks divided by spend over the same weeks" if key == "roi" else
             "No spend columns were given, so the panel shows the contribution per 1,000 exposure units")
     desc += bars

@@ -157,7 +157,7 @@ class FitResult:
         """This run with the anchored draws as its members (the structural model's spec), so
         anything that reads ``params`` (components, curves, ROI) runs on the draws."""
         if self.draws is None:
-            raise ValueError("this run has no interval draws: fit with train.interval_draws = K (e.g. 16)")
+            raise ValueError("this run has no interval draws: fit with train.interval_draws = K (e.g. 12)")
         return dataclasses.replace(self, params=self.draws, spec=self.draw_spec, seeds=tuple(range(self.n_draws)),
                                    draws=None, metrics={})
 

@@ -14,13 +14,14 @@ from train_config import small_config
 DESIGNS = {"identified": ("burst", "pulsed"), "silent": ("always_on", "always_on")}
 
 
-def _cases(design: str, seed: int) -> list[dict]:
-    """Per real channel: its level flag, the incremental interval's width over the estimate, the point's
-    relative error and whether the 90 % intervals of the incremental effect, ROI and the response to
-    0.5× and 1.5× spend cover the truth (over the training weeks)."""
+def _cases(design: str, seed: int) -> dict:
+    """``channels``: per real channel, its level flag, the incremental interval's width over the
+    estimate, the point's relative error and whether the 90 % intervals of the incremental effect, ROI
+    and the response to 0.5× and 1.5× spend cover the truth (over the training weeks);
+    ``prediction``: metrics.json's prediction intervals (their holdout coverage)."""
     data = generate(seed, n_regions=8, n_weeks=104, n_channels=3, n_controls=1, noise=0.03,
                     flighting=DESIGNS[design])
-    res = fit(data.panel(), small_config(static_epochs=1000, interval_draws=16), mapping=data.mapping)
+    res = fit(data.panel(), small_config(static_epochs=1000, interval_draws=12), mapping=data.mapping)
     truth = data.truth
     cells = res.split.train_mask(res.panel.mask).astype(np.float64)
     base = float((truth.kpi * cells).sum())
@@ -44,12 +45,17 @@ def _cases(design: str, seed: int) -> list[dict]:
                     "width": report.loc[ch, "incremental_width"],
                     "error": abs(incr["incremental"] - true_incr) / true_incr,
                     "flighting": truth.params["flighting"][ch]})
-    return out
+    return {"channels": out, "prediction": res.metrics["prediction_interval"]}
 
 
 @pytest.fixture(scope="module")
-def cases():
-    return [c for design in DESIGNS for seed in (0, 1, 2) for c in _cases(design, seed)]
+def fits():
+    return [_cases(design, seed) for design in DESIGNS for seed in (0, 1, 2)]
+
+
+@pytest.fixture(scope="module")
+def cases(fits):
+    return [c for f in fits for c in f["channels"]]
 
 
 @pytest.mark.slow
@@ -79,3 +85,16 @@ def test_the_intervals_cover_the_truth_in_most_cases(cases):
     silent = [v for c in cases if c["design"] == "silent" for v in c["covered"]]
     assert len(covered) == 48
     assert np.mean(covered) >= 0.75 and np.mean(silent) >= 0.6, (np.mean(covered), np.mean(silent))
+
+
+@pytest.mark.slow
+def test_the_prediction_intervals_hold_most_holdout_cells_and_weekly_totals(fits):
+    """The 90 % prediction intervals (draws' spread + the noise around the model) on the 8 holdout
+    weeks of the 6 fits: 384 region-weeks and 48 weekly totals, never seen in training."""
+    held = [f["prediction"]["holdout"] for f in fits]
+    assert all(f["prediction"]["source"] == "draws" and f["prediction"]["inflation"] >= 1.0 for f in fits)
+    cells = sum(h["cells"] for h in held)
+    assert cells == 6 * 8 * 8
+    coverage = sum(h["coverage"] * h["cells"] for h in held) / cells
+    national = np.mean([h["coverage_national"] for h in held])
+    assert 0.75 <= coverage <= 0.99 and national >= 0.6, (coverage, national, held)

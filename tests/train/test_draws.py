@@ -119,7 +119,7 @@ def test_the_draws_settings_are_checked_and_old_configurations_without_a_pre_fit
     from causalmmm_jax.config import Config
     from causalmmm_jax.errors import ConfigError
 
-    assert Config().train.interval_draws == 16
+    assert Config().train.interval_draws == 12
     # no pre-fit and no word on the draws (an older config.json, or a change of static_epochs alone): no draws
     assert Config.from_dict({"train": {"static_epochs": 0}}).train.interval_draws == 0
     assert Config().updated(train={"static_epochs": 0}).train.interval_draws == 0
