@@ -1,6 +1,8 @@
 """The intervals' statistics on planted truth: two small designs, one whose channels' data identify
 their level (a flighted and a pulsed channel), one whose data do not (two always-on channels), over
-three generator seeds.  The family-wide figures are benchmarks/decisions.py's (docs/analysis.md §9)."""
+three generator seeds (120 weeks: the fit block holds two years, so the annual cycle is modelled and
+the holdout weeks are a forecast the model's structure can make).  The family-wide figures are
+benchmarks/decisions.py's (docs/analysis.md §9 and §10)."""
 
 import numpy as np
 import pytest
@@ -19,7 +21,7 @@ def _cases(design: str, seed: int) -> dict:
     estimate, the point's relative error and whether the 90 % intervals of the incremental effect, ROI
     and the response to 0.5× and 1.5× spend cover the truth (over the training weeks);
     ``prediction``: metrics.json's prediction intervals (their holdout coverage)."""
-    data = generate(seed, n_regions=8, n_weeks=104, n_channels=3, n_controls=1, noise=0.03,
+    data = generate(seed, n_regions=8, n_weeks=120, n_channels=3, n_controls=1, noise=0.03,
                     flighting=DESIGNS[design])
     res = fit(data.panel(), small_config(static_epochs=1000, interval_draws=12), mapping=data.mapping)
     truth = data.truth
@@ -80,7 +82,8 @@ def test_intervals_are_wide_where_the_data_are_silent_and_narrow_where_they_spea
 @pytest.mark.slow
 def test_the_intervals_cover_the_truth_in_most_cases(cases):
     """Incremental effect, ROI and the responses to 0.5× and 1.5× spend over 2 designs × 3 seeds ×
-    2 channels (measured: 44 of 48 covered; silent design 20 of 24)."""
+    2 channels (measured with one bootstrap weight per region × block and 12 draws: 48 of 48 covered,
+    silent design 24 of 24; the bounds are floors, not that measurement)."""
     covered = [v for c in cases for v in c["covered"]]
     silent = [v for c in cases if c["design"] == "silent" for v in c["covered"]]
     assert len(covered) == 48
@@ -90,11 +93,14 @@ def test_the_intervals_cover_the_truth_in_most_cases(cases):
 @pytest.mark.slow
 def test_the_prediction_intervals_hold_most_holdout_cells_and_weekly_totals(fits):
     """The 90 % prediction intervals (draws' spread + the noise around the model) on the 8 holdout
-    weeks of the 6 fits: 384 region-weeks and 48 weekly totals, never seen in training."""
+    weeks of the 6 fits: 384 region-weeks and 48 weekly totals, never seen in training.  They err on
+    the wide side (the trend's random-walk prior sets how far the level may move after the fit
+    weeks), so the check is a floor on coverage and a ceiling on width."""
     held = [f["prediction"]["holdout"] for f in fits]
     assert all(f["prediction"]["source"] == "draws" and f["prediction"]["inflation"] >= 1.0 for f in fits)
     cells = sum(h["cells"] for h in held)
     assert cells == 6 * 8 * 8
     coverage = sum(h["coverage"] * h["cells"] for h in held) / cells
     national = np.mean([h["coverage_national"] for h in held])
-    assert 0.75 <= coverage <= 0.99 and national >= 0.6, (coverage, national, held)
+    assert coverage >= 0.8 and national >= 0.8, (coverage, national, held)
+    assert np.median([h["relative_width_median"] for h in held]) < 0.5, held  # narrower than ±25 % of the KPI
