@@ -17,8 +17,8 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
                        description="Predict every (region, week) row of DATA.csv with the model in RUN_DIR, "
                                    "continuing the fitted sequence (weeks after the fitted period are forecasts "
                                    "of the given media plan). The target column may be absent. Writes one row per "
-                                   "region and week: region, time, prediction and one column per component, in "
-                                   "KPI units.")
+                                   "region and week: region, time, prediction, one column per component, in "
+                                   "KPI units, and the 90 % prediction interval prediction_q05/prediction_q95.")
     p.add_argument("run_dir", metavar="RUN_DIR", help="a directory written by 'causalmmm-jax fit'")
     p.add_argument("data", metavar="DATA.csv", help="rows to predict, with the fit's columns")
     p.add_argument("--out", required=True, metavar="PRED.csv", help="output CSV")

@@ -185,10 +185,13 @@ def test_fit_and_predict_cli(small_data, tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["seed"] == 3 and metrics["split"]["n_holdout"] == 8
     assert set(metrics["channels"]) == set(m.media)
-    assert "media shares" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "media shares" in printed and "90 % prediction intervals (predictions.csv) hold" in printed
+    assert (out / "predictions.csv").is_file()
     pred = tmp_path / "pred.csv"
     assert main(["predict", str(out), str(csv), "--out", str(pred)]) == 0
     df = pd.read_csv(pred)
-    assert {m.region, m.time, "prediction", "baseline", "seasonality", "trend", *m.media} <= set(df.columns)
+    assert {m.region, m.time, "prediction", "baseline", "seasonality", "trend", "prediction_q05", "prediction_q95",
+            *m.media} <= set(df.columns)
     assert main(["fit", str(csv), *args, "--out", str(out), "--config", str(cfg), "--epochs", "-3"]) == 2
     assert "train.epochs" in capsys.readouterr().err
