@@ -90,6 +90,8 @@ def _metrics_block(result) -> dict:
         # the 90 % intervals' settings and the identifiability report (docs/concepts.md §10)
         "intervals": m.get("intervals"),
         "identifiability": _identifiability(result),
+        # the 90 % prediction intervals' coverage of the holdout cells and weekly totals
+        "prediction_interval": m.get("prediction_interval"),
         "resolved_model": {k: getattr(result.config.model, k) for k in ("seasonality", "trend", "hidden_dim",
                                                                          "matmul_dtype")},
     }

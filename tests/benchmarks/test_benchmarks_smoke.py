@@ -153,6 +153,7 @@ def test_quality_quick(tmp_path, bench_env):
         for k in ("share_truth", "roi_truth", "kpi_change_0x", "kpi_change_0x_truth", "kpi_change_2x_truth"):
             assert math.isfinite(row[k]), k
     assert set(p["summary"]) == {"max_abs_share_error_points", "max_abs_kpi_change_rel_error", "roi_rank_correlation"}
+    assert 0.0 <= p["prediction_interval"]["holdout"]["coverage"] <= 1.0
     o = d["original"]
     assert o["source"].startswith("recorded") and o["epochs"] == 1500
     for k in ("r2", "rmse", "mae", "r2_within_region"):
