@@ -114,6 +114,10 @@ def parse_args(argv=None):
     p.add_argument("--save-models", type=Path, default=None, metavar="DIR",
                    help="also save each fitted model to DIR/<design>_<seed> (causalmmm_jax.modelfile; read by "
                         "prediction_intervals.py)")
+    p.add_argument("--rescore-predictions", type=Path, default=None, metavar="DIR",
+                   help="with --resume and every panel present: recompute each fit's prediction intervals "
+                        "(metrics.json's prediction_interval) from the models --save-models wrote to DIR with "
+                        "today's code, and re-summarise (fits nothing)")
     p.add_argument("--compare", type=Path, nargs="+", default=None, metavar="JSON",
                    help="print the docs table comparing earlier runs' JSONs (fits nothing) and exit")
     p.add_argument("--markdown", type=Path, default=None, metavar="JSON",
@@ -324,6 +328,17 @@ def _lift_rows(tests: list[dict]):
     import pandas as pd
 
     return pd.DataFrame(tests).drop(columns=["true_lift"])
+
+
+def rescore_predictions(panels: list[dict], models: Path) -> None:
+    """Each panel's ``fit.prediction_interval`` recomputed by today's code from its model saved in
+    ``models/<design>_<seed>`` (``--save-models``): the fits and draws are the saved ones."""
+    from causalmmm_jax.modelfile import load_model
+    from causalmmm_jax.train.evaluate import evaluate
+
+    for p in panels:
+        result = load_model(models / f"{p['design']}_{p['seed']}")
+        p["fit"]["prediction_interval"] = evaluate(result)["prediction_interval"]
 
 
 def run_panel(design: str, seed: int, quick: bool, overrides: dict[str, dict] | None = None,
@@ -558,6 +573,9 @@ def main(argv=None) -> int:
         same = (old.get("quick") == args.quick and old.get("settings", {}).get("overrides", {}) == overrides
                 and old.get("settings", {}).get("outside", {}) == outside)
         done = {(p["design"], p["seed"]): p for p in old.get("panels", []) if same}
+    if args.rescore_predictions is not None and not all((d, sd) in done for d in designs for sd in seeds):
+        print("--rescore-predictions needs --resume and every chosen panel already in --out", file=sys.stderr)
+        return 2
     report_machine = C.machine_info()
     report = {"benchmark": "decisions", "schema": C.SCHEMA_VERSION, "quick": args.quick,
               "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
@@ -595,6 +613,9 @@ def main(argv=None) -> int:
         # nothing fitted: the panels (and the machine they were fitted on) are the earlier run's
         report["machine"] = old.get("machine", report["machine"])
         report["resummarised"] = {k: report_machine[k] for k in ("timestamp_utc", "git")}
+        if args.rescore_predictions is not None:
+            rescore_predictions(panels, args.rescore_predictions)
+            report["resummarised"]["prediction_intervals_from"] = str(args.rescore_predictions)
     report["panels"] = panels
     report.update(summarise(panels, args.quick))
     C.write_json(args.out, report)

@@ -215,30 +215,47 @@ def test_a_share_of_voice_run_with_draws_writes_its_run_and_report(synthetic, tm
 Z90 = float(norm.ppf(0.95))
 
 
-def test_residual_scale_is_each_regions_fit_residual_sd_shrunk_to_the_pool_and_inflated_by_validation(drawn):
+def test_residual_scale_is_each_regions_fit_residual_sd_and_the_residuals_own_quantile(drawn):
     panel, split = drawn.panel, drawn.split
     point = drawn.point_components().prediction
     mask = np.asarray(panel.mask, bool)
     resid = np.where(mask, panel.target - point, 0.0)
     fit_cells, val_cells = split.fit_mask(mask), split.val_mask(mask)
-    sigma_r, sigma_nat, kappa = residual_scale(drawn)
+    ns = residual_scale(drawn)
     pooled = (resid[fit_cells] ** 2).mean()
     r = 3
     own = resid[r][fit_cells[r]]
     expected = np.sqrt(((own ** 2).sum() + SHRINK_CELLS * pooled) / (own.size + SHRINK_CELLS))
-    assert sigma_r[r] == pytest.approx(expected, rel=1e-9)
-    assert kappa == pytest.approx(max(1.0, np.sqrt((resid[val_cells] ** 2).mean() / pooled)), rel=1e-9)
+    assert ns.sigma_r[r] == pytest.approx(expected, rel=1e-9)
+    z = np.abs(resid) / ns.sigma_r[:, None]
+    q_fit = np.quantile(z[fit_cells], 0.9)
+    kappa = max(1.0, np.quantile(z[val_cells], 0.9) / q_fit)
+    assert ns.inflation == pytest.approx(kappa, rel=1e-9) and ns.q_cells == pytest.approx(kappa * q_fit, rel=1e-9)
     total = (resid * fit_cells).sum(0)[fit_cells.any(0)]
-    assert sigma_nat == pytest.approx(np.sqrt((total ** 2).mean()), rel=1e-9)
+    assert ns.sigma_national == pytest.approx(np.sqrt((total ** 2).mean()), rel=1e-9)
+    assert ns.q_national == pytest.approx(kappa * np.quantile(np.abs(total) / ns.sigma_national, 0.9), rel=1e-9)
+    assert residual_scale(drawn, level=0.99).q_cells > ns.q_cells
+
+
+def test_heavy_tails_do_not_widen_every_interval():
+    """A few large residuals inflate the residual sd; the standardised residuals' own 90 % quantile
+    (not the normal 1.645) keeps the interval at the typical residual's size."""
+    rng = np.random.default_rng(0)
+    e = rng.normal(size=2000)
+    e[:40] *= 25.0  # 2 % gross errors
+    sd = np.sqrt((e ** 2).mean())
+    q = np.quantile(np.abs(e) / sd, 0.9)
+    assert q * sd < 0.6 * Z90 * sd  # the normal rule's interval would be far wider
+    assert np.mean(np.abs(e) <= q * sd) == pytest.approx(0.9, abs=0.01)
 
 
 def test_the_half_width_adds_the_draws_spread_and_the_noise_in_quadrature(drawn):
     pi = prediction_interval(drawn)
-    sigma_r, _, kappa = residual_scale(drawn)
+    ns = residual_scale(drawn)
     draws = drawn.draws_result().components().prediction
     k = draws.shape[0]
     t = float(student_t.ppf(0.95, k - 1)) * np.sqrt(1 + 1 / k)
-    half = np.sqrt((t * draws.std(0, ddof=1)) ** 2 + (Z90 * kappa * sigma_r[:, None]) ** 2)
+    half = np.sqrt((t * draws.std(0, ddof=1)) ** 2 + (ns.q_cells * ns.sigma_r[:, None]) ** 2)
     np.testing.assert_allclose(pi.hi - pi.point, half, rtol=1e-9)
     np.testing.assert_allclose(pi.point - pi.lo, half, rtol=1e-9)
     np.testing.assert_allclose(pi.point, drawn.point_components().prediction, rtol=1e-12)
@@ -256,9 +273,9 @@ def test_the_half_width_adds_the_draws_spread_and_the_noise_in_quadrature(drawn)
 
 def test_without_draws_or_seeds_the_interval_is_the_noise_alone(fitted):
     pi = prediction_interval(fitted)
-    sigma_r, _, kappa = residual_scale(fitted)
+    ns = residual_scale(fitted)
     assert pi.source == "noise" and np.all(pi.model_sd == 0)
-    np.testing.assert_allclose(pi.hi - pi.point, np.broadcast_to(Z90 * kappa * sigma_r[:, None], pi.point.shape),
+    np.testing.assert_allclose(pi.hi - pi.point, np.broadcast_to((ns.q_cells * ns.sigma_r)[:, None], pi.point.shape),
                                rtol=1e-9)
 
 

@@ -165,8 +165,10 @@ def test_quality_quick(tmp_path, bench_env):
 def test_decisions_quick(tmp_path, bench_env):
     """``decisions.py`` fits one tiny generated panel, scores it against the truth and prints the
     docs tables from its own JSON."""
-    d, stdout = run_script("decisions", tmp_path, bench_env)
+    models = tmp_path / "models"
+    d, stdout = run_script("decisions", tmp_path, bench_env, "--save-models", str(models))
     (p,) = d["panels"]
+    assert (models / "quick_0" / "model" / "model.json").is_file()
     assert p["design"] == "quick" and p["generator"]["effect_drift"] == 0.25
     s = p["summary"]
     assert set(s["captured"]) == {"curves 1x", "curves 1.5x", "model 1x", "model 1.5x"}
@@ -187,6 +189,17 @@ def test_decisions_quick(tmp_path, bench_env):
     assert proc.returncode == 0, proc.stderr
     assert "| target (issue #15) |" in proc.stdout and "| quick | 1 |" in proc.stdout
     assert "90 % prediction intervals on the holdout weeks" in proc.stdout
+    # the prediction intervals recomputed from the saved model, nothing fitted; without --resume: refused
+    rescore = [sys.executable, str(BENCH / "decisions.py"), "--quick", "--out", str(out), "--rescore-predictions",
+               str(models)]
+    proc = subprocess.run(rescore, cwd=REPO, env=bench_env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--resume" in proc.stderr
+    proc = subprocess.run(rescore + ["--resume"], cwd=REPO, env=bench_env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    again = json.loads(out.read_text(encoding="utf-8"))
+    assert again["resummarised"]["prediction_intervals_from"] == str(models)
+    assert again["panels"][0]["fit"]["prediction_interval"] == p["fit"]["prediction_interval"]  # same code
 
 
 def test_decisions_candidate_configuration(tmp_path, bench_env):
