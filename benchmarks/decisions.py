@@ -113,7 +113,7 @@ def parse_args(argv=None):
     p.add_argument("--lift-tests", action="store_true", help="give every channel one lift test (see above)")
     p.add_argument("--save-models", type=Path, default=None, metavar="DIR",
                    help="also save each fitted model to DIR/<design>_<seed> (causalmmm_jax.modelfile; read by "
-                        "prediction_intervals.py)")
+                        "--rescore-predictions)")
     p.add_argument("--rescore-predictions", type=Path, default=None, metavar="DIR",
                    help="with --resume and every panel present: recompute each fit's prediction intervals "
                         "(metrics.json's prediction_interval) from the models --save-models wrote to DIR with "

@@ -154,10 +154,11 @@ def dashboard_sections(result: FitResult, *, metrics: dict, history: pd.DataFram
 
     # fit
     regions = [str(r) for r in panel.regions]
-    from ..train.predictive import prediction_interval
+    from ..train.predictive import member_predictions, prediction_interval
 
-    cell_pi = prediction_interval(result, point=pred)
-    nat_pi = prediction_interval(result, point=pred, national=True)
+    members, _ = member_predictions(result)
+    cell_pi = prediction_interval(result, point=pred, members=members)
+    nat_pi = prediction_interval(result, point=pred, national=True, members=members)
     pi_cov = metrics.get("prediction_interval", {}).get("holdout")
     pi_text = ("" if not pi_cov else f" On the holdout the band holds {100 * pi_cov['coverage']:.0f} % of the cells "
                f"and {100 * pi_cov['coverage_national']:.0f} % of the weeks' national totals.")

@@ -138,6 +138,8 @@ def actual_vs_predicted(times: Sequence, regions: Sequence, actual: np.ndarray, 
         go.Scatter(x=x, y=round_sig(national_predicted), name="predicted", line=dict(color="#e76f51", width=2)),
     ]
     if band is not None and national_band is not None:  # lower edge, then the upper filled down to it
+        shown = np.isfinite(national_predicted)  # the band where the prediction is shown
+        national_band = tuple(np.where(shown, np.asarray(b, np.float64), np.nan) for b in national_band)
         traces += [go.Scatter(x=x, y=round_sig(national_band[0]), name="90 % prediction interval", mode="lines",
                               line=dict(width=0), showlegend=False, hoverinfo="skip", legendgroup="band"),
                    go.Scatter(x=x, y=round_sig(national_band[1]), name="90 % prediction interval", mode="lines",

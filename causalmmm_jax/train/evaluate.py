@@ -94,15 +94,16 @@ def _prediction_interval_metrics(result: FitResult, point: np.ndarray, hold_cell
     """The prediction intervals (:mod:`.predictive`): level, source, inflation κ and, with holdout
     weeks, the share of holdout cells (and of holdout weeks' totals over the regions) inside them and
     the intervals' median width relative to the prediction."""
-    from .predictive import prediction_interval
+    from .predictive import member_predictions, prediction_interval
 
-    cell = prediction_interval(result, point=point)
+    members, _ = member_predictions(result)
+    cell = prediction_interval(result, point=point, members=members)
     out: dict[str, Any] = {"level": cell.level, "source": cell.source, "inflation": cell.inflation}
     if hold_cells.any():
         y = np.asarray(result.panel.target, np.float64)
         inside = (y >= cell.lo) & (y <= cell.hi)
         rel = (cell.hi - cell.lo) / np.maximum(np.abs(cell.point), 1e-12)
-        nat = prediction_interval(result, point=point, national=True)
+        nat = prediction_interval(result, point=point, national=True, members=members)
         weeks = hold_cells.any(0)
         y_nat = np.where(hold_cells, y, 0.0).sum(0)
         inside_nat = (y_nat >= nat.lo) & (y_nat <= nat.hi)

@@ -97,7 +97,7 @@ def test_the_prediction_intervals_hold_most_holdout_cells_and_weekly_totals(fits
     the wide side (the trend's random-walk prior sets how far the level may move after the fit
     weeks), so the check is a floor on coverage and a ceiling on width."""
     held = [f["prediction"]["holdout"] for f in fits]
-    assert all(f["prediction"]["source"] == "draws" and f["prediction"]["inflation"] >= 1.0 for f in fits)
+    assert all(f["prediction"]["source"] == "draws" for f in fits)
     cells = sum(h["cells"] for h in held)
     assert cells == 6 * 8 * 8
     coverage = sum(h["coverage"] * h["cells"] for h in held) / cells
