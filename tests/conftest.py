@@ -84,7 +84,7 @@ def shared_csv() -> Path:
 #: session (and module) fixtures that fit models, and the xdist group of the tests that use them: under
 #: ``pytest -n 2 --dist loadgroup`` (``make test``) each fit runs once, on one worker
 FIT_GROUPS = {"fitted": "analysis-fit", "fitted_run": "report-fit", "small_fit": "train-fit",
-              "scored": "decisions-fit"}
+              "scored": "decisions-fit", "fits": "coverage-fit", "drawn": "intervals-fit"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the markers
