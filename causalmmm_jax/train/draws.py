@@ -20,7 +20,7 @@ For a Gaussian linear model, prior anchors with a plain Bayesian bootstrap give 
 posterior draws.  The model's region baselines and shared trend and seasonality absorb what region
 and week have in common, so the cells are resampled, not whole regions or weeks; the crossed
 weights ``u_r·v_b`` used before (variance 3 per cell, Owen's pigeonhole bootstrap) tripled the
-noise's share of the spread, and responses to ±50 % spend came out over-covered (97–100 % for a
+noise's share of the variance, and responses to ±50 % spend came out over-covered (97–100 % for a
 90 % interval on the decision benchmark's family).  Where the data are silent (an always-on
 channel's level) the spread follows the prior.  The draws run unsharded on the default device, whatever
 ``fit``'s ``devices``.  The members are the structural model's, not the full model's:
