@@ -167,8 +167,7 @@ def dashboard_sections(result: FitResult, *, metrics: dict, history: pd.DataFram
                        "never seen in training. Unobserved cells are gaps. The band is the 90 % prediction "
                        "interval (the model's uncertainty and the noise around it; predictions.csv)." + pi_text,
                        F.actual_vs_predicted(times, regions, actual, pred_obs, n_train, band=(cell_pi.lo, cell_pi.hi),
-                                             national_band=(np.where(mask.any(0), nat_pi.lo, np.nan),
-                                                            np.where(mask.any(0), nat_pi.hi, np.nan))),
+                                             national_band=(nat_pi.lo, nat_pi.hi)),
                        group="Fit"))
     r_idx, t_idx = np.nonzero(hold_cells)
     if len(r_idx):

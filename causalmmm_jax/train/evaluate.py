@@ -51,9 +51,11 @@ def evaluate(result: FitResult) -> dict:
                  if k in members[0]}
         if all(b is not None for b in bands.values()):
             out["channels"][ch]["bands"] = bands
-    if result.draws is not None:
-        _draw_intervals(out, result, table, train_cells)
-    out["prediction_interval"] = _prediction_interval_metrics(result, point.prediction, hold_cells)
+    draws = None if result.draws is None else result.draws_result().components()
+    if draws is not None:
+        _draw_intervals(out, result, table, train_cells, draws)
+    out["prediction_interval"] = _prediction_interval_metrics(result, point.prediction, hold_cells,
+                                                              None if draws is None else draws.prediction)
     hold = [evaluate_block(y, comps.prediction[i], hold_cells, result.scaler.target_mean)
             for i in range(result.n_seeds)]
     hold_bands = {k: _bands([h[k] for h in hold]) for k in ("r2", "rmse", "mape")}
@@ -71,11 +73,10 @@ def evaluate(result: FitResult) -> dict:
     return out
 
 
-def _draw_intervals(out: dict, result: FitResult, table, train_cells) -> None:
+def _draw_intervals(out: dict, result: FitResult, table, train_cells, draws) -> None:
     """Per channel ``interval``: {contribution, share, roi, effect_per_1000: [lo, hi]} carried from the
-    anchored draws."""
+    anchored draws (``draws``: their components)."""
     panel = result.panel
-    draws = result.draws_result().components()
     per = [channel_table(draws.member(i), train_cells, panel.channels, panel.spend, panel.media)
            for i in range(result.n_draws)]
     out["intervals"] = {"level": INTERVAL_LEVEL, "draws": result.n_draws, "method": "ratio"}
@@ -90,13 +91,16 @@ def _draw_intervals(out: dict, result: FitResult, table, train_cells) -> None:
                 out["channels"][ch].setdefault("interval", {})[key] = [float(lo[j]), float(hi[j])]
 
 
-def _prediction_interval_metrics(result: FitResult, point: np.ndarray, hold_cells: np.ndarray) -> dict:
+def _prediction_interval_metrics(result: FitResult, point: np.ndarray, hold_cells: np.ndarray,
+                                 members: np.ndarray | None) -> dict:
     """The prediction intervals (:mod:`.predictive`): level, source, inflation κ and, with holdout
     weeks, the share of holdout cells (and of holdout weeks' totals over the regions) inside them and
-    the intervals' median width relative to the prediction."""
+    the intervals' median width relative to the prediction.  ``members``: the draws' predictions, if
+    computed."""
     from .predictive import member_predictions, prediction_interval
 
-    members, _ = member_predictions(result)
+    if members is None:  # no draws: a seed ensemble's members, if any
+        members, _ = member_predictions(result)
     cell = prediction_interval(result, point=point, members=members)
     out: dict[str, Any] = {"level": cell.level, "source": cell.source, "inflation": cell.inflation}
     if hold_cells.any():

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data.panel import Panel
-from .result import INTERVAL_LEVEL, FitResult
+from .result import INTERVAL_LEVEL, FitResult, predictive_factor
 
 __all__ = ["PredictionInterval", "NoiseScale", "prediction_interval", "residual_scale", "member_predictions",
            "SHRINK_CELLS", "MIN_VALIDATION_CELLS", "MIN_MEMBERS"]
@@ -94,10 +94,7 @@ def _model_half(members: np.ndarray | None, level: float) -> np.ndarray | float:
     """The model part of the half-width from members' predictions ``[K, ...]`` (0 without)."""
     if members is None:
         return 0.0
-    from scipy.stats import t as student_t
-
-    k = members.shape[0]
-    return float(student_t.ppf((1.0 + level) / 2.0, k - 1)) * np.sqrt(1.0 + 1.0 / k) * members.std(axis=0, ddof=1)
+    return predictive_factor(members.shape[0], level) * members.std(axis=0, ddof=1)
 
 
 def residual_scale(result: FitResult, point: np.ndarray | None = None, level: float = INTERVAL_LEVEL, *,
@@ -118,8 +115,9 @@ def residual_scale(result: FitResult, point: np.ndarray | None = None, level: fl
     fit_weeks = fit_cells.any(0)
     total = (resid * fit_cells).sum(0)
     sigma_nat = float(np.sqrt((total[fit_weeks] ** 2).mean())) if fit_weeks.any() else 0.0
-    q_fit = float(np.quantile(np.abs(resid[fit_cells]) / np.broadcast_to(sigma_r[:, None], resid.shape)[fit_cells],
-                              level)) if fit_cells.any() and pooled > 0 else 0.0
+    sig = np.broadcast_to(sigma_r[:, None], resid.shape)
+    q_fit = float(np.quantile(np.abs(resid[fit_cells]) / sig[fit_cells], level)) if fit_cells.any() and pooled > 0 \
+        else 0.0
     q_nat = float(np.quantile(np.abs(total[fit_weeks]) / sigma_nat, level)) if sigma_nat > 0 else 0.0
     kappa = 1.0
     if val_cells.sum() >= MIN_VALIDATION_CELLS and q_fit > 0:
@@ -127,8 +125,7 @@ def residual_scale(result: FitResult, point: np.ndarray | None = None, level: fl
             members, _ = member_predictions(result)
         model = np.broadcast_to(_model_half(members, level), resid.shape)[val_cells]
         e = resid[val_cells]
-        need = np.sqrt(np.maximum(e ** 2 - model ** 2, 0.0)) / (q_fit * np.broadcast_to(sigma_r[:, None],
-                                                                                        resid.shape)[val_cells])
+        need = np.sqrt(np.maximum(e ** 2 - model ** 2, 0.0)) / (q_fit * sig[val_cells])
         kappa = max(1.0, float(np.quantile(need, level)))
     return NoiseScale(sigma_r=sigma_r, sigma_national=sigma_nat, q_cells=q_fit, q_national=q_nat, inflation=kappa,
                       level=level)

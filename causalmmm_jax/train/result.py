@@ -28,13 +28,21 @@ from ..model.mmm import Decomposition, ModelSpec, apply, transform_params
 from .components import Components, original_units
 
 __all__ = ["FitResult", "member_mean", "member_bands", "with_member_axis", "QUANTILES", "INTERVAL_LEVEL",
-           "carry_interval", "INTERVAL_METHODS"]
+           "carry_interval", "predictive_factor", "INTERVAL_METHODS"]
 
 #: the member statistics' band: 5 % and 95 % quantiles
 QUANTILES = (0.05, 0.95)
 #: the intervals' level (the anchored draws' 5 % and 95 % quantiles, carried to the estimate)
 INTERVAL_LEVEL = 0.9
 INTERVAL_METHODS = ("ratio", "draws", "quantile")
+
+
+def predictive_factor(k: int, level: float = INTERVAL_LEVEL) -> float:
+    """``t·√(1 + 1/K)``: the half-width, in sds of K draws, of the normal predictive interval of a new
+    draw at ``level`` (``t`` Student's quantile at ``(1 + level)/2`` on K − 1 degrees of freedom)."""
+    from scipy.stats import t as student_t
+
+    return float(student_t.ppf((1.0 + level) / 2.0, k - 1)) * float(np.sqrt(1.0 + 1.0 / k))
 
 
 def carry_interval(point, per_draw, level: float = INTERVAL_LEVEL, method: str = "ratio"):
@@ -62,9 +70,7 @@ def carry_interval(point, per_draw, level: float = INTERVAL_LEVEL, method: str =
         alpha = (1.0 - level) / 2.0
         lo, hi = np.quantile(a, [alpha, 1.0 - alpha], axis=0)
         return lo, hi
-    from scipy.stats import t as student_t
-
-    factor = float(student_t.ppf((1.0 + level) / 2.0, k - 1)) * np.sqrt(1.0 + 1.0 / k)
+    factor = predictive_factor(k, level)
     p = np.broadcast_to(np.asarray(point, np.float64), a.shape[1:])
     sign = np.sign(np.median(a, axis=0))
     centre_ok = (sign != 0) & np.all(np.sign(a) == sign, axis=0)
